@@ -1,0 +1,233 @@
+"""The invoice lifecycle, written once: statuses, actions, and which action moves where.
+
+Everything else (the aggregate's guards, the API's list of actions, the docs' table, the
+property-based test) reads this module; nothing re-states it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    """Chorus Pro statuses (DOMAIN.md §5)."""
+
+    DEPOSEE = "DEPOSEE"
+    EN_COURS_ACHEMINEMENT = "EN_COURS_ACHEMINEMENT"
+    MISE_A_DISPOSITION = "MISE_A_DISPOSITION"
+    PRISE_EN_COMPTE_DESTINATAIRE = "PRISE_EN_COMPTE_DESTINATAIRE"
+    SUSPENDUE = "SUSPENDUE"
+    COMPLETEE = "COMPLETEE"
+    A_RECYCLER = "A_RECYCLER"
+    REJETEE = "REJETEE"
+    SERVICE_FAIT = "SERVICE_FAIT"
+    MANDATEE = "MANDATEE"
+    MISE_A_DISPOSITION_COMPTABLE = "MISE_A_DISPOSITION_COMPTABLE"
+    COMPTABILISEE = "COMPTABILISEE"
+    MISE_EN_PAIEMENT = "MISE_EN_PAIEMENT"
+
+
+class Summary(StrEnum):
+    """What a supplier reads: the brochure's 'received / being processed / paid', plus the
+    states where the supplier must act or has lost the invoice, and the short platform
+    stage before the buyer's service has it."""
+
+    SUBMITTED = "submitted"
+    RECEIVED = "received"
+    IN_PROCESSING = "in processing"
+    ACTION_NEEDED = "action needed"
+    REJECTED = "rejected"
+    PAID = "paid"
+
+
+class Role(StrEnum):
+    """Who may perform an action (the API checks the caller's role against this)."""
+
+    PLATFORM = "platform"
+    SUPPLIER = "supplier"
+    BUYER = "buyer"
+    ACCOUNTING = "accounting"
+
+
+class Action(StrEnum):
+    """Commands on an existing invoice; each records the event of the same line in EVENTS."""
+
+    ROUTE = "route"
+    MAKE_AVAILABLE = "make-available"
+    TAKE_IN_HAND = "take-in-hand"
+    SUSPEND = "suspend"
+    COMPLETE = "complete"
+    MARK_FOR_REROUTING = "mark-for-rerouting"
+    REROUTE = "reroute"
+    REJECT = "reject"
+    CERTIFY_SERVICE_DONE = "certify-service-done"
+    ORDER_PAYMENT = "order-payment"
+    HAND_TO_ACCOUNTING = "hand-to-accounting"
+    RECORD_IN_ACCOUNTS = "record-in-accounts"
+    PAY = "pay"
+
+
+@dataclass(frozen=True)
+class StatusInfo:
+    reform_code: int
+    reform_label: str
+    summary: Summary
+    label: str
+
+
+# Status -> reform lifecycle code (CDAR ProcessConditionCode) and supplier summary.
+STATUS_INFO: dict[Status, StatusInfo] = {
+    Status.DEPOSEE: StatusInfo(200, "Déposée", Summary.SUBMITTED, "submitted"),
+    Status.EN_COURS_ACHEMINEMENT: StatusInfo(201, "Émise", Summary.SUBMITTED, "being routed"),
+    Status.MISE_A_DISPOSITION: StatusInfo(
+        203, "Mise à disposition", Summary.RECEIVED, "received by the invoice-processing service"
+    ),
+    Status.PRISE_EN_COMPTE_DESTINATAIRE: StatusInfo(
+        204, "Prise en charge", Summary.IN_PROCESSING, "taken in hand by the buyer"
+    ),
+    Status.SUSPENDUE: StatusInfo(
+        208, "Suspendue", Summary.ACTION_NEEDED, "suspended: documents missing"
+    ),
+    Status.COMPLETEE: StatusInfo(209, "Complétée", Summary.IN_PROCESSING, "completed by supplier"),
+    Status.A_RECYCLER: StatusInfo(
+        221, "Erreur de routage", Summary.ACTION_NEEDED, "sent to the wrong service: re-route it"
+    ),
+    Status.REJETEE: StatusInfo(210, "Refusée", Summary.REJECTED, "rejected by the buyer"),
+    Status.SERVICE_FAIT: StatusInfo(205, "Approuvée", Summary.IN_PROCESSING, "service certified"),
+    Status.MANDATEE: StatusInfo(214, "Visée", Summary.IN_PROCESSING, "payment ordered"),
+    Status.MISE_A_DISPOSITION_COMPTABLE: StatusInfo(
+        214, "Visée", Summary.IN_PROCESSING, "with the public accountant"
+    ),
+    Status.COMPTABILISEE: StatusInfo(
+        214, "Visée", Summary.IN_PROCESSING, "recorded by the public accountant"
+    ),
+    Status.MISE_EN_PAIEMENT: StatusInfo(211, "Paiement transmis", Summary.PAID, "paid"),
+}
+
+
+@dataclass(frozen=True)
+class Transition:
+    action: Action
+    event: str
+    sources: frozenset[Status]
+    target: Status
+    by: Role
+
+
+def _t(action: Action, event: str, sources: set[Status], target: Status, by: Role) -> Transition:
+    return Transition(action, event, frozenset(sources), target, by)
+
+
+S = Status
+_BUYER_OPEN = {S.MISE_A_DISPOSITION, S.PRISE_EN_COMPTE_DESTINATAIRE, S.COMPLETEE}
+_PAYABLE = {S.MANDATEE, S.MISE_A_DISPOSITION_COMPTABLE, S.COMPTABILISEE}
+
+# The one transition table. Submission ("Submitted", -> DEPOSEE) creates the invoice.
+TRANSITIONS: tuple[Transition, ...] = (
+    _t(Action.ROUTE, "Routed", {S.DEPOSEE}, S.EN_COURS_ACHEMINEMENT, Role.PLATFORM),
+    _t(
+        Action.MAKE_AVAILABLE,
+        "MadeAvailable",
+        {S.EN_COURS_ACHEMINEMENT},
+        S.MISE_A_DISPOSITION,
+        Role.PLATFORM,
+    ),
+    _t(
+        Action.TAKE_IN_HAND,
+        "TakenInHand",
+        {S.MISE_A_DISPOSITION, S.COMPLETEE},
+        S.PRISE_EN_COMPTE_DESTINATAIRE,
+        Role.BUYER,
+    ),
+    _t(Action.SUSPEND, "Suspended", _BUYER_OPEN, S.SUSPENDUE, Role.BUYER),
+    _t(Action.COMPLETE, "Completed", {S.SUSPENDUE}, S.COMPLETEE, Role.SUPPLIER),
+    _t(
+        Action.MARK_FOR_REROUTING,
+        "MarkedForRerouting",
+        {S.MISE_A_DISPOSITION, S.PRISE_EN_COMPTE_DESTINATAIRE},
+        S.A_RECYCLER,
+        Role.BUYER,
+    ),
+    _t(Action.REROUTE, "Rerouted", {S.A_RECYCLER}, S.EN_COURS_ACHEMINEMENT, Role.SUPPLIER),
+    _t(Action.REJECT, "Rejected", _BUYER_OPEN | {S.SUSPENDUE}, S.REJETEE, Role.BUYER),
+    _t(
+        Action.CERTIFY_SERVICE_DONE,
+        "ServiceCertified",
+        {S.PRISE_EN_COMPTE_DESTINATAIRE, S.COMPLETEE},
+        S.SERVICE_FAIT,
+        Role.BUYER,
+    ),
+    _t(Action.ORDER_PAYMENT, "PaymentOrdered", {S.SERVICE_FAIT}, S.MANDATEE, Role.BUYER),
+    _t(
+        Action.HAND_TO_ACCOUNTING,
+        "HandedToAccounting",
+        {S.MANDATEE},
+        S.MISE_A_DISPOSITION_COMPTABLE,
+        Role.ACCOUNTING,
+    ),
+    _t(
+        Action.RECORD_IN_ACCOUNTS,
+        "RecordedInAccounts",
+        {S.MISE_A_DISPOSITION_COMPTABLE},
+        S.COMPTABILISEE,
+        Role.ACCOUNTING,
+    ),
+    _t(Action.PAY, "PaymentSent", _PAYABLE, S.MISE_EN_PAIEMENT, Role.ACCOUNTING),
+)
+
+TRANSITION_BY_ACTION: dict[Action, Transition] = {t.action: t for t in TRANSITIONS}
+SUBMITTED_EVENT = "Submitted"
+INITIAL_STATUS = Status.DEPOSEE
+TERMINAL_STATUSES = frozenset(s for s in Status if not any(s in t.sources for t in TRANSITIONS))
+
+# Event name -> the status it leads to (the projection and the wire contract use this).
+STATUS_AFTER_EVENT: dict[str, Status] = {SUBMITTED_EVENT: INITIAL_STATUS} | {
+    t.event: t.target for t in TRANSITIONS
+}
+
+
+def allowed_actions(status: Status) -> list[Action]:
+    return [t.action for t in TRANSITIONS if status in t.sources]
+
+
+def next_status(status: Status, action: Action) -> Status:
+    """The status `action` leads to from `status`, or ActionNotAllowed."""
+    transition = TRANSITION_BY_ACTION[action]
+    if status not in transition.sources:
+        raise ActionNotAllowed(status, action)
+    return transition.target
+
+
+def transition_table_markdown() -> str:
+    """The table as printed in docs/LIFECYCLE.md (`facturier lifecycle --markdown`)."""
+    rows = [
+        "| action | event | allowed from | leads to | reform code | supplier sees | by |",
+        "|---|---|---|---|---|---|---|",
+        f"| submit | {SUBMITTED_EVENT} | (new) | {INITIAL_STATUS} | "
+        f"{STATUS_INFO[INITIAL_STATUS].reform_code} | {STATUS_INFO[INITIAL_STATUS].summary} "
+        "| supplier |",
+    ]
+    for t in TRANSITIONS:
+        info = STATUS_INFO[t.target]
+        sources = ", ".join(sorted(t.sources))
+        rows.append(
+            f"| {t.action} | {t.event} | {sources} | {t.target} | {info.reform_code} "
+            f"{info.reform_label} | {info.summary} | {t.by} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+class LifecycleError(Exception):
+    """A command the invoice's lifecycle does not allow."""
+
+
+class ActionNotAllowed(LifecycleError):
+    def __init__(self, status: Status, action: Action) -> None:
+        self.status = status
+        self.action = action
+        allowed = ", ".join(allowed_actions(status)) or "none: the status is final"
+        super().__init__(
+            f"cannot {action} an invoice in status {status} "
+            f"({STATUS_INFO[status].label}); allowed: {allowed}"
+        )

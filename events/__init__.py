@@ -1,0 +1,1 @@
+"""The wire contract: lifecycle events as Avro messages with CloudEvents headers."""

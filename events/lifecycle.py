@@ -1,0 +1,139 @@
+"""The wire contract of invoice lifecycle events: domain event <-> Kafka message.
+
+Value: Avro single-object encoding of `schemas/avro/invoice_lifecycle.v*.avsc`.
+Key: the invoice id, so one invoice's events stay in one partition, in order.
+Headers: CloudEvents Kafka protocol binding, binary content mode, so any CloudEvents-aware
+tool can route and filter without decoding the body.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass, is_dataclass
+from datetime import datetime
+from enum import Enum
+from functools import cache
+from typing import Any
+
+from facturier.domain.lifecycle import STATUS_AFTER_EVENT, STATUS_INFO, Status
+from facturier.events.avro import Schema, SchemaRegistry
+
+SCHEMA_NAME = "invoice_lifecycle"
+CE_SOURCE = "/facturier/invoices"
+CE_TYPE_PREFIX = "fr.facturier.invoice."
+CONTENT_TYPE = "application/avro"
+_NAMESPACE_DOT = "fr.facturier.invoice."
+
+
+@cache
+def registry() -> SchemaRegistry:
+    return SchemaRegistry.load()
+
+
+@dataclass(frozen=True)
+class Message:
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+@dataclass(frozen=True)
+class LifecycleEvent:
+    """A lifecycle event as consumers see it (decoded from the wire)."""
+
+    event_id: str
+    event_type: str
+    invoice_id: str
+    version: int
+    occurred_at: datetime
+    actor: str
+    correlation_id: str
+    status: Status
+    reform_code: int
+    summary: str
+    payload: dict[str, Any]
+
+
+def event_id(invoice_id: uuid.UUID | str, version: int) -> str:
+    """Stable across redeliveries, so CloudEvents de-duplication by id works."""
+    return str(uuid.uuid5(uuid.UUID(str(invoice_id)), str(version)))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if is_dataclass(value) and not isinstance(value, type):
+        return {k: _plain(v) for k, v in asdict(value).items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _payload_fields(schema: Schema) -> dict[str, list[str]]:
+    """Event type -> the field names its payload record declares."""
+    payload = next(f for f in schema.definition["fields"] if f["name"] == "payload")
+    return {branch["name"]: [f["name"] for f in branch["fields"]] for branch in payload["type"]}
+
+
+def to_record(domain_event: Any) -> dict[str, Any]:
+    """The Avro record of a domain event of the Invoice aggregate."""
+    event_type = type(domain_event).__name__
+    attributes = dict(vars(domain_event))
+    data = attributes.get("data")
+    if data is not None:  # Submitted carries the invoice's business terms
+        attributes.update(asdict(data))
+    fields = _payload_fields(registry().latest(SCHEMA_NAME))[event_type]
+    status = STATUS_AFTER_EVENT[event_type]
+    info = STATUS_INFO[status]
+    invoice_id = domain_event.originator_id
+    version = domain_event.originator_version
+    return {
+        "event_id": event_id(invoice_id, version),
+        "event_type": event_type,
+        "invoice_id": str(invoice_id),
+        "version": version,
+        "occurred_at": domain_event.timestamp,
+        "actor": attributes.get("actor", ""),
+        "correlation_id": attributes.get("correlation_id", ""),
+        "status": status.value,
+        "reform_code": info.reform_code,
+        "summary": info.summary.value,
+        "payload": (_NAMESPACE_DOT + event_type, {f: _plain(attributes[f]) for f in fields}),
+    }
+
+
+def to_message(domain_event: Any) -> Message:
+    record = to_record(domain_event)
+    schema = registry().latest(SCHEMA_NAME)
+    value = registry().encode(SCHEMA_NAME, record)
+    headers = [
+        ("ce_specversion", b"1.0"),
+        ("ce_id", record["event_id"].encode()),
+        ("ce_source", CE_SOURCE.encode()),
+        ("ce_type", (CE_TYPE_PREFIX + record["event_type"]).encode()),
+        ("ce_time", record["occurred_at"].isoformat().encode()),
+        ("ce_subject", record["invoice_id"].encode()),
+        ("ce_dataschema", f"urn:avro:crc64:{schema.fingerprint.hex()}".encode()),
+        ("ce_version", str(record["version"]).encode()),
+        ("ce_correlationid", record["correlation_id"].encode()),
+        ("content-type", CONTENT_TYPE.encode()),
+    ]
+    return Message(record["invoice_id"].encode(), value, headers)
+
+
+def from_value(value: bytes, reader: Schema | None = None) -> LifecycleEvent:
+    record = registry().decode(value, reader)
+    _, payload = record["payload"]
+    return LifecycleEvent(
+        event_id=record["event_id"],
+        event_type=record["event_type"],
+        invoice_id=record["invoice_id"],
+        version=record["version"],
+        occurred_at=record["occurred_at"],
+        actor=record["actor"],
+        correlation_id=record["correlation_id"],
+        status=Status(record["status"]),
+        reform_code=record["reform_code"],
+        summary=record["summary"],
+        payload=dict(payload),
+    )

@@ -1,0 +1,1 @@
+"""Read models and the Kafka consumers that build them."""

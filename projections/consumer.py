@@ -1,0 +1,160 @@
+"""One mechanism for every projection: a Kafka consumer group whose offsets live in
+PostgreSQL, written in the same transaction as the projection's rows.
+
+A crash before the commit loses nothing (the batch is consumed again from the stored
+offsets); a crash after it double-counts nothing (the offsets moved with the rows). Kafka's
+own committed offsets are updated afterwards only so that standard tools show the lag.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+import psycopg
+from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
+
+from facturier.events.lifecycle import LifecycleEvent, from_value
+from facturier.services import metrics
+from facturier.services.db import apply_schema, connect
+from facturier.services.kafka_clients import consumer, ensure_topic
+from facturier.services.settings import Settings
+
+log = logging.getLogger("facturier.projection")
+Cursor = psycopg.Cursor[Any]
+
+
+class Projection(Protocol):
+    """A read model built from lifecycle events."""
+
+    group_id: str  # Kafka consumer group, also the key of its stored offsets
+    schemas: tuple[str, ...]  # `schemas/sql/<name>.sql` files it needs
+
+    def apply(self, cur: Cursor, events: list[LifecycleEvent]) -> None:
+        """Apply a batch, in order. Must be idempotent on (invoice id, version)."""
+
+
+class _SeekToStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, runner: ProjectionRunner) -> None:
+        self.runner = runner
+
+    def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        pass
+
+    def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        self.runner.seek_to_stored_offsets(list(assigned))
+
+
+class ProjectionRunner:
+    def __init__(self, projection: Projection, settings: Settings) -> None:
+        self.projection = projection
+        self.settings = settings
+        self.group_id = projection.group_id
+        self.topic = settings.topic
+        self.conn = connect(settings)
+        self.consumer: KafkaConsumer | None = None
+        self.consumed = metrics.EVENTS_CONSUMED.labels(self.group_id)
+        self.dead = metrics.DEAD_LETTERS.labels(self.group_id)
+
+    def prepare(self) -> None:
+        apply_schema(self.settings, "consumer_offsets", *self.projection.schemas)
+        ensure_topic(self.settings)
+        self.consumer = consumer(self.settings, self.group_id)
+        self.consumer.subscribe([self.topic], listener=_SeekToStoredOffsets(self))
+
+    def stored_offsets(self) -> dict[int, int]:
+        # Its own connection: rebalance callbacks may run outside the polling thread.
+        with connect(self.settings) as conn:
+            rows = conn.execute(
+                "SELECT partition, next_offset FROM consumer_offsets "
+                "WHERE group_id = %s AND topic = %s",
+                (self.group_id, self.topic),
+            ).fetchall()
+        return {int(p): int(o) for p, o in rows}
+
+    def seek_to_stored_offsets(self, partitions: list[TopicPartition]) -> None:
+        assert self.consumer is not None
+        stored = self.stored_offsets()
+        for tp in partitions:
+            if tp.partition in stored:
+                self.consumer.seek(tp, stored[tp.partition])
+            else:  # never applied anything from it: the whole partition is new to us
+                self.consumer.seek_to_beginning(tp)
+
+    def poll_once(self, timeout_ms: int = 200) -> int:
+        """Apply one polled batch in one transaction; return how many messages it held."""
+        assert self.consumer is not None
+        polled = self.consumer.poll(timeout_ms=timeout_ms)
+        if not polled:
+            return 0
+        count = 0
+        next_offsets: dict[TopicPartition, int] = {}
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            for tp, records in polled.items():
+                events = []
+                for record in records:
+                    try:
+                        events.append(from_value(record.value))
+                    except Exception as error:  # undecodable: keep it, say it, go on
+                        self._dead_letter(cur, record, error)
+                self.projection.apply(cur, events)
+                next_offsets[tp] = records[-1].offset + 1
+                count += len(records)
+            cur.executemany(
+                "INSERT INTO consumer_offsets (group_id, topic, partition, next_offset) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT (group_id, topic, partition) "
+                "DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()",
+                [(self.group_id, tp.topic, tp.partition, o) for tp, o in next_offsets.items()],
+            )
+        self.consumed.inc(count)
+        self.consumer.commit_async(
+            {tp: OffsetAndMetadata(o, "", -1) for tp, o in next_offsets.items()}
+        )
+        return count
+
+    def _dead_letter(self, cur: Cursor, record: Any, error: Exception) -> None:
+        log.error("dead letter %s/%s@%s: %s", record.topic, record.partition, record.offset, error)
+        self.dead.inc()
+        cur.execute(
+            'INSERT INTO dead_letters (group_id, topic, partition, "offset", key, value, error)'
+            " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            (
+                self.group_id,
+                record.topic,
+                record.partition,
+                record.offset,
+                record.key,
+                record.value,
+                f"{type(error).__name__}: {error}",
+            ),
+        )
+
+    def update_lag(self) -> None:
+        assert self.consumer is not None
+        assignment = list(self.consumer.assignment())
+        if not assignment:
+            return
+        ends = self.consumer.end_offsets(assignment)
+        for tp in assignment:
+            lag = ends[tp] - self.consumer.position(tp)
+            metrics.CONSUMER_LAG.labels(self.group_id, str(tp.partition)).set(lag)
+
+    def run(self, stop: threading.Event) -> None:
+        self.prepare()
+        log.info("projection %s consuming %s", self.group_id, self.topic)
+        rounds = 0
+        try:
+            while not stop.is_set():
+                self.poll_once()
+                rounds += 1
+                if rounds % 20 == 0:
+                    self.update_lag()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self.consumer is not None:
+            self.consumer.close(autocommit=False)
+        self.conn.close()

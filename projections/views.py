@@ -1,0 +1,67 @@
+"""Queries on the tracking read model (plain SQL, separate from the write model)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg.rows import dict_row
+
+Row = dict[str, Any]
+
+_INVOICE_COLUMNS = (
+    "invoice_id, version, supplier_scheme, supplier_id, supplier_name, recipient_siret,"
+    " service_code, order_reference, number, kind, mode, issue_date, due_date, currency,"
+    " net_amount, vat_amount, gross_amount, payable_amount, status, reform_code, summary,"
+    " payment_order_number, paid_amount, paid_on, submitted_at, updated_at"
+)
+
+
+def invoice(conn: psycopg.Connection[Any], invoice_id: UUID) -> Row | None:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            f"SELECT {_INVOICE_COLUMNS} FROM tracking_invoice WHERE invoice_id = %s",
+            (invoice_id,),
+        ).fetchone()
+
+
+def timeline(conn: psycopg.Connection[Any], invoice_id: UUID) -> list[Row]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            "SELECT version, event_type, status, reform_code, summary, occurred_at, actor,"
+            " reason_code, reason, details FROM tracking_timeline WHERE invoice_id = %s"
+            " ORDER BY version",
+            (invoice_id,),
+        ).fetchall()
+
+
+def invoices(
+    conn: psycopg.Connection[Any],
+    *,
+    supplier_id: str | None = None,
+    recipient_siret: str | None = None,
+    status: str | None = None,
+    limit: int = 50,
+    before: tuple[Any, UUID] | None = None,
+) -> list[Row]:
+    """Newest first; keyset pagination (`before` = last row's (submitted_at, invoice_id)), so
+    a page costs the same at invoice 100,000 as at invoice 1."""
+    where, params = ["TRUE"], []
+    for column, value in (
+        ("supplier_id", supplier_id),
+        ("recipient_siret", recipient_siret),
+        ("status", status),
+    ):
+        if value is not None:
+            where.append(f"{column} = %s")
+            params.append(value)
+    if before is not None:
+        where.append("(submitted_at, invoice_id) < (%s, %s)")
+        params += [before[0], before[1]]
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            f"SELECT {_INVOICE_COLUMNS} FROM tracking_invoice WHERE {' AND '.join(where)}"
+            " ORDER BY submitted_at DESC, invoice_id DESC LIMIT %s",
+            [*params, limit],
+        ).fetchall()

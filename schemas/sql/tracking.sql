@@ -1,0 +1,50 @@
+-- Tracking read model: what suppliers and buyers see. Built only from lifecycle events on
+-- Kafka; can be dropped and rebuilt by replaying the topic from offset 0.
+CREATE TABLE IF NOT EXISTS tracking_invoice (
+    invoice_id        uuid PRIMARY KEY,
+    version           bigint NOT NULL,         -- last applied event version
+    supplier_scheme   text NOT NULL,
+    supplier_id       text NOT NULL,
+    supplier_name     text NOT NULL,
+    recipient_siret   text NOT NULL,
+    service_code      text NOT NULL,
+    order_reference   text NOT NULL,
+    number            text NOT NULL,
+    kind              text NOT NULL,
+    mode              text NOT NULL,
+    issue_date        date NOT NULL,
+    due_date          date,
+    currency          text NOT NULL,
+    net_amount        numeric(18, 2) NOT NULL,
+    vat_amount        numeric(18, 2) NOT NULL,
+    gross_amount      numeric(18, 2) NOT NULL,
+    payable_amount    numeric(18, 2) NOT NULL,
+    status            text NOT NULL,
+    reform_code       integer NOT NULL,
+    summary           text NOT NULL,
+    payment_order_number text,
+    paid_amount       numeric(18, 2),
+    paid_on           date,
+    submitted_at      timestamptz NOT NULL,
+    updated_at        timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tracking_invoice_supplier
+    ON tracking_invoice (supplier_id, submitted_at DESC, invoice_id);
+CREATE INDEX IF NOT EXISTS tracking_invoice_recipient
+    ON tracking_invoice (recipient_siret, submitted_at DESC, invoice_id);
+
+CREATE TABLE IF NOT EXISTS tracking_timeline (
+    invoice_id    uuid NOT NULL,
+    version       bigint NOT NULL,
+    event_id      uuid NOT NULL,
+    event_type    text NOT NULL,
+    status        text NOT NULL,
+    reform_code   integer NOT NULL,
+    summary       text NOT NULL,
+    occurred_at   timestamptz NOT NULL,
+    actor         text NOT NULL,
+    reason_code   text,
+    reason        text,
+    details       jsonb NOT NULL DEFAULT '{}'::jsonb,
+    PRIMARY KEY (invoice_id, version)
+);

@@ -1,0 +1,1 @@
+"""Entry points and the service layer: intake API, relay, consumer runners, CLI."""

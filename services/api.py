@@ -1,0 +1,403 @@
+"""HTTP API (FastAPI): submit invoices, act on them, read their tracking and their history.
+
+Writes go to the event store through the invoicing application; reads of status, lists and
+timelines come from the tracking read model, which the projection fills from Kafka.
+"""
+
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import asdict
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ConfigDict, Field
+
+from facturier.domain.invoice import (
+    InvalidCommand,
+    InvalidInvoice,
+    Invoice,
+    InvoiceData,
+    InvoiceKind,
+    SubmissionMode,
+    SupplierScheme,
+)
+from facturier.domain.lifecycle import (
+    STATUS_INFO,
+    TRANSITION_BY_ACTION,
+    Action,
+    LifecycleError,
+    Role,
+    allowed_actions,
+)
+from facturier.projections import views
+from facturier.services import metrics
+from facturier.services.auth import ApiRole, Principal, authenticate
+from facturier.services.db import apply_schema, pool
+from facturier.services.invoicing import DuplicateInvoice, InvoiceNotFound, InvoicingApp
+from facturier.services.settings import Settings
+
+# ---------------------------------------------------------------- request bodies
+
+
+class SupplierIn(BaseModel):
+    scheme: SupplierScheme = SupplierScheme.SIRET
+    id: str = Field(min_length=1, max_length=40, examples=["73282932000074"])
+    name: str = Field(min_length=1, max_length=200)
+
+
+class InvoiceIn(BaseModel):
+    """An invoice typed in the portal (saisie) or posted by the supplier's software."""
+
+    model_config = ConfigDict(extra="forbid")
+    supplier: SupplierIn
+    recipient_siret: str = Field(pattern=r"^\d{14}$", examples=["11000201100044"])
+    service_code: str = Field(default="", max_length=100)
+    order_reference: str = Field(default="", max_length=50, description="engagement juridique")
+    number: str = Field(min_length=1, max_length=20)
+    kind: InvoiceKind = InvoiceKind.INVOICE
+    issue_date: date
+    due_date: date | None = None
+    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    net_amount: Decimal = Field(max_digits=18, decimal_places=2)
+    vat_amount: Decimal = Field(max_digits=18, decimal_places=2)
+    gross_amount: Decimal | None = Field(default=None, max_digits=18, decimal_places=2)
+    payable_amount: Decimal | None = Field(default=None, max_digits=18, decimal_places=2)
+
+    def to_domain(self) -> InvoiceData:
+        gross = (
+            self.gross_amount
+            if self.gross_amount is not None
+            else (self.net_amount + self.vat_amount)
+        )
+        return InvoiceData(
+            supplier_scheme=self.supplier.scheme,
+            supplier_id=self.supplier.id,
+            supplier_name=self.supplier.name,
+            recipient_siret=self.recipient_siret,
+            service_code=self.service_code,
+            order_reference=self.order_reference,
+            number=self.number,
+            kind=self.kind,
+            issue_date=self.issue_date,
+            due_date=self.due_date,
+            currency=self.currency,
+            net_amount=self.net_amount,
+            vat_amount=self.vat_amount,
+            gross_amount=gross,
+            payable_amount=self.payable_amount if self.payable_amount is not None else gross,
+        )
+
+
+class NoBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReasonIn(NoBody):
+    reason: str = Field(min_length=1, max_length=1000)
+    reason_code: str = Field(default="AUTRE", description="reform reason code, e.g. JUSTIF_ABS")
+
+
+class CompleteIn(NoBody):
+    comment: str = Field(min_length=1, max_length=2000)
+
+
+class RerouteIn(NoBody):
+    recipient_siret: str = Field(pattern=r"^\d{14}$")
+    service_code: str = Field(default="", max_length=100)
+    order_reference: str = Field(default="", max_length=50)
+
+
+class RejectIn(NoBody):
+    reason_code: str = Field(description="reform reason code, e.g. NON_CONFORME")
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class OrderPaymentIn(NoBody):
+    payment_order_number: str = Field(min_length=1, max_length=50)
+
+
+class PayIn(NoBody):
+    amount: Decimal = Field(gt=0, max_digits=18, decimal_places=2)
+    payment_date: date
+    payment_reference: str = Field(min_length=1, max_length=100)
+
+
+ACTION_BODIES: dict[Action, type[BaseModel]] = {
+    Action.SUSPEND: ReasonIn,
+    Action.COMPLETE: CompleteIn,
+    Action.MARK_FOR_REROUTING: ReasonIn,
+    Action.REROUTE: RerouteIn,
+    Action.REJECT: RejectIn,
+    Action.ORDER_PAYMENT: OrderPaymentIn,
+    Action.PAY: PayIn,
+}
+
+# ---------------------------------------------------------------- errors
+
+
+def _error(status: int, code: str, message: str, field: str | None = None) -> HTTPException:
+    detail: dict[str, Any] = {"code": code, "message": message}
+    if field:
+        detail["field"] = field
+    return HTTPException(status_code=status, detail=detail)
+
+
+def _not_found(invoice_id: uuid.UUID) -> HTTPException:
+    return _error(404, "NOT_FOUND", f"no invoice {invoice_id} visible to this token")
+
+
+# ---------------------------------------------------------------- app
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+    state: dict[str, Any] = {}
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        apply_schema(settings, "auth", "tracking")
+        state["invoicing"] = InvoicingApp(settings)
+        state["pool"] = pool(settings, "api")
+        yield
+        state["pool"].close()
+        state["invoicing"].close()
+
+    app = FastAPI(
+        title="facturier",
+        version="0.1.0",
+        summary="Submit invoices to public buyers and follow each one until it is paid.",
+        lifespan=lifespan,
+    )
+    bearer = HTTPBearer(auto_error=False)
+
+    def principal(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> Principal:
+        if credentials is None:
+            raise _error(401, "UNAUTHENTICATED", "missing bearer token")
+        with state["pool"].connection() as conn:
+            found = authenticate(conn, credentials.credentials)
+        if found is None:
+            raise _error(401, "UNAUTHENTICATED", "unknown or revoked token")
+        return found
+
+    Caller = Annotated[Principal, Depends(principal)]
+
+    def invoicing() -> InvoicingApp:
+        app_: InvoicingApp = state["invoicing"]
+        return app_
+
+    @app.middleware("http")
+    async def measure(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics.HTTP_LATENCY.labels(request.method, path, str(response.status_code)).observe(
+            time.perf_counter() - started
+        )
+        return response
+
+    @app.exception_handler(InvalidCommand)
+    async def invalid_command(_: Request, error: InvalidCommand) -> JSONResponse:
+        code = error.reason_code.value if isinstance(error, InvalidInvoice) else "INVALID"
+        return JSONResponse(
+            status_code=422,
+            content={"detail": {"code": code, "field": error.field, "message": error.message}},
+        )
+
+    @app.exception_handler(LifecycleError)
+    async def not_allowed(_: Request, error: LifecycleError) -> JSONResponse:
+        return JSONResponse(
+            status_code=409,
+            content={"detail": {"code": "ACTION_NOT_ALLOWED", "message": str(error)}},
+        )
+
+    @app.get("/health", tags=["operations"])
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/metrics", tags=["operations"], include_in_schema=False)
+    def prometheus_metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.post("/invoices", status_code=201, tags=["invoices"])
+    def submit_invoice(body: InvoiceIn, caller: Caller, request: Request) -> dict[str, Any]:
+        """Portal entry: submit one invoice. It is recorded, routed and made available to
+        the recipient service in one transaction."""
+        if caller.role is ApiRole.SUPPLIER and caller.scope != body.supplier.id:
+            raise _error(403, "FORBIDDEN", "a supplier token submits only its own invoices")
+        if caller.role in (ApiRole.BUYER, ApiRole.AUDITOR):
+            raise _error(403, "FORBIDDEN", f"a {caller.role} token cannot submit invoices")
+        correlation_id = request.headers.get("x-correlation-id") or str(uuid.uuid4())
+        try:
+            invoice = invoicing().submit(
+                body.to_domain(), SubmissionMode.PORTAL, caller.actor, correlation_id
+            )
+        except DuplicateInvoice as duplicate:
+            raise _error(409, "DOUBLON", str(duplicate)) from None
+        return _command_result(invoice, correlation_id)
+
+    def _act(
+        invoice_id: uuid.UUID,
+        action: Action,
+        params: dict[str, Any],
+        caller: Principal,
+        request: Request,
+    ) -> dict[str, Any]:
+        app_ = invoicing()
+        try:
+            invoice = app_.get(invoice_id)
+        except InvoiceNotFound:
+            raise _not_found(invoice_id) from None
+        data = invoice.data
+        if not caller.sees(data.supplier_id, data.recipient_siret):
+            raise _not_found(invoice_id)
+        _authorise(caller, action)
+        correlation_id = request.headers.get("x-correlation-id") or str(uuid.uuid4())
+        invoice = app_.act(
+            invoice_id, action, actor=caller.actor, correlation_id=correlation_id, **params
+        )
+        return _command_result(invoice, correlation_id)
+
+    for action in Action:
+        _add_action_route(app, action, ACTION_BODIES.get(action, NoBody), _act, Caller)
+
+    @app.get("/invoices/{invoice_id}", tags=["tracking"])
+    def tracking(invoice_id: uuid.UUID, caller: Caller) -> dict[str, Any]:
+        """Current status and full timeline, from the tracking view."""
+        with state["pool"].connection() as conn:
+            row = views.invoice(conn, invoice_id)
+            if row is None or not caller.sees(row["supplier_id"], row["recipient_siret"]):
+                raise _not_found(invoice_id)
+            row["timeline"] = views.timeline(conn, invoice_id)
+        row["allowed_actions"] = [a.value for a in allowed_actions(row["status"])]
+        return row
+
+    @app.get("/invoices", tags=["tracking"])
+    def list_invoices(
+        caller: Caller,
+        supplier_id: str | None = None,
+        recipient_siret: str | None = None,
+        status: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        before_submitted_at: datetime | None = None,
+        before_id: uuid.UUID | None = None,
+    ) -> dict[str, Any]:
+        """A supplier's invoices (or a buyer's), newest first, with keyset pagination."""
+        if caller.role is ApiRole.SUPPLIER:
+            supplier_id = caller.scope
+        elif caller.role is ApiRole.BUYER:
+            recipient_siret = caller.scope
+        before = (before_submitted_at, before_id) if before_submitted_at and before_id else None
+        with state["pool"].connection() as conn:
+            rows = views.invoices(
+                conn,
+                supplier_id=supplier_id,
+                recipient_siret=recipient_siret,
+                status=status,
+                limit=limit,
+                before=before,
+            )
+        page: dict[str, Any] = {"invoices": rows}
+        if len(rows) == limit:
+            last = rows[-1]
+            page["next"] = {
+                "before_submitted_at": last["submitted_at"],
+                "before_id": last["invoice_id"],
+            }
+        return page
+
+    @app.get("/invoices/{invoice_id}/events", tags=["audit"])
+    def history(invoice_id: uuid.UUID, caller: Caller) -> dict[str, Any]:
+        """Every event recorded for the invoice, from the event store itself."""
+        try:
+            events = invoicing().history(invoice_id)
+        except InvoiceNotFound:
+            raise _not_found(invoice_id) from None
+        data = events[0].data  # type: ignore[attr-defined]
+        if not caller.sees(data.supplier_id, data.recipient_siret):
+            raise _not_found(invoice_id)
+        return {"invoice_id": invoice_id, "events": [_event_json(e) for e in events]}
+
+    return app
+
+
+def _add_action_route(
+    app: FastAPI,
+    action: Action,
+    body_model: type[BaseModel],
+    act: Callable[..., dict[str, Any]],
+    caller_type: Any,
+) -> None:
+    transition = TRANSITION_BY_ACTION[action]
+    sources = ", ".join(sorted(transition.sources))
+
+    def endpoint(
+        invoice_id: uuid.UUID,
+        request: Request,
+        caller: caller_type,  # type: ignore[valid-type]
+        body: body_model | None = None,
+    ) -> dict[str, Any]:  # type: ignore[valid-type]
+        params = body.model_dump() if body is not None else {}
+        return act(invoice_id, action, params, caller, request)
+
+    app.post(
+        f"/invoices/{{invoice_id}}/{action.value}",
+        tags=["lifecycle"],
+        name=action.value,
+        summary=f"{action.value} -> {transition.target}",
+        description=f"Records {transition.event}. Allowed from: {sources}. By: {transition.by}.",
+    )(endpoint)
+
+
+def _authorise(caller: Principal, action: Action) -> None:
+    by = TRANSITION_BY_ACTION[action].by
+    allowed = {
+        Role.PLATFORM: {ApiRole.ADMIN},
+        Role.SUPPLIER: {ApiRole.SUPPLIER, ApiRole.ADMIN},
+        Role.BUYER: {ApiRole.BUYER, ApiRole.ADMIN},
+        # The public accountant acts for the buyer structure: its token is a buyer token.
+        Role.ACCOUNTING: {ApiRole.BUYER, ApiRole.ADMIN},
+    }[by]
+    if caller.role not in allowed:
+        raise _error(403, "FORBIDDEN", f"{action} is done by the {by}, not by a {caller.role}")
+
+
+def _command_result(invoice: Invoice, correlation_id: str) -> dict[str, Any]:
+    info = STATUS_INFO[invoice.status]
+    return {
+        "invoice_id": str(invoice.id),
+        "version": invoice.version,
+        "status": invoice.status.value,
+        "reform_code": info.reform_code,
+        "summary": info.summary.value,
+        "correlation_id": correlation_id,
+        "allowed_actions": [a.value for a in allowed_actions(invoice.status)],
+    }
+
+
+def _event_json(event: Any) -> dict[str, Any]:
+    attributes = {
+        k: v
+        for k, v in vars(event).items()
+        if k not in ("originator_id", "originator_version", "timestamp", "originator_topic")
+    }
+    if "data" in attributes:
+        attributes["data"] = asdict(attributes["data"])
+    return {
+        "version": event.originator_version,
+        "type": type(event).__name__,
+        "timestamp": event.timestamp,
+        "attributes": attributes,
+    }

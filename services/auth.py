@@ -1,0 +1,64 @@
+"""Bearer tokens bound to a role and a scope. Only their SHA-256 is stored."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import psycopg
+
+
+class ApiRole(StrEnum):
+    SUPPLIER = "supplier"  # scope: the supplier identifier (e.g. its SIRET)
+    BUYER = "buyer"  # scope: the buyer structure's SIRET (its services and accounting)
+    AUDITOR = "auditor"  # scope: '*', read-only
+    ADMIN = "admin"  # scope: '*'
+
+
+@dataclass(frozen=True)
+class Principal:
+    role: ApiRole
+    scope: str
+    label: str
+
+    @property
+    def actor(self) -> str:
+        """How the principal appears in the timeline."""
+        return f"{self.role}:{self.scope}" if self.scope != "*" else f"{self.role}:{self.label}"
+
+    def sees(self, supplier_id: str, recipient_siret: str) -> bool:
+        if self.role in (ApiRole.AUDITOR, ApiRole.ADMIN):
+            return True
+        if self.role is ApiRole.SUPPLIER:
+            return supplier_id == self.scope
+        return recipient_siret == self.scope
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(conn: psycopg.Connection[Any], role: ApiRole, scope: str, label: str) -> str:
+    if role in (ApiRole.AUDITOR, ApiRole.ADMIN):
+        scope = "*"
+    elif not scope or scope == "*":
+        raise ValueError(f"a {role} token needs a scope (supplier id or buyer SIRET)")
+    token = "fct_" + secrets.token_urlsafe(32)
+    conn.execute(
+        "INSERT INTO api_token (token_sha256, role, scope, label) VALUES (%s, %s, %s, %s)",
+        (_digest(token), role.value, scope, label),
+    )
+    return token
+
+
+def authenticate(conn: psycopg.Connection[Any], token: str) -> Principal | None:
+    row = conn.execute(
+        "SELECT role, scope, label FROM api_token WHERE token_sha256 = %s AND revoked_at IS NULL",
+        (_digest(token),),
+    ).fetchone()
+    if row is None:
+        return None
+    return Principal(ApiRole(row[0]), str(row[1]), str(row[2]))

@@ -1,0 +1,108 @@
+"""`facturier` command line: the local stack, the services, the demo, administration."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from facturier.domain.lifecycle import transition_table_markdown
+from facturier.services.settings import Settings, settings_table_markdown
+
+CHECKOUT = Path(__file__).resolve().parent.parent
+
+
+def _stack(command: str) -> int:
+    script = CHECKOUT / "deploy" / "local" / "stack.sh"
+    if not script.exists():
+        print(
+            "facturier up/down/status drive deploy/local/stack.sh of a source checkout; "
+            f"none found at {script}",
+            file=sys.stderr,
+        )
+        return 2
+    return subprocess.call(["bash", str(script), command])
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from facturier.services.runtime import serve
+
+    chosen = (args.api, args.relay, args.projection)
+    api, relay, projection = chosen if any(chosen) else (True, True, True)
+    serve(Settings.from_env(), api=api, relay=relay, projection=projection)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from facturier.services.demo import run_demo
+
+    return run_demo(Settings.from_env(), start_services=not args.no_start)
+
+
+def _create_token(args: argparse.Namespace) -> int:
+    from facturier.services.auth import ApiRole, create_token
+    from facturier.services.db import apply_schema, connect
+
+    settings = Settings.from_env()
+    apply_schema(settings, "auth")
+    with connect(settings) as conn:
+        token = create_token(conn, ApiRole(args.role), args.scope or "*", args.label)
+    print(token)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(
+        level=os.environ.get("FACTURIER_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    for noisy in ("kafka", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    parser = argparse.ArgumentParser(prog="facturier", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, text in (
+        ("up", "install if needed and start PostgreSQL and Kafka locally"),
+        ("down", "stop the local PostgreSQL and Kafka"),
+        ("status", "say what of the local stack runs"),
+    ):
+        sub.add_parser(name, help=text).set_defaults(func=lambda a, n=name: _stack(n))
+
+    serve = sub.add_parser("serve", help="run API, relay and tracking projection (default: all)")
+    serve.add_argument("--api", action="store_true", help="HTTP API")
+    serve.add_argument("--relay", action="store_true", help="event store -> Kafka relay")
+    serve.add_argument("--projection", action="store_true", help="tracking projection")
+    serve.set_defaults(func=_serve)
+
+    demo = sub.add_parser("demo", help="submit invoices, drive them through their lifecycle")
+    demo.add_argument(
+        "--no-start",
+        action="store_true",
+        help="do not start `facturier serve` when the API is not answering",
+    )
+    demo.set_defaults(func=_demo)
+
+    admin = sub.add_parser("admin", help="administration").add_subparsers(
+        dest="what", required=True
+    )
+    token = admin.add_parser("create-token", help="issue an API token (printed once)")
+    token.add_argument("--role", required=True, choices=["supplier", "buyer", "auditor", "admin"])
+    token.add_argument("--scope", help="supplier identifier, or buyer structure SIRET")
+    token.add_argument("--label", required=True, help="who holds it")
+    token.set_defaults(func=_create_token)
+
+    sub.add_parser("lifecycle", help="print the lifecycle transition table").set_defaults(
+        func=lambda a: print(transition_table_markdown(), end="") or 0
+    )
+    sub.add_parser("config", help="print the configuration variables").set_defaults(
+        func=lambda a: print(settings_table_markdown(), end="") or 0
+    )
+
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

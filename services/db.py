@@ -1,0 +1,30 @@
+"""PostgreSQL helpers shared by every process: connections and the read-side tables."""
+
+from __future__ import annotations
+
+import zlib
+from importlib import resources
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from facturier.services.settings import Settings
+
+
+def connect(settings: Settings, autocommit: bool = False) -> psycopg.Connection[tuple[object, ...]]:
+    return psycopg.connect(settings.dsn, autocommit=autocommit)
+
+
+def pool(settings: Settings, name: str, size: int | None = None) -> ConnectionPool:
+    n = size or settings.pg_pool_size
+    return ConnectionPool(settings.dsn, min_size=1, max_size=n, name=name, open=True)
+
+
+def apply_schema(settings: Settings, *names: str) -> None:
+    """Create the tables of `schemas/sql/<name>.sql` if missing. An advisory lock serialises
+    processes starting together (concurrent CREATE IF NOT EXISTS can still collide)."""
+    with connect(settings) as conn:
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (zlib.crc32(b"facturier-ddl"),))
+        for name in names:
+            sql = resources.files("facturier.schemas").joinpath("sql", f"{name}.sql")
+            conn.execute(sql.read_text("utf-8").encode())

@@ -1,0 +1,250 @@
+"""The demo: a few suppliers submit invoices over the HTTP API, buyers and accounting drive
+them through their lifecycle, and every timeline is read back from the tracking view (so
+what is printed has gone event store -> relay -> Kafka -> projection -> PostgreSQL)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from facturier.services.auth import ApiRole, create_token
+from facturier.services.db import apply_schema, connect
+from facturier.services.settings import Settings, env
+
+console = Console()
+
+BUYER = "11000201100044"  # a State structure (valid SIRET)
+OTHER_BUYER = "21750001600019"  # a local authority
+SUPPLIERS = {
+    "73282932000074": "Papeterie Durand SARL",
+    "54205118000066": "Nettoyage Martin SAS",
+    "35600000000048": "La Poste",
+}
+
+
+def _start_services(settings: Settings, base: str) -> None:
+    logs = Path(env("FACTURIER_DATA_DIR")) / "logs"
+    run = Path(env("FACTURIER_DATA_DIR")) / "run"
+    logs.mkdir(parents=True, exist_ok=True)
+    run.mkdir(parents=True, exist_ok=True)
+    with (logs / "serve.log").open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "facturier.services.cli", "serve"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    (run / "serve.pid").write_text(str(process.pid))
+    console.print(f"started [bold]facturier serve[/] (pid {process.pid}, log {logs / 'serve.log'})")
+    for _ in range(120):
+        if _answers(base):
+            return
+        if process.poll() is not None:
+            raise SystemExit(f"facturier serve exited; see {logs / 'serve.log'}")
+        time.sleep(0.5)
+    raise SystemExit("the API did not answer within 60 s")
+
+
+def _answers(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/health", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+class _Client:
+    def __init__(self, base: str, token: str) -> None:
+        self.http = httpx.Client(
+            base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30
+        )
+
+    def post(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = self.http.post(path, json=body)
+        if response.status_code >= 400:
+            raise SystemExit(f"POST {path}: {response.status_code} {response.text}")
+        result: dict[str, Any] = response.json()
+        return result
+
+    def get(self, path: str) -> dict[str, Any]:
+        response = self.http.get(path)
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
+
+
+def _invoice(supplier: str, number: str, net: str, buyer: str = BUYER) -> dict[str, Any]:
+    net_amount = Decimal(net)
+    vat = (net_amount * Decimal("0.20")).quantize(Decimal("0.01"))
+    return {
+        "supplier": {"scheme": "SIRET", "id": supplier, "name": SUPPLIERS[supplier]},
+        "recipient_siret": buyer,
+        "service_code": "SE-FACT-01",
+        "order_reference": "EJ" + number[-8:].rjust(8, "0"),
+        "number": number,
+        "issue_date": date.today().isoformat(),
+        "due_date": (date.today() + timedelta(days=30)).isoformat(),
+        "net_amount": str(net_amount),
+        "vat_amount": str(vat),
+    }
+
+
+def run_demo(settings: Settings, start_services: bool = True) -> int:
+    base = f"http://{settings.api_host}:{settings.api_port}"
+    if not _answers(base):
+        if not start_services:
+            raise SystemExit(f"no API at {base}: run `facturier serve` first")
+        _start_services(settings, base)
+    apply_schema(settings, "auth")
+    with connect(settings) as conn:
+        tokens = {
+            s: create_token(conn, ApiRole.SUPPLIER, s, f"demo {n}") for s, n in SUPPLIERS.items()
+        }
+        buyer_token = create_token(conn, ApiRole.BUYER, BUYER, "demo buyer service")
+        other_buyer_token = create_token(conn, ApiRole.BUYER, OTHER_BUYER, "demo town hall")
+        auditor_token = create_token(conn, ApiRole.AUDITOR, "*", "demo auditor")
+    buyer, other_buyer = _Client(base, buyer_token), _Client(base, other_buyer_token)
+    run = time.strftime("%H%M%S")
+    durand, martin, poste = (_Client(base, tokens[s]) for s in SUPPLIERS)
+    ids = list(SUPPLIERS)
+
+    console.rule("[bold]1. Suppliers submit invoices (portal entry over the JSON API)")
+    created: dict[str, str] = {}
+    for label, client, body in (
+        ("paid", durand, _invoice(ids[0], f"D{run}-001", "1250.00")),
+        ("suspended, completed, paid", martin, _invoice(ids[1], f"M{run}-001", "480.50")),
+        ("rejected", durand, _invoice(ids[0], f"D{run}-002", "99.90")),
+        ("re-routed, then paid", poste, _invoice(ids[2], f"P{run}-001", "3100.00")),
+        ("in processing", martin, _invoice(ids[1], f"M{run}-002", "75.00")),
+    ):
+        result = client.post("/invoices", body)
+        created[label] = result["invoice_id"]
+        console.print(
+            f"  {body['number']:<16} {result['invoice_id']}  -> {result['status']}"
+            f"  (will be: {label})"
+        )
+
+    console.rule("[bold]2. The buyer's invoice-processing service and accounting act")
+    today = date.today().isoformat()
+    for path, body, client in [
+        (f"/invoices/{created['paid']}/take-in-hand", None, buyer),
+        (f"/invoices/{created['paid']}/certify-service-done", None, buyer),
+        (f"/invoices/{created['paid']}/order-payment", {"payment_order_number": "MP-0001"}, buyer),
+        (
+            f"/invoices/{created['paid']}/pay",
+            {"amount": "1500.00", "payment_date": today, "payment_reference": "VIR-2026-0001"},
+            buyer,
+        ),
+        (f"/invoices/{created['suspended, completed, paid']}/take-in-hand", None, buyer),
+        (
+            f"/invoices/{created['suspended, completed, paid']}/suspend",
+            {"reason_code": "JUSTIF_ABS", "reason": "delivery note missing"},
+            buyer,
+        ),
+        (
+            f"/invoices/{created['suspended, completed, paid']}/complete",
+            {"comment": "delivery note BL-7781 sent by post and attached"},
+            martin,
+        ),
+        (f"/invoices/{created['suspended, completed, paid']}/certify-service-done", None, buyer),
+        (
+            f"/invoices/{created['suspended, completed, paid']}/order-payment",
+            {"payment_order_number": "MP-0002"},
+            buyer,
+        ),
+        (
+            f"/invoices/{created['suspended, completed, paid']}/pay",
+            {"amount": "576.60", "payment_date": today, "payment_reference": "VIR-2026-0002"},
+            buyer,
+        ),
+        (
+            f"/invoices/{created['rejected']}/reject",
+            {"reason_code": "NON_CONFORME", "reason": "no purchase order matches this invoice"},
+            buyer,
+        ),
+        (
+            f"/invoices/{created['re-routed, then paid']}/mark-for-rerouting",
+            {"reason_code": "DEST_ERR", "reason": "this is the town hall's order"},
+            buyer,
+        ),
+        (
+            f"/invoices/{created['re-routed, then paid']}/reroute",
+            {
+                "recipient_siret": OTHER_BUYER,
+                "service_code": "MAIRIE-COMPTA",
+                "order_reference": "EJ-MAIRIE-42",
+            },
+            poste,
+        ),
+        (f"/invoices/{created['in processing']}/take-in-hand", None, buyer),
+    ]:
+        result = client.post(path, body)
+        console.print(f"  {path.rsplit('/', 1)[1]:<22} -> {result['status']}")
+    # The re-routed invoice is now the town hall's to process.
+    rerouted = created["re-routed, then paid"]
+    for action, body in (
+        ("take-in-hand", None),
+        ("certify-service-done", None),
+        ("order-payment", {"payment_order_number": "MAIRIE-77"}),
+        ("pay", {"amount": "3720.00", "payment_date": today, "payment_reference": "VIR-MAIRIE-77"}),
+    ):
+        result = other_buyer.post(f"/invoices/{rerouted}/{action}", body)
+        console.print(f"  {action:<22} -> {result['status']}  (town hall)")
+
+    console.rule("[bold]3. Timelines, read back from the tracking view (via Kafka)")
+    auditor = _Client(base, auditor_token)
+    for invoice_id in created.values():
+        view = _wait_for_projection(auditor, invoice_id)
+        table = Table(
+            title=f"{view['number']} — {view['supplier_name']} — now "
+            f"[bold]{view['summary']}[/] ({view['status']}, reform "
+            f"{view['reform_code']})",
+            title_justify="left",
+        )
+        for column in ("v", "when (UTC)", "status", "code", "by", "reason"):
+            table.add_column(column)
+        for step in view["timeline"]:
+            table.add_row(
+                str(step["version"]),
+                step["occurred_at"][11:23],
+                step["status"],
+                str(step["reform_code"]),
+                step["actor"],
+                " ".join(filter(None, [step["reason_code"], step["reason"]])),
+            )
+        console.print(table)
+
+    console.rule("[bold]Where to look next")
+    first = created["paid"]
+    supplier_auth = f"-H 'Authorization: Bearer {tokens[ids[0]]}'"
+    auditor_auth = f"-H 'Authorization: Bearer {auditor_token}'"
+    console.print(f"""\
+  API docs (OpenAPI):   {base}/docs   ({base}/openapi.json)
+  tracking view:        curl {supplier_auth} {base}/invoices/{first}
+  supplier's list:      curl {supplier_auth} {base}/invoices
+  raw event history:    curl {auditor_auth} {base}/invoices/{first}/events
+  metrics:              curl {base}/metrics | grep facturier_
+  the Kafka topic:      kcat -b {settings.kafka_bootstrap} -C -t {settings.topic} -e -f '%k %h\\n'
+  stop everything:      facturier down""")
+    return 0
+
+
+def _wait_for_projection(client: _Client, invoice_id: str, timeout_s: float = 30) -> dict[str, Any]:
+    expected = len(client.get(f"/invoices/{invoice_id}/events")["events"])
+    deadline = time.monotonic() + timeout_s
+    while True:
+        response = client.http.get(f"/invoices/{invoice_id}")
+        if response.status_code == 200 and response.json()["version"] >= expected:
+            view: dict[str, Any] = response.json()
+            return view
+        if time.monotonic() > deadline:
+            raise SystemExit(f"tracking view did not reach version {expected} of {invoice_id}")
+        time.sleep(0.1)

@@ -1,0 +1,124 @@
+"""The invoicing application: the service layer over Invoice aggregates.
+
+One method per use case: load the aggregate, call the command, save. The event store
+(PostgreSQL, through `eventsourcing`) records each save atomically and numbers every event
+in one gap-free notification log, which the relay tails: the event store is the outbox.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application, Recording
+from eventsourcing.persistence import IntegrityError
+
+from facturier.domain.invoice import Invoice, InvoiceData, ReasonCode, SubmissionMode
+from facturier.domain.lifecycle import Action
+from facturier.services import metrics, transcodings
+
+if TYPE_CHECKING:
+    from eventsourcing.domain import DomainEventProtocol
+    from eventsourcing.persistence import JSONTranscoder
+
+    from facturier.services.settings import Settings
+
+
+class InvoicingApp(Application[UUID]):
+    name = "invoicing"
+
+    def __init__(
+        self, settings: Settings | None = None, env: dict[str, str] | None = None
+    ) -> None:
+        merged = settings.eventsourcing_env() if settings else {}
+        merged.update(env or {})
+        super().__init__(merged)
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcodings.register(transcoder)
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        recordings = super().save(*objs, **kwargs)
+        for recording in recordings:
+            metrics.EVENTS_APPENDED.labels(type(recording.domain_event).__name__).inc()
+        return recordings
+
+    def submit(
+        self,
+        data: InvoiceData,
+        mode: SubmissionMode,
+        actor: str,
+        correlation_id: str = "",
+    ) -> Invoice:
+        """Record a submission and the platform's delivery to the recipient service.
+
+        The three events are saved in one transaction: an accepted invoice is never left
+        half-delivered."""
+        invoice = Invoice(data=data, mode=mode, actor=actor, correlation_id=correlation_id)
+        self._deliver(invoice, correlation_id)
+        try:
+            self.save(invoice)
+        except IntegrityError:
+            raise DuplicateInvoice(data) from None
+        return invoice
+
+    def submit_many(
+        self, batch: list[tuple[InvoiceData, SubmissionMode, str, str]]
+    ) -> list[Invoice]:
+        """Submit several invoices in one transaction (EDI flows, bulk loads)."""
+        invoices = []
+        for data, mode, actor, correlation_id in batch:
+            invoice = Invoice(data=data, mode=mode, actor=actor, correlation_id=correlation_id)
+            self._deliver(invoice, correlation_id)
+            invoices.append(invoice)
+        try:
+            self.save(*invoices)
+        except IntegrityError:
+            raise DuplicateInvoice(batch[0][0]) from None
+        return invoices
+
+    @staticmethod
+    def _deliver(invoice: Invoice, correlation_id: str) -> None:
+        # Routing checks against the buyers' directory slot in here.
+        invoice.route(correlation_id=correlation_id)
+        invoice.make_available(correlation_id=correlation_id)
+
+    def act(self, invoice_id: UUID, action: Action, **params: Any) -> Invoice:
+        """Apply one lifecycle action (`params` are the command's arguments)."""
+        invoice = self.get(invoice_id)
+        getattr(invoice, action.value.replace("-", "_"))(**params)
+        if action is Action.REROUTE:  # the platform delivers to the new address at once
+            invoice.make_available(correlation_id=params.get("correlation_id", ""))
+        self.save(invoice)
+        return invoice
+
+    def get(self, invoice_id: UUID) -> Invoice:
+        try:
+            invoice = self.repository.get(invoice_id)
+        except AggregateNotFoundError:
+            raise InvoiceNotFound(invoice_id) from None
+        assert isinstance(invoice, Invoice)
+        return invoice
+
+    def history(self, invoice_id: UUID) -> list[DomainEventProtocol[UUID]]:
+        """Every recorded event of one invoice, oldest first (the auditor's raw trace)."""
+        events = list(self.events.get(invoice_id))
+        if not events:
+            raise InvoiceNotFound(invoice_id)
+        return events
+
+
+class InvoiceNotFound(LookupError):
+    def __init__(self, invoice_id: UUID) -> None:
+        super().__init__(f"no invoice {invoice_id}")
+
+
+class DuplicateInvoice(ValueError):
+    reason_code = ReasonCode.DOUBLON
+
+    def __init__(self, data: InvoiceData) -> None:
+        super().__init__(
+            f"invoice {data.number!r} of {data.supplier_key} for {data.issue_date.year} "
+            "was already submitted"
+        )

@@ -1,0 +1,69 @@
+"""Kafka clients as every facturier process configures them, and explicit topic creation."""
+
+from __future__ import annotations
+
+import time
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from facturier.services.settings import Settings
+
+
+def producer(settings: Settings) -> KafkaProducer:
+    # Idempotent producer, acks from all in-sync replicas: retries never reorder or duplicate
+    # within a partition, so per-invoice order holds.
+    return KafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        client_id="facturier-relay",
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=2,
+        batch_size=256 * 1024,
+        max_in_flight_requests_per_connection=5,
+        allow_auto_create_topics=False,
+    )
+
+
+def consumer(settings: Settings, group_id: str, **config: object) -> KafkaConsumer:
+    options: dict[str, object] = {
+        "bootstrap_servers": settings.kafka_bootstrap,
+        "group_id": group_id,
+        "client_id": group_id,
+        "enable_auto_commit": False,  # offsets live in PostgreSQL, with the projection's rows
+        "auto_offset_reset": "earliest",
+        "max_poll_records": 2000,
+        "fetch_max_wait_ms": 50,
+        "allow_auto_create_topics": False,
+        "isolation_level": "read_committed",
+        # A killed member is noticed after 10 s (not 45 s), so its partitions move on quickly.
+        "session_timeout_ms": 10000,
+        "heartbeat_interval_ms": 3000,
+    }
+    options.update(config)
+    return KafkaConsumer(**options)
+
+
+def ensure_topic(settings: Settings, topic: str | None = None, timeout_s: float = 60.0) -> None:
+    """Create the lifecycle topic if it does not exist (brokers never auto-create it)."""
+    name = topic or settings.topic
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            admin = KafkaAdminClient(
+                bootstrap_servers=settings.kafka_bootstrap, client_id="facturier-admin"
+            )
+            break
+        except KafkaError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+    try:
+        if name in admin.list_topics():
+            return
+        admin.create_topics([NewTopic(name, settings.topic_partitions, settings.topic_replication)])
+    except TopicAlreadyExistsError:
+        pass
+    finally:
+        admin.close()

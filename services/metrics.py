@@ -1,0 +1,33 @@
+"""Prometheus metrics of every stage; each process exposes the ones it updates."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+EVENTS_APPENDED = Counter(
+    "facturier_events_appended_total",
+    "Lifecycle events recorded in the event store",
+    ["event_type"],
+)
+EVENTS_RELAYED = Counter(
+    "facturier_events_relayed_total", "Events the broker acknowledged, as sent by the relay"
+)
+RELAY_POSITION = Gauge("facturier_relay_position", "Last notification id published to Kafka")
+RELAY_LAG = Gauge(
+    "facturier_relay_lag", "Newest notification id minus the last one published to Kafka"
+)
+EVENTS_CONSUMED = Counter(
+    "facturier_events_consumed_total", "Messages applied by a projection", ["group"]
+)
+DEAD_LETTERS = Counter(
+    "facturier_dead_letters_total", "Messages a projection could not apply", ["group"]
+)
+CONSUMER_LAG = Gauge(
+    "facturier_consumer_lag", "Log end offset minus next offset to apply", ["group", "partition"]
+)
+HTTP_LATENCY = Histogram(
+    "facturier_http_request_seconds",
+    "HTTP request latency",
+    ["method", "route", "status"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)

@@ -1,0 +1,81 @@
+"""Running the services: API, relay and projection, in one process or each in its own."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+
+import uvicorn
+from prometheus_client import start_http_server
+
+from facturier.projections.consumer import ProjectionRunner
+from facturier.projections.tracking import TrackingProjection
+from facturier.services.api import create_app
+from facturier.services.invoicing import InvoicingApp
+from facturier.services.relay import Relay
+from facturier.services.settings import Settings
+
+log = logging.getLogger("facturier")
+
+
+def run_relay(settings: Settings, stop: threading.Event) -> None:
+    app = InvoicingApp(settings)
+    try:
+        Relay(app, settings).run(stop)
+    finally:
+        app.close()
+
+
+def run_tracking(settings: Settings, stop: threading.Event) -> None:
+    ProjectionRunner(TrackingProjection(settings.tracking_group), settings).run(stop)
+
+
+def _supervised(
+    name: str,
+    target: Callable[[Settings, threading.Event], None],
+    settings: Settings,
+    stop: threading.Event,
+) -> threading.Thread:
+    def body() -> None:
+        while not stop.is_set():
+            try:
+                target(settings, stop)
+            except Exception:  # keep the service up; the error is logged with its trace
+                log.exception("%s failed; restarting in 2 s", name)
+                stop.wait(2.0)
+
+    thread = threading.Thread(target=body, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
+def serve(settings: Settings, api: bool, relay: bool, projection: bool) -> None:
+    """Run the chosen services until SIGINT/SIGTERM. With the API, its /metrics also shows
+    the relay's and projection's metrics (same process); without it, each exposes its own
+    Prometheus port."""
+    stop = threading.Event()
+    workers = []
+    if relay:
+        if not api:
+            start_http_server(settings.relay_metrics_port, addr=settings.api_host)
+        workers.append(_supervised("relay", run_relay, settings, stop))
+    if projection:
+        if not api and not relay:
+            start_http_server(settings.projection_metrics_port, addr=settings.api_host)
+        workers.append(_supervised("tracking-projection", run_tracking, settings, stop))
+    if api:
+        uvicorn.run(
+            create_app(settings),
+            host=settings.api_host,
+            port=settings.api_port,
+            log_level="warning",
+        )
+    else:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())
+        stop.wait()
+    stop.set()
+    for worker in workers:
+        worker.join(timeout=10)

@@ -1,0 +1,108 @@
+"""Configuration, from environment variables only. The README's table is printed from here
+(`facturier config`)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+# Repository root when running from a checkout; only used for the local data folder.
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Setting:
+    env: str
+    default: str
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("FACTURIER_PG_HOST", "127.0.0.1", "PostgreSQL host"),
+    Setting("FACTURIER_PG_PORT", "5432", "PostgreSQL port"),
+    Setting("FACTURIER_PG_USER", "facturier", "PostgreSQL role"),
+    Setting("FACTURIER_PG_PASSWORD", "facturier", "PostgreSQL password"),
+    Setting("FACTURIER_PG_DB", "facturier", "PostgreSQL database (event store and read models)"),
+    Setting("FACTURIER_PG_POOL_SIZE", "8", "connections per process and pool"),
+    Setting("FACTURIER_KAFKA_BOOTSTRAP", "127.0.0.1:9092", "Kafka bootstrap servers"),
+    Setting("FACTURIER_TOPIC", "invoice-lifecycle", "topic of invoice lifecycle events"),
+    Setting("FACTURIER_TOPIC_PARTITIONS", "6", "partitions of that topic when created"),
+    Setting("FACTURIER_TOPIC_REPLICATION", "1", "replication factor when created"),
+    Setting(
+        "FACTURIER_TRACKING_GROUP", "tracking-projection", "consumer group of the tracking view"
+    ),
+    Setting("FACTURIER_RELAY_BATCH", "500", "notifications the relay reads and sends per round"),
+    Setting("FACTURIER_RELAY_IDLE_MS", "50", "relay pause when nothing is new, ms"),
+    Setting("FACTURIER_API_HOST", "127.0.0.1", "HTTP API bind address"),
+    Setting("FACTURIER_API_PORT", "8000", "HTTP API port"),
+    Setting("FACTURIER_RELAY_METRICS_PORT", "9101", "Prometheus port of the relay process"),
+    Setting("FACTURIER_PROJECTION_METRICS_PORT", "9102", "Prometheus port of the projection"),
+    Setting("FACTURIER_DATA_DIR", str(_ROOT / ".data"), "local stack state (jars, data, logs)"),
+    Setting("FACTURIER_KAFKA_VERSION", "4.1.1", "Apache Kafka version the local stack fetches"),
+    Setting("FACTURIER_KAFKA_CONTROLLER_PORT", "9093", "local KRaft controller port"),
+)
+
+
+def env(name: str) -> str:
+    default = next(s.default for s in SETTINGS if s.env == name)
+    return os.environ.get(name, default)
+
+
+@dataclass(frozen=True)
+class Settings:
+    pg_host: str
+    pg_port: int
+    pg_user: str
+    pg_password: str
+    pg_db: str
+    pg_pool_size: int
+    kafka_bootstrap: str
+    topic: str
+    topic_partitions: int
+    topic_replication: int
+    tracking_group: str
+    relay_batch: int
+    relay_idle_ms: int
+    api_host: str
+    api_port: int
+    relay_metrics_port: int
+    projection_metrics_port: int
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = env("FACTURIER_" + f.name.upper())
+            values[f.name] = int(raw) if f.type == "int" else raw
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def dsn(self) -> str:
+        return (
+            f"host={self.pg_host} port={self.pg_port} user={self.pg_user} "
+            f"password={self.pg_password} dbname={self.pg_db}"
+        )
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        """The `eventsourcing` library's PostgreSQL settings for the event store."""
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": self.pg_db,
+            "POSTGRES_HOST": self.pg_host,
+            "POSTGRES_PORT": str(self.pg_port),
+            "POSTGRES_USER": self.pg_user,
+            "POSTGRES_PASSWORD": self.pg_password,
+            "POSTGRES_POOL_SIZE": str(self.pg_pool_size),
+            "POSTGRES_LOCK_TIMEOUT": "10",
+            "CREATE_TABLE": "y",
+        }
+
+
+def settings_table_markdown() -> str:
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for s in SETTINGS:
+        default = "`<checkout>/.data`" if s.env == "FACTURIER_DATA_DIR" else f"`{s.default}`"
+        rows.append(f"| `{s.env}` | {default} | {s.help} |")
+    return "\n".join(rows) + "\n"
