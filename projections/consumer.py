@@ -67,12 +67,12 @@ class ProjectionRunner:
     def stored_offsets(self) -> dict[int, int]:
         # Its own connection: rebalance callbacks may run outside the polling thread.
         with connect(self.settings) as conn:
-            rows = conn.execute(
+            rows: list[tuple[int, int]] = conn.execute(
                 "SELECT partition, next_offset FROM consumer_offsets "
                 "WHERE group_id = %s AND topic = %s",
                 (self.group_id, self.topic),
             ).fetchall()
-        return {int(p): int(o) for p, o in rows}
+        return dict(rows)
 
     def seek_to_stored_offsets(self, partitions: list[TopicPartition]) -> None:
         assert self.consumer is not None

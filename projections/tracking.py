@@ -32,7 +32,7 @@ def _json_safe(value: Any) -> Any:
 
 class TrackingProjection:
     group_id = "tracking-projection"
-    schemas = ("tracking",)
+    schemas: tuple[str, ...] = ("tracking",)
 
     def __init__(self, group_id: str | None = None) -> None:
         if group_id:

@@ -47,7 +47,8 @@ def invoices(
 ) -> list[Row]:
     """Newest first; keyset pagination (`before` = last row's (submitted_at, invoice_id)), so
     a page costs the same at invoice 100,000 as at invoice 1."""
-    where, params = ["TRUE"], []
+    where: list[str] = ["TRUE"]
+    params: list[Any] = []
     for column, value in (
         ("supplier_id", supplier_id),
         ("recipient_siret", recipient_siret),

@@ -4,7 +4,6 @@ Writes go to the event store through the invoicing application; reads of status,
 timelines come from the tracking read model, which the projection fills from Kafka.
 """
 
-
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -344,13 +343,13 @@ def _add_action_route(
     sources = ", ".join(sorted(transition.sources))
 
     def endpoint(
-        invoice_id: uuid.UUID,
-        request: Request,
-        caller: caller_type,  # type: ignore[valid-type]
-        body: body_model | None = None,
-    ) -> dict[str, Any]:  # type: ignore[valid-type]
-        params = body.model_dump() if body is not None else {}
+        invoice_id: uuid.UUID, request: Request, caller: Any, body: Any = None
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = body.model_dump() if body is not None else {}
         return act(invoice_id, action, params, caller, request)
+
+    # FastAPI reads the parameter types from the annotations: each action gets its own body.
+    endpoint.__annotations__.update(caller=caller_type, body=body_model | None)
 
     app.post(
         f"/invoices/{{invoice_id}}/{action.value}",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +18,8 @@ CHECKOUT = Path(__file__).resolve().parent.parent
 
 
 def _stack(command: str) -> int:
+    if command == "down":
+        _stop_background_serve()
     script = CHECKOUT / "deploy" / "local" / "stack.sh"
     if not script.exists():
         print(
@@ -25,6 +29,18 @@ def _stack(command: str) -> int:
         )
         return 2
     return subprocess.call(["bash", str(script), command])
+
+
+def _stop_background_serve() -> None:
+    """Stop the `facturier serve` that `facturier demo` started, if any."""
+    from facturier.services.settings import env
+
+    pid_file = Path(env("FACTURIER_DATA_DIR")) / "run" / "serve.pid"
+    if pid_file.exists():
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(pid_file.read_text()), signal.SIGTERM)
+            print("stopped facturier serve")
+        pid_file.unlink()
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zlib
 from importlib import resources
+from typing import Any
 
 import psycopg
 from psycopg_pool import ConnectionPool
@@ -11,7 +12,7 @@ from psycopg_pool import ConnectionPool
 from facturier.services.settings import Settings
 
 
-def connect(settings: Settings, autocommit: bool = False) -> psycopg.Connection[tuple[object, ...]]:
+def connect(settings: Settings, autocommit: bool = False) -> psycopg.Connection[Any]:
     return psycopg.connect(settings.dsn, autocommit=autocommit)
 
 

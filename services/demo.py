@@ -134,7 +134,7 @@ def run_demo(settings: Settings, start_services: bool = True) -> int:
 
     console.rule("[bold]2. The buyer's invoice-processing service and accounting act")
     today = date.today().isoformat()
-    for path, body, client in [
+    for path, payload, client in [
         (f"/invoices/{created['paid']}/take-in-hand", None, buyer),
         (f"/invoices/{created['paid']}/certify-service-done", None, buyer),
         (f"/invoices/{created['paid']}/order-payment", {"payment_order_number": "MP-0001"}, buyer),
@@ -186,17 +186,17 @@ def run_demo(settings: Settings, start_services: bool = True) -> int:
         ),
         (f"/invoices/{created['in processing']}/take-in-hand", None, buyer),
     ]:
-        result = client.post(path, body)
+        result = client.post(path, payload)
         console.print(f"  {path.rsplit('/', 1)[1]:<22} -> {result['status']}")
     # The re-routed invoice is now the town hall's to process.
     rerouted = created["re-routed, then paid"]
-    for action, body in (
+    for action, payload in (
         ("take-in-hand", None),
         ("certify-service-done", None),
         ("order-payment", {"payment_order_number": "MAIRIE-77"}),
         ("pay", {"amount": "3720.00", "payment_date": today, "payment_reference": "VIR-MAIRIE-77"}),
     ):
-        result = other_buyer.post(f"/invoices/{rerouted}/{action}", body)
+        result = other_buyer.post(f"/invoices/{rerouted}/{action}", payload)
         console.print(f"  {action:<22} -> {result['status']}  (town hall)")
 
     console.rule("[bold]3. Timelines, read back from the tracking view (via Kafka)")

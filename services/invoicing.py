@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, Recording
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, Recording
 
 from facturier.domain.invoice import Invoice, InvoiceData, ReasonCode, SubmissionMode
 from facturier.domain.lifecycle import Action
@@ -27,9 +27,7 @@ if TYPE_CHECKING:
 class InvoicingApp(Application[UUID]):
     name = "invoicing"
 
-    def __init__(
-        self, settings: Settings | None = None, env: dict[str, str] | None = None
-    ) -> None:
+    def __init__(self, settings: Settings | None = None, env: dict[str, str] | None = None) -> None:
         merged = settings.eventsourcing_env() if settings else {}
         merged.update(env or {})
         super().__init__(merged)
@@ -95,7 +93,7 @@ class InvoicingApp(Application[UUID]):
 
     def get(self, invoice_id: UUID) -> Invoice:
         try:
-            invoice = self.repository.get(invoice_id)
+            invoice: Invoice = self.repository.get(invoice_id)
         except AggregateNotFoundError:
             raise InvoiceNotFound(invoice_id) from None
         assert isinstance(invoice, Invoice)

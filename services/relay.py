@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import zlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from kafka import KafkaProducer
@@ -55,13 +55,13 @@ class Relay:
             self._producer = producer(self.settings)
         return self._producer
 
-    def position(self, conn: psycopg.Connection[tuple[object, ...]]) -> int:
+    def position(self, conn: psycopg.Connection[Any]) -> int:
         row = conn.execute(
             "SELECT position FROM relay_position WHERE name = %s", (self.name,)
         ).fetchone()
-        return int(row[0]) if row else 0  # type: ignore[call-overload]
+        return int(row[0]) if row else 0
 
-    def publish_next(self, conn: psycopg.Connection[tuple[object, ...]]) -> int:
+    def publish_next(self, conn: psycopg.Connection[Any]) -> int:
         """Publish one batch after the saved position; return how many were sent."""
         start = self.position(conn) + 1
         notifications = self.app.recorder.select_notifications(start, self.batch)
@@ -116,7 +116,7 @@ class Relay:
         if self._producer is not None:
             self._producer.close()
 
-    def _update_lag(self, conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    def _update_lag(self, conn: psycopg.Connection[Any]) -> None:
         newest = self.app.recorder.max_notification_id() or 0
         metrics.RELAY_LAG.set(max(0, newest - self.position(conn)))
         conn.commit()

@@ -78,6 +78,10 @@ class Settings:
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
 
+    def to_env(self) -> dict[str, str]:
+        """These settings as FACTURIER_* variables, for a child process."""
+        return {f"FACTURIER_{f.name.upper()}": str(getattr(self, f.name)) for f in fields(self)}
+
     @property
     def dsn(self) -> str:
         return (

@@ -1,0 +1,178 @@
+"""Shared fixtures. Integration tests run against the real PostgreSQL and Kafka that
+`facturier up` starts (`deploy/local/test.sh` starts them); each test gets its own database
+and topic, so tests never see each other's events."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+import pytest
+from kafka import KafkaAdminClient
+
+from facturier.domain.invoice import InvoiceData, InvoiceKind, SupplierScheme
+from facturier.services.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SUPPLIER = "73282932000074"
+OTHER_SUPPLIER = "54205118000066"
+BUYER = "11000201100044"
+OTHER_BUYER = "21750001600019"
+
+
+def invoice_data(
+    number: str = "F-0001",
+    supplier: str = SUPPLIER,
+    buyer: str = BUYER,
+    net: str = "100.00",
+    vat: str = "20.00",
+) -> InvoiceData:
+    gross = Decimal(net) + Decimal(vat)
+    return InvoiceData(
+        supplier_scheme=SupplierScheme.SIRET,
+        supplier_id=supplier,
+        supplier_name="ACME",
+        recipient_siret=buyer,
+        service_code="SERV-1",
+        order_reference="EJ00000001",
+        number=number,
+        kind=InvoiceKind.INVOICE,
+        issue_date=date(2026, 3, 2),
+        due_date=None,
+        currency="EUR",
+        net_amount=Decimal(net),
+        vat_amount=Decimal(vat),
+        gross_amount=gross,
+        payable_amount=gross,
+    )
+
+
+def _stack_error(settings: Settings) -> str | None:
+    try:
+        psycopg.connect(settings.dsn, connect_timeout=3).close()
+    except psycopg.OperationalError as error:
+        return f"PostgreSQL at {settings.pg_host}:{settings.pg_port}: {error}"
+    try:
+        KafkaAdminClient(
+            bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=5000
+        ).close()
+    except Exception as error:
+        return f"Kafka at {settings.kafka_bootstrap}: {error}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def base_settings() -> Settings:
+    settings = Settings.from_env()
+    problem = _stack_error(settings)
+    if problem:  # a failure, not a skip: these tests must run
+        pytest.fail(f"the stack is not running ({problem}); start it with `facturier up`")
+    return settings
+
+
+@pytest.fixture(scope="module")
+def make_settings(base_settings: Settings) -> Iterator[Callable[[], Settings]]:
+    """Settings on a new database and a new topic, dropped afterwards."""
+    created: list[Settings] = []
+
+    def make() -> Settings:
+        tag = uuid.uuid4().hex[:10]
+        settings = replace(
+            base_settings,
+            pg_db=f"facturier_test_{tag}",
+            topic=f"invoice-lifecycle-test-{tag}",
+            tracking_group=f"tracking-test-{tag}",
+            api_port=free_port(),
+        )
+        with psycopg.connect(base_settings.dsn, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{settings.pg_db}"')
+        created.append(settings)
+        return settings
+
+    yield make
+    with psycopg.connect(base_settings.dsn, autocommit=True) as conn:
+        for settings in created:
+            conn.execute(f'DROP DATABASE IF EXISTS "{settings.pg_db}" WITH (FORCE)')
+    admin = KafkaAdminClient(bootstrap_servers=base_settings.kafka_bootstrap)
+    try:
+        existing = set(admin.list_topics())
+        doomed = [s.topic for s in created if s.topic in existing]
+        if doomed:
+            admin.delete_topics(doomed)
+    finally:
+        admin.close()
+
+
+@pytest.fixture
+def settings(make_settings: Callable[[], Settings]) -> Settings:
+    return make_settings()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Service:
+    """A `facturier serve ...` child process, killable like a real deployment's."""
+
+    def __init__(self, settings: Settings, *flags: str, log: Path) -> None:
+        env = {**os.environ, **settings.to_env(), "FACTURIER_LOG_LEVEL": "INFO"}
+        self.log = log
+        self._out = log.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "facturier.services.cli", "serve", *flags],
+            env=env,
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+        )
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup, no flush, no leaving the consumer group."""
+        self.process.kill()
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._out.close()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@pytest.fixture
+def start_service(tmp_path: Path) -> Iterator[Callable[..., Service]]:
+    services: list[Service] = []
+
+    def start(settings: Settings, *flags: str) -> Service:
+        service = Service(settings, *flags, log=tmp_path / f"service-{len(services)}.log")
+        services.append(service)
+        return service
+
+    yield start
+    for service in services:
+        service.stop()
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(0.1)

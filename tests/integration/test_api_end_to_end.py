@@ -1,0 +1,281 @@
+"""End to end over HTTP: a real `facturier serve` (API + relay + projection), real
+PostgreSQL, real Kafka; an independent Kafka consumer checks what reached the topic."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from kafka import KafkaConsumer, TopicPartition
+
+from facturier.events.lifecycle import LifecycleEvent, from_value
+from facturier.services.auth import ApiRole, create_token
+from facturier.services.settings import Settings
+from tests.conftest import (
+    BUYER,
+    OTHER_BUYER,
+    OTHER_SUPPLIER,
+    SUPPLIER,
+    Service,
+    wait_until,
+)
+
+PAID_PATH = [
+    ("take-in-hand", None),
+    ("certify-service-done", None),
+    ("order-payment", {"payment_order_number": "MP-0042"}),
+    ("pay", {"amount": "1200.00", "payment_date": "2026-04-30", "payment_reference": "VIR-0042"}),
+]
+
+
+class Api:
+    def __init__(self, settings: Settings, tokens: dict[str, str]) -> None:
+        self.base = f"http://127.0.0.1:{settings.api_port}"
+        self.tokens = tokens
+
+    def call(self, method: str, path: str, who: str | None, body: Any = None) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
+        return httpx.request(method, self.base + path, json=body, headers=headers, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def api(
+    make_settings: Callable[[], Settings], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Api, Settings]]:
+    settings = make_settings()
+    log = Path(tmp_path_factory.mktemp("api")) / "serve.log"
+    service = Service(settings, log=log)
+    try:
+        wait_until(lambda: _healthy(settings), 60, "the API to answer")
+        with psycopg.connect(settings.dsn, autocommit=True) as conn:
+            tokens = {
+                "supplier": create_token(conn, ApiRole.SUPPLIER, SUPPLIER, "t"),
+                "other_supplier": create_token(conn, ApiRole.SUPPLIER, OTHER_SUPPLIER, "t"),
+                "buyer": create_token(conn, ApiRole.BUYER, BUYER, "t"),
+                "other_buyer": create_token(conn, ApiRole.BUYER, OTHER_BUYER, "t"),
+                "auditor": create_token(conn, ApiRole.AUDITOR, "*", "t"),
+                "admin": create_token(conn, ApiRole.ADMIN, "*", "t"),
+            }
+        yield Api(settings, tokens), settings
+    finally:
+        service.stop()
+        print(service.output()[-3000:])
+
+
+def _healthy(settings: Settings) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{settings.api_port}/health").status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def body(number: str, supplier: str = SUPPLIER, **changes: Any) -> dict[str, Any]:
+    invoice = {
+        "supplier": {"scheme": "SIRET", "id": supplier, "name": "Papeterie Durand"},
+        "recipient_siret": BUYER,
+        "service_code": "SE-01",
+        "order_reference": "EJ00004242",
+        "number": number,
+        "issue_date": "2026-04-01",
+        "net_amount": "1000.00",
+        "vat_amount": "200.00",
+    }
+    invoice.update(changes)
+    return invoice
+
+
+def read_topic(settings: Settings) -> list[LifecycleEvent]:
+    """Everything on the topic, read by a consumer outside any group."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    try:
+        partitions = [
+            TopicPartition(settings.topic, p) for p in consumer.partitions_for_topic(settings.topic)
+        ]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        ends = consumer.end_offsets(partitions)
+        events: list[LifecycleEvent] = []
+        while any(consumer.position(tp) < ends[tp] for tp in partitions):
+            for records in consumer.poll(timeout_ms=500).values():
+                events.extend(from_value(r.value) for r in records)
+        return events
+    finally:
+        consumer.close()
+
+
+def tracking(api: Api, invoice_id: str, version: int, who: str = "supplier") -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+
+    def caught_up() -> bool:
+        response = api.call("GET", f"/invoices/{invoice_id}", who)
+        if response.status_code == 200:
+            seen.update(response.json())
+        return seen.get("version", 0) >= version
+
+    wait_until(caught_up, 30, f"tracking view of {invoice_id} at version {version}")
+    return seen
+
+
+def test_submit_to_paid_over_http_kafka_and_tracking(api: tuple[Api, Settings]) -> None:
+    client, settings = api
+    created = client.call("POST", "/invoices", "supplier", body("E2E-1"))
+    assert created.status_code == 201, created.text
+    invoice_id = created.json()["invoice_id"]
+    assert created.json()["status"] == "MISE_A_DISPOSITION"
+    for action, payload in PAID_PATH:
+        response = client.call("POST", f"/invoices/{invoice_id}/{action}", "buyer", payload)
+        assert response.status_code == 200, response.text
+    assert response.json()["status"] == "MISE_EN_PAIEMENT"
+
+    view = tracking(client, invoice_id, 7)
+    assert view["status"] == "MISE_EN_PAIEMENT"
+    assert view["summary"] == "paid" and view["reform_code"] == 211
+    assert view["paid_amount"] == "1200.00" and view["payment_order_number"] == "MP-0042"
+    assert [s["status"] for s in view["timeline"]] == [
+        "DEPOSEE",
+        "EN_COURS_ACHEMINEMENT",
+        "MISE_A_DISPOSITION",
+        "PRISE_EN_COMPTE_DESTINATAIRE",
+        "SERVICE_FAIT",
+        "MANDATEE",
+        "MISE_EN_PAIEMENT",
+    ]
+    assert view["timeline"][0]["actor"] == f"supplier:{SUPPLIER}"
+    assert view["timeline"][-1]["actor"] == f"buyer:{BUYER}"
+
+    on_topic = [e for e in read_topic(settings) if e.invoice_id == invoice_id]
+    assert [e.version for e in on_topic] == [1, 2, 3, 4, 5, 6, 7]  # decodable, in order
+    assert [e.event_type for e in on_topic] == [
+        "Submitted",
+        "Routed",
+        "MadeAvailable",
+        "TakenInHand",
+        "ServiceCertified",
+        "PaymentOrdered",
+        "PaymentSent",
+    ]
+    assert str(on_topic[-1].payload["amount"]) == "1200.00"
+
+    history = client.call("GET", f"/invoices/{invoice_id}/events", "auditor").json()
+    assert [e["type"] for e in history["events"]] == [e.event_type for e in on_topic]
+
+    listed = client.call("GET", "/invoices", "supplier").json()["invoices"]
+    assert invoice_id in [row["invoice_id"] for row in listed]
+
+
+def test_suspend_complete_reject_and_reroute(api: tuple[Api, Settings]) -> None:
+    client, _ = api
+    first = client.call("POST", "/invoices", "supplier", body("E2E-2")).json()["invoice_id"]
+    steps = [
+        ("suspend", "buyer", {"reason_code": "JUSTIF_ABS", "reason": "delivery note"}),
+        ("complete", "supplier", {"comment": "delivery note sent"}),
+        ("reject", "buyer", {"reason_code": "NON_CONFORME", "reason": "wrong prices"}),
+    ]
+    for action, who, payload in steps:
+        response = client.call("POST", f"/invoices/{first}/{action}", who, payload)
+        assert response.status_code == 200, response.text
+    view = tracking(client, first, 6)
+    assert (view["status"], view["summary"], view["reform_code"]) == ("REJETEE", "rejected", 210)
+    assert view["timeline"][-1]["reason_code"] == "NON_CONFORME"
+    assert view["allowed_actions"] == []
+
+    second = client.call("POST", "/invoices", "supplier", body("E2E-3")).json()["invoice_id"]
+    client.call(
+        "POST",
+        f"/invoices/{second}/mark-for-rerouting",
+        "buyer",
+        {"reason_code": "DEST_ERR", "reason": "town hall's order"},
+    )
+    response = client.call(
+        "POST",
+        f"/invoices/{second}/reroute",
+        "supplier",
+        {"recipient_siret": OTHER_BUYER, "service_code": "MAIRIE"},
+    )
+    assert response.json()["status"] == "MISE_A_DISPOSITION"
+    view = tracking(client, second, 6, who="other_buyer")
+    assert view["recipient_siret"] == OTHER_BUYER
+    # The first buyer no longer sees it; the new one acts on it.
+    assert client.call("GET", f"/invoices/{second}", "buyer").status_code == 404
+    taken = client.call("POST", f"/invoices/{second}/take-in-hand", "other_buyer")
+    assert taken.status_code == 200
+
+
+def test_scopes_and_roles(api: tuple[Api, Settings]) -> None:
+    client, settings = api
+    mine = client.call("POST", "/invoices", "supplier", body("E2E-4")).json()["invoice_id"]
+    tracking(client, mine, 3)
+    # Another supplier cannot tell the invoice exists.
+    for path in (f"/invoices/{mine}", f"/invoices/{mine}/events"):
+        assert client.call("GET", path, "other_supplier").status_code == 404
+    assert mine not in str(client.call("GET", "/invoices", "other_supplier").json())
+    # A buyer cannot act on another structure's invoice...
+    refused = client.call("POST", f"/invoices/{mine}/take-in-hand", "other_buyer")
+    assert refused.status_code == 404
+    # ...nor a supplier do the buyer's work, nor an auditor write, nor anyone without a token.
+    assert client.call("POST", f"/invoices/{mine}/take-in-hand", "supplier").status_code == 403
+    assert client.call("POST", f"/invoices/{mine}/take-in-hand", "auditor").status_code == 403
+    assert client.call("POST", "/invoices", "auditor", body("E2E-5")).status_code == 403
+    assert client.call("GET", f"/invoices/{mine}", None).status_code == 401
+    forged = httpx.get(
+        f"{client.base}/invoices/{mine}", headers={"Authorization": "Bearer fct_forged"}
+    )
+    assert forged.status_code == 401
+    # A supplier submits only as itself.
+    as_other = client.call("POST", "/invoices", "supplier", body("E2E-6", OTHER_SUPPLIER))
+    assert as_other.status_code == 403
+    # Auditors read everything; tokens are stored hashed.
+    assert client.call("GET", f"/invoices/{mine}", "auditor").status_code == 200
+    with psycopg.connect(settings.dsn) as conn:
+        stored = [r[0] for r in conn.execute("SELECT token_sha256 FROM api_token")]
+    assert client.tokens["supplier"] not in stored and len(stored[0]) == 64
+    # Nothing was recorded by the refused calls.
+    assert len(client.call("GET", f"/invoices/{mine}/events", "auditor").json()["events"]) == 3
+
+
+@pytest.mark.parametrize(
+    ("changes", "status", "needle"),
+    [
+        ({"recipient_siret": "11000201100045"}, 422, "SIRET_ERR"),
+        ({"recipient_siret": "123"}, 422, "recipient_siret"),
+        ({"gross_amount": "1300.00"}, 422, "MONTANTTOTAL_ERR"),
+        ({"net_amount": "10.001"}, 422, "net_amount"),
+        ({"issue_date": "2026-02-30"}, 422, "issue_date"),
+        ({"unexpected": 1}, 422, "unexpected"),
+    ],
+)
+def test_bad_submissions_get_a_precise_4xx(
+    api: tuple[Api, Settings], changes: dict[str, Any], status: int, needle: str
+) -> None:
+    client, _ = api
+    response = client.call("POST", "/invoices", "supplier", body("E2E-BAD", **changes))
+    assert response.status_code == status, response.text
+    assert needle in response.text
+
+
+def test_duplicate_and_forbidden_transition(api: tuple[Api, Settings]) -> None:
+    client, _ = api
+    first = client.call("POST", "/invoices", "supplier", body("E2E-DUP"))
+    assert first.status_code == 201
+    again = client.call(
+        "POST", "/invoices", "supplier", body("E2E-DUP", net_amount="1.00", vat_amount="0.20")
+    )
+    assert again.status_code == 409 and again.json()["detail"]["code"] == "DOUBLON"
+    invoice_id = first.json()["invoice_id"]
+    paid_too_early = client.call(
+        "POST",
+        f"/invoices/{invoice_id}/pay",
+        "buyer",
+        {"amount": "1.00", "payment_date": "2026-04-02", "payment_reference": "X"},
+    )
+    assert paid_too_early.status_code == 409
+    assert "MISE_A_DISPOSITION" in paid_too_early.json()["detail"]["message"]
+    missing = client.call(
+        "POST", f"/invoices/{invoice_id}/reject", "buyer", {"reason_code": "NON_CONFORME"}
+    )
+    assert missing.status_code == 422 and "reason" in missing.text
+    assert client.call("GET", "/openapi.json", None).json()["paths"]["/invoices"]

@@ -1,0 +1,197 @@
+"""The Invoice aggregate against the one transition table (no I/O)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from facturier.domain.invoice import InvalidCommand, InvalidInvoice, Invoice, SubmissionMode
+from facturier.domain.lifecycle import (
+    STATUS_AFTER_EVENT,
+    STATUS_INFO,
+    TERMINAL_STATUSES,
+    TRANSITION_BY_ACTION,
+    TRANSITIONS,
+    Action,
+    ActionNotAllowed,
+    Status,
+    Summary,
+    allowed_actions,
+    transition_table_markdown,
+)
+from tests.conftest import BUYER, OTHER_BUYER, invoice_data
+
+# Valid arguments for every action, so that only the lifecycle can refuse them.
+PARAMS: dict[Action, dict[str, Any]] = {
+    Action.ROUTE: {},
+    Action.MAKE_AVAILABLE: {},
+    Action.TAKE_IN_HAND: {"actor": "buyer"},
+    Action.SUSPEND: {"reason": "delivery note missing", "actor": "buyer"},
+    Action.COMPLETE: {"comment": "attached", "actor": "supplier"},
+    Action.MARK_FOR_REROUTING: {"reason": "wrong service", "actor": "buyer"},
+    Action.REROUTE: {
+        "recipient_siret": OTHER_BUYER,
+        "service_code": "S2",
+        "order_reference": "EJ2",
+        "actor": "supplier",
+    },
+    Action.REJECT: {"reason_code": "NON_CONFORME", "reason": "no order", "actor": "buyer"},
+    Action.CERTIFY_SERVICE_DONE: {"actor": "buyer"},
+    Action.ORDER_PAYMENT: {"payment_order_number": "MP-1", "actor": "buyer"},
+    Action.HAND_TO_ACCOUNTING: {"actor": "accounting"},
+    Action.RECORD_IN_ACCOUNTS: {"actor": "accounting"},
+    Action.PAY: {
+        "amount": Decimal("120.00"),
+        "payment_date": date(2026, 4, 1),
+        "payment_reference": "VIR-1",
+        "actor": "accounting",
+    },
+}
+
+
+def submit() -> Invoice:
+    return Invoice(data=invoice_data(), mode=SubmissionMode.PORTAL, actor="supplier")
+
+
+def perform(invoice: Invoice, action: Action) -> None:
+    getattr(invoice, action.value.replace("-", "_"))(**PARAMS[action])
+
+
+def replay(invoice: Invoice) -> Invoice:
+    rebuilt = None
+    for event in invoice.collect_events():
+        rebuilt = event.mutate(rebuilt)
+    assert isinstance(rebuilt, Invoice)
+    return rebuilt
+
+
+def test_every_action_has_arguments_and_every_status_a_code() -> None:
+    assert set(PARAMS) == set(Action)
+    assert set(STATUS_INFO) == set(Status)
+    assert {Status.REJETEE, Status.MISE_EN_PAIEMENT} == TERMINAL_STATUSES
+    assert STATUS_INFO[Status.REJETEE].reform_code == 210  # buyer refusal, not 213
+    assert STATUS_INFO[Status.MISE_EN_PAIEMENT].summary is Summary.PAID
+
+
+def test_happy_path_to_paid() -> None:
+    invoice = submit()
+    for action in (
+        Action.ROUTE,
+        Action.MAKE_AVAILABLE,
+        Action.TAKE_IN_HAND,
+        Action.CERTIFY_SERVICE_DONE,
+        Action.ORDER_PAYMENT,
+        Action.PAY,
+    ):
+        perform(invoice, action)
+    assert invoice.status is Status.MISE_EN_PAIEMENT
+    assert invoice.paid_amount == Decimal("120.00")
+    assert invoice.version == 7
+
+
+def test_paying_a_rejected_invoice_names_status_and_action() -> None:
+    invoice = submit()
+    for action in (Action.ROUTE, Action.MAKE_AVAILABLE, Action.REJECT):
+        perform(invoice, action)
+    with pytest.raises(ActionNotAllowed) as refused:
+        perform(invoice, Action.PAY)
+    assert "cannot pay" in str(refused.value)
+    assert "REJETEE" in str(refused.value)
+    assert "final" in str(refused.value)
+    assert invoice.version == 4  # nothing recorded
+
+
+def test_reroute_keeps_number_and_changes_address() -> None:
+    invoice = submit()
+    for action in (Action.ROUTE, Action.MAKE_AVAILABLE, Action.MARK_FOR_REROUTING, Action.REROUTE):
+        perform(invoice, action)
+    assert invoice.status is Status.EN_COURS_ACHEMINEMENT
+    assert invoice.data.recipient_siret == OTHER_BUYER
+    assert invoice.data.number == "F-0001"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "code"),
+    [
+        ({"recipient_siret": "11000201100045"}, "recipient_siret", "SIRET_ERR"),
+        ({"supplier_id": "73282932000075"}, "supplier_id", "SIRET_ERR"),
+        ({"gross_amount": Decimal("121.00")}, "gross_amount", "MONTANTTOTAL_ERR"),
+        (
+            {"net_amount": Decimal("100.001"), "gross_amount": Decimal("120.001")},
+            "net_amount",
+            "CALCUL_ERR",
+        ),
+        ({"currency": "euro"}, "currency", "REJ_SEMAN"),
+        ({"due_date": date(2026, 1, 1)}, "due_date", "REJ_SEMAN"),
+    ],
+)
+def test_invalid_submission_names_field_and_reason_code(
+    changes: dict[str, Any], field: str, code: str
+) -> None:
+    from dataclasses import replace
+
+    with pytest.raises(InvalidInvoice) as refused:
+        Invoice(data=replace(invoice_data(), **changes), mode=SubmissionMode.EDI, actor="s")
+    assert refused.value.field == field
+    assert refused.value.reason_code == code
+
+
+def test_reasons_are_required_and_coded() -> None:
+    invoice = submit()
+    perform(invoice, Action.ROUTE)
+    perform(invoice, Action.MAKE_AVAILABLE)
+    with pytest.raises(InvalidCommand, match="reason"):
+        invoice.reject(reason_code="NON_CONFORME", reason=" ", actor="buyer")
+    with pytest.raises(InvalidCommand, match="reason_code"):
+        invoice.reject(reason_code="BECAUSE", reason="no", actor="buyer")
+    assert invoice.status is Status.MISE_A_DISPOSITION
+
+
+def test_same_invoice_same_id_different_year_different_id() -> None:
+    from dataclasses import replace
+
+    data = invoice_data()
+    assert Invoice.create_id(data) == Invoice.create_id(replace(data, net_amount=Decimal(1)))
+    assert Invoice.create_id(data) != Invoice.create_id(replace(data, issue_date=date(2027, 3, 2)))
+    # Another establishment of the same company (same SIREN) is the same seller.
+    assert Invoice.create_id(data) == Invoice.create_id(
+        replace(data, supplier_id=data.supplier_id[:9] + "00082")
+    )
+
+
+def test_table_is_printed_from_code() -> None:
+    table = transition_table_markdown()
+    for transition in TRANSITIONS:
+        assert f"| {transition.action} | {transition.event} |" in table
+    assert set(STATUS_AFTER_EVENT) == {"Submitted"} | {t.event for t in TRANSITIONS}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(list(Action)), max_size=40))
+def test_random_actions_follow_the_table_and_replay_identically(actions: list[Action]) -> None:
+    invoice = submit()
+    expected = Status.DEPOSEE
+    for action in actions:
+        before = invoice.version
+        if expected in TRANSITION_BY_ACTION[action].sources:
+            perform(invoice, action)
+            expected = TRANSITION_BY_ACTION[action].target
+            assert invoice.version == before + 1
+        else:
+            with pytest.raises(ActionNotAllowed):
+                perform(invoice, action)
+            assert invoice.version == before
+        assert invoice.status is expected
+        assert (invoice.status in TERMINAL_STATUSES) == (not allowed_actions(invoice.status))
+    assert replay(invoice) == invoice
+
+
+def test_buyer_fixture_is_a_valid_siret() -> None:
+    from stdnum.fr import siret
+
+    assert siret.is_valid(BUYER) and siret.is_valid(OTHER_BUYER)

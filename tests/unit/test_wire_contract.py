@@ -1,0 +1,130 @@
+"""Avro single-object encoding, schema evolution and CloudEvents headers (no I/O)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import date
+from decimal import Decimal
+from importlib import resources
+
+import pytest
+
+from facturier.domain.invoice import Document, Invoice, SubmissionMode
+from facturier.domain.lifecycle import Status
+from facturier.events.avro import (
+    MAGIC,
+    NotSingleObjectEncoded,
+    Schema,
+    SchemaRegistry,
+    UnknownSchema,
+)
+from facturier.events.lifecycle import SCHEMA_NAME, event_id, from_value, registry, to_message
+from tests.conftest import invoice_data
+
+
+def lifecycle_events() -> list[object]:
+    from dataclasses import replace
+
+    data = replace(
+        invoice_data(), documents=(Document("ab" * 32, "f.pdf", "application/pdf", 1234),)
+    )
+    invoice = Invoice(
+        data=data, mode=SubmissionMode.PDF, actor="supplier:1", correlation_id="corr-1"
+    )
+    invoice.route()
+    invoice.make_available()
+    invoice.take_in_hand(actor="buyer:2")
+    invoice.suspend(reason="missing delivery note", actor="buyer:2")
+    invoice.complete(comment="attached", actor="supplier:1")
+    invoice.certify_service_done(actor="buyer:2")
+    invoice.order_payment(payment_order_number="MP-9", actor="buyer:2")
+    invoice.pay(
+        amount=Decimal("120.00"),
+        payment_date=date(2026, 4, 1),
+        payment_reference="VIR-9",
+        actor="buyer:2",
+    )
+    return list(invoice.collect_events())
+
+
+def test_crc64_avro_fingerprint_matches_the_spec() -> None:
+    # Avro spec test vector: the fingerprint of "null" is 0x63dd24e7cc258f8a, written
+    # little-endian after the C3 01 marker.
+    schema = Schema.from_definition("null", 1, "null")  # type: ignore[arg-type]
+    assert schema.fingerprint == (0x63DD24E7CC258F8A).to_bytes(8, "little")
+
+
+def test_every_event_round_trips() -> None:
+    for event in lifecycle_events():
+        message = to_message(event)
+        assert message.value[:2] == MAGIC
+        assert message.value[2:10] == registry().latest(SCHEMA_NAME).fingerprint
+        decoded = from_value(message.value)
+        assert decoded.event_type == type(event).__name__
+        assert decoded.invoice_id == str(event.originator_id)  # type: ignore[attr-defined]
+        assert decoded.version == event.originator_version  # type: ignore[attr-defined]
+        assert decoded.occurred_at == event.timestamp  # type: ignore[attr-defined]
+    submitted = from_value(to_message(lifecycle_events()[0]).value)
+    assert submitted.status is Status.DEPOSEE and submitted.reform_code == 200
+    assert submitted.payload["gross_amount"] == Decimal("120.00")
+    assert submitted.payload["documents"][0]["size"] == 1234
+    assert submitted.correlation_id == "corr-1"
+    paid = from_value(to_message(lifecycle_events()[-1]).value)
+    assert paid.payload == {
+        "amount": Decimal("120.00"),
+        "payment_date": date(2026, 4, 1),
+        "payment_reference": "VIR-9",
+    }
+    assert paid.summary == "paid"
+
+
+def test_cloudevents_binary_mode_headers() -> None:
+    event = lifecycle_events()[3]
+    message = to_message(event)
+    headers = dict(message.headers)
+    assert headers["ce_specversion"] == b"1.0"
+    assert headers["ce_type"] == b"fr.facturier.invoice.TakenInHand"
+    assert headers["ce_subject"] == str(event.originator_id).encode()  # type: ignore[attr-defined]
+    assert headers["ce_id"] == event_id(event.originator_id, 4).encode()  # type: ignore[attr-defined]
+    assert headers["ce_version"] == b"4"
+    assert headers["ce_source"] == b"/facturier/invoices"
+    assert headers["content-type"] == b"application/avro"
+    assert headers["ce_time"].startswith(b"20")
+    assert message.key == str(event.originator_id).encode()  # type: ignore[attr-defined]
+
+
+def test_event_id_is_stable_across_redeliveries() -> None:
+    event = lifecycle_events()[0]
+    assert to_message(event).headers == to_message(event).headers
+
+
+def test_old_message_decodes_with_a_newer_reader_schema() -> None:
+    """v1 writer, v2 reader adding a defaulted field: Avro resolution fills the default."""
+    v1_definition = json.loads(
+        resources.files("facturier.schemas")
+        .joinpath("avro", "invoice_lifecycle.v1.avsc")
+        .read_text("utf-8")
+    )
+    v2_definition = copy.deepcopy(v1_definition)
+    v2_definition["fields"].append({"name": "tenant", "type": "string", "default": "public-sector"})
+    v1 = Schema.from_definition(SCHEMA_NAME, 1, v1_definition)
+    v2 = Schema.from_definition(SCHEMA_NAME, 2, v2_definition)
+    assert v1.fingerprint != v2.fingerprint
+    both = SchemaRegistry([v1, v2])
+
+    old_message = to_message(lifecycle_events()[0]).value  # written with the shipped v1
+    record = both.decode(old_message)  # reader defaults to the newest: v2
+    assert record["tenant"] == "public-sector"
+    assert record["payload"][1]["net_amount"] == Decimal("100.00")
+    # And a v2 message is refused by a v1-only registry, loudly.
+    new_message = both.encode(SCHEMA_NAME, {**record, "tenant": "x"})
+    with pytest.raises(UnknownSchema):
+        SchemaRegistry([v1]).decode(new_message)
+
+
+def test_garbage_is_refused_with_a_clear_error() -> None:
+    with pytest.raises(NotSingleObjectEncoded):
+        from_value(b'{"json": "not avro"}')
+    with pytest.raises(UnknownSchema):
+        from_value(MAGIC + b"\x00" * 8 + b"body")
