@@ -39,8 +39,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FACTURIER_RELAY_METRICS_PORT", "9101", "Prometheus port of the relay process"),
     Setting("FACTURIER_PROJECTION_METRICS_PORT", "9102", "Prometheus port of the projection"),
     Setting("FACTURIER_DATA_DIR", str(_ROOT / ".data"), "local stack state (jars, data, logs)"),
-    Setting("FACTURIER_KAFKA_VERSION", "4.1.1", "Apache Kafka version the local stack fetches"),
-    Setting("FACTURIER_KAFKA_CONTROLLER_PORT", "9093", "local KRaft controller port"),
+    Setting("FACTURIER_LOG_LEVEL", "INFO", "log level of the services"),
+    # Read by deploy/local/stack.sh only (the local stack without Docker):
+    Setting("FACTURIER_KAFKA_VERSION", "4.1.1", "local stack: Apache Kafka version fetched"),
+    Setting("FACTURIER_KAFKA_HOST", "127.0.0.1", "local stack: broker listen address"),
+    Setting("FACTURIER_KAFKA_PORT", "9092", "local stack: broker client port"),
+    Setting("FACTURIER_KAFKA_CONTROLLER_PORT", "9093", "local stack: KRaft controller port"),
+    Setting("FACTURIER_KAFKA_HEAP_OPTS", "-Xms256m -Xmx512m", "local stack: broker JVM heap"),
+    Setting("FACTURIER_KAFKA_START_TIMEOUT", "90", "local stack: seconds to wait for Kafka"),
+    Setting("FACTURIER_KAFKA_STOP_TIMEOUT", "60", "local stack: seconds before SIGKILL"),
+    Setting("FACTURIER_PG_VERSION", "(newest installed)", "local stack: PostgreSQL major"),
+    Setting("FACTURIER_PG_CLUSTER", "main", "local stack: Debian cluster name"),
+    Setting("FACTURIER_PG_START_TIMEOUT", "60", "local stack: seconds to wait for PostgreSQL"),
+    Setting("FACTURIER_JAVA", "java", "local stack: Java 17+ running Kafka"),
+    Setting("FACTURIER_MVN", "mvn", "local stack: Maven fetching the Kafka jars"),
+    Setting("FACTURIER_PYTHON", "python3", "setup.sh: interpreter of the virtualenv"),
 )
 
 
