@@ -329,6 +329,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise _not_found(invoice_id)
         return {"invoice_id": invoice_id, "events": [_event_json(e) for e in events]}
 
+    @app.get("/invoices/{invoice_id}/as-of", tags=["audit"])
+    def as_of(invoice_id: uuid.UUID, at: datetime, caller: Caller) -> dict[str, Any]:
+        """The invoice as it was at instant `at` (ISO 8601 with offset), rebuilt from the
+        event store."""
+        if at.tzinfo is None:
+            raise _error(422, "INVALID", "give `at` with its UTC offset", "at")
+        try:
+            invoice = invoicing().as_of(invoice_id, at)
+        except InvoiceNotFound:
+            raise _not_found(invoice_id) from None
+        if not caller.sees(invoice.data.supplier_id, invoice.data.recipient_siret):
+            raise _not_found(invoice_id)
+        info = STATUS_INFO[invoice.status]
+        return {
+            "invoice_id": str(invoice.id),
+            "at": at,
+            "version": invoice.version,
+            "status": invoice.status.value,
+            "reform_code": info.reform_code,
+            "summary": info.summary.value,
+            "modified_on": invoice.modified_on,
+            "data": asdict(invoice.data),
+        }
+
     return app
 
 

@@ -7,6 +7,7 @@ in one gap-free notification log, which the relay tails: the event store is the 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -97,6 +98,16 @@ class InvoicingApp(Application[UUID]):
         except AggregateNotFoundError:
             raise InvoiceNotFound(invoice_id) from None
         assert isinstance(invoice, Invoice)
+        return invoice
+
+    def as_of(self, invoice_id: UUID, instant: datetime) -> Invoice:
+        """The invoice as it was at `instant`, rebuilt from its events (for auditors)."""
+        versions = [
+            e.originator_version for e in self.history(invoice_id) if e.timestamp <= instant
+        ]
+        if not versions:
+            raise InvoiceNotFound(invoice_id)
+        invoice: Invoice = self.repository.get(invoice_id, version=versions[-1])
         return invoice
 
     def history(self, invoice_id: UUID) -> list[DomainEventProtocol[UUID]]:

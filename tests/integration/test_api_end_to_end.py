@@ -37,9 +37,18 @@ class Api:
         self.base = f"http://127.0.0.1:{settings.api_port}"
         self.tokens = tokens
 
-    def call(self, method: str, path: str, who: str | None, body: Any = None) -> httpx.Response:
+    def call(
+        self,
+        method: str,
+        path: str,
+        who: str | None,
+        body: Any = None,
+        params: dict[str, str] | None = None,
+    ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
-        return httpx.request(method, self.base + path, json=body, headers=headers, timeout=30)
+        return httpx.request(
+            method, self.base + path, json=body, headers=headers, params=params, timeout=30
+        )
 
 
 @pytest.fixture(scope="module")
@@ -162,6 +171,23 @@ def test_submit_to_paid_over_http_kafka_and_tracking(api: tuple[Api, Settings]) 
 
     history = client.call("GET", f"/invoices/{invoice_id}/events", "auditor").json()
     assert [e["type"] for e in history["events"]] == [e.event_type for e in on_topic]
+
+    # The auditor sees the invoice as it was at the instant of its 5th event.
+    moment = history["events"][4]["timestamp"]
+    then = client.call("GET", f"/invoices/{invoice_id}/as-of", "auditor", params={"at": moment})
+    assert then.status_code == 200, then.text
+    assert (then.json()["version"], then.json()["status"]) == (5, "SERVICE_FAIT")
+    before = client.call(
+        "GET",
+        f"/invoices/{invoice_id}/as-of",
+        "auditor",
+        params={"at": "2000-01-01T00:00:00+00:00"},
+    )
+    assert before.status_code == 404
+    naive = client.call(
+        "GET", f"/invoices/{invoice_id}/as-of", "auditor", params={"at": "2026-01-01T00:00:00"}
+    )
+    assert naive.status_code == 422
 
     listed = client.call("GET", "/invoices", "supplier").json()["invoices"]
     assert invoice_id in [row["invoice_id"] for row in listed]
