@@ -8,7 +8,7 @@ in one gap-free notification log, which the relay tails: the event store is the 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -19,7 +19,6 @@ from facturier.domain.lifecycle import Action
 from facturier.services import metrics, transcodings
 
 if TYPE_CHECKING:
-    from eventsourcing.domain import DomainEventProtocol
     from eventsourcing.persistence import JSONTranscoder
 
     from facturier.services.settings import Settings
@@ -110,9 +109,9 @@ class InvoicingApp(Application[UUID]):
         invoice: Invoice = self.repository.get(invoice_id, version=versions[-1])
         return invoice
 
-    def history(self, invoice_id: UUID) -> list[DomainEventProtocol[UUID]]:
+    def history(self, invoice_id: UUID) -> list[Invoice.Event]:
         """Every recorded event of one invoice, oldest first (the auditor's raw trace)."""
-        events = list(self.events.get(invoice_id))
+        events = [cast(Invoice.Event, e) for e in self.events.get(invoice_id)]
         if not events:
             raise InvoiceNotFound(invoice_id)
         return events
