@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict, dataclass, is_dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import datetime
 from enum import Enum
 from functools import cache
@@ -69,10 +70,18 @@ def _plain(value: Any) -> Any:
     return value
 
 
+_PAYLOAD_FIELDS: dict[bytes, dict[str, list[str]]] = {}  # by schema fingerprint
+
+
 def _payload_fields(schema: Schema) -> dict[str, list[str]]:
-    """Event type -> the field names its payload record declares."""
-    payload = next(f for f in schema.definition["fields"] if f["name"] == "payload")
-    return {branch["name"]: [f["name"] for f in branch["fields"]] for branch in payload["type"]}
+    """Event type -> the field names its payload record declares (worked out once a schema:
+    the relay asks for every event)."""
+    known = _PAYLOAD_FIELDS.get(schema.fingerprint)
+    if known is None:
+        payload = next(f for f in schema.definition["fields"] if f["name"] == "payload")
+        known = {b["name"]: [f["name"] for f in b["fields"]] for b in payload["type"]}
+        _PAYLOAD_FIELDS[schema.fingerprint] = known
+    return known
 
 
 def to_record(domain_event: Any) -> dict[str, Any]:
@@ -81,7 +90,9 @@ def to_record(domain_event: Any) -> dict[str, Any]:
     attributes = dict(vars(domain_event))
     data = attributes.get("data")
     if data is not None:  # Submitted carries the invoice's business terms
-        attributes.update(asdict(data))
+        # Shallow: `_plain` below converts the nested values (documents) the same way
+        # `asdict` would, without deep-copying the whole invoice for every event.
+        attributes.update({f.name: getattr(data, f.name) for f in dataclass_fields(data)})
     fields = _payload_fields(registry().latest(SCHEMA_NAME))[event_type]
     status = STATUS_AFTER_EVENT[event_type]
     info = STATUS_INFO[status]

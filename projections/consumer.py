@@ -63,6 +63,12 @@ class ProjectionRunner:
         ensure_topic(self.settings)
         self.consumer = consumer(self.settings, self.group_id)
         self.consumer.subscribe([self.topic], listener=_SeekToStoredOffsets(self))
+        # Learn the topic's partitions before the first join. Otherwise the first assignment
+        # is empty ("No partition metadata") and the next metadata update triggers a second
+        # rebalance; kafka-python 3.0.12 forgets that rebalance if a poll() times out while
+        # it is in flight (need_rejoin() turns false once the leader has assigned), leaving
+        # the consumer with no partitions and no heartbeats, for good.
+        self.consumer.partitions_for_topic(self.topic)
 
     def stored_offsets(self) -> dict[int, int]:
         # Its own connection: rebalance callbacks may run outside the polling thread.
@@ -91,7 +97,9 @@ class ProjectionRunner:
             return 0
         count = 0
         next_offsets: dict[TopicPartition, int] = {}
-        with self.conn.transaction(), self.conn.cursor() as cur:
+        # Pipeline mode: the projection's statements (one or two per event) go out without
+        # waiting for each result; errors still surface before the commit, which they abort.
+        with self.conn.pipeline(), self.conn.transaction(), self.conn.cursor() as cur:
             for tp, records in polled.items():
                 events = []
                 for record in records:
