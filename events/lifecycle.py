@@ -113,7 +113,7 @@ def to_record(domain_event: Any) -> dict[str, Any]:
     }
 
 
-def to_message(domain_event: Any) -> Message:
+def to_message(domain_event: Any, chain_hash: bytes | None = None) -> Message:
     record = to_record(domain_event)
     schema = registry().latest(SCHEMA_NAME)
     value = registry().encode(SCHEMA_NAME, record)
@@ -129,6 +129,8 @@ def to_message(domain_event: Any) -> Message:
         ("ce_correlationid", record["correlation_id"].encode()),
         ("content-type", CONTENT_TYPE.encode()),
     ]
+    if chain_hash is not None:  # see events/chain.py
+        headers.append(("ce_chainhash", chain_hash.hex().encode()))
     return Message(record["invoice_id"].encode(), value, headers)
 
 

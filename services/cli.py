@@ -70,6 +70,26 @@ def _create_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _audit(args: argparse.Namespace) -> int:
+    from facturier.services.audit import verify
+    from facturier.services.invoicing import InvoicingApp
+
+    settings = Settings.from_env()
+    app = InvoicingApp(settings)
+    try:
+        report = verify(app, settings, topic=args.topic)
+    finally:
+        app.close()
+    print(
+        f"{report.events} events of {report.invoices} invoices recomputed from the event "
+        f"store; {report.checked_on_topic} messages compared on topic {settings.topic}"
+    )
+    for problem in report.problems:
+        print(f"TAMPERED: {problem}")
+    print("hash chains intact" if report.intact else f"{len(report.problems)} problem(s)")
+    return 0 if report.intact else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=os.environ.get("FACTURIER_LOG_LEVEL", "INFO"),
@@ -108,6 +128,19 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--scope", help="supplier identifier, or buyer structure SIRET")
     token.add_argument("--label", required=True, help="who holds it")
     token.set_defaults(func=_create_token)
+
+    audit = sub.add_parser("audit", help="auditors' checks").add_subparsers(
+        dest="what", required=True
+    )
+    check = audit.add_parser(
+        "verify",
+        help="recompute every invoice's hash chain from the "
+        "event store; compare with what the relay published",
+    )
+    check.add_argument(
+        "--topic", action="store_true", help="also compare with every message on the Kafka topic"
+    )
+    check.set_defaults(func=_audit)
 
     sub.add_parser("lifecycle", help="print the lifecycle transition table").set_defaults(
         func=lambda a: print(transition_table_markdown(), end="") or 0

@@ -4,19 +4,23 @@ Loop: read the next notifications after the saved position, send them all, wait 
 broker acknowledged every one, then save the new position. A crash between send and save
 re-sends that batch on restart (duplicates at the topic, never gaps); consumers de-duplicate
 on (invoice id, version). One relay runs at a time: a PostgreSQL advisory lock elects it,
-so a second instance is a hot standby.
+so a second instance is a hot standby. The relay also extends each invoice's hash chain
+(`events/chain.py`) and publishes each link with its message.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 import zlib
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 import psycopg
 from kafka import KafkaProducer
 
+from facturier.events.chain import GENESIS, link
 from facturier.events.lifecycle import to_message
 from facturier.services import metrics
 from facturier.services.db import apply_schema, connect
@@ -67,9 +71,17 @@ class Relay:
         notifications = self.app.recorder.select_notifications(start, self.batch)
         if not notifications:
             return 0
+        heads = self._chain_heads(conn, {UUID(str(n.originator_id)) for n in notifications})
         futures = []
         for notification in notifications:
-            message = to_message(self.app.mapper.to_domain_event(notification))
+            invoice_id = UUID(str(notification.originator_id))
+            version, previous = heads.get(invoice_id, (0, GENESIS))
+            if notification.originator_version != version + 1:
+                previous = self._head_before(invoice_id, notification.originator_version)
+            heads[invoice_id] = (notification.originator_version, link(previous, notification))
+            message = to_message(
+                self.app.mapper.to_domain_event(notification), chain_hash=heads[invoice_id][1]
+            )
             futures.append(
                 self.producer.send(
                     self.settings.topic,
@@ -82,14 +94,39 @@ class Relay:
         for future in futures:
             future.get(timeout=0)  # raises if the broker refused any message: no save
         last = notifications[-1].id
-        conn.execute(
-            "UPDATE relay_position SET position = %s, updated_at = now() WHERE name = %s",
-            (last, self.name),
-        )
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO event_chain (invoice_id, version, chain_hash) VALUES (%s, %s, %s)"
+                " ON CONFLICT (invoice_id) DO UPDATE SET version = EXCLUDED.version,"
+                " chain_hash = EXCLUDED.chain_hash WHERE event_chain.version < EXCLUDED.version",
+                [(i, v, h) for i, (v, h) in heads.items()],
+            )
+            cur.execute(
+                "UPDATE relay_position SET position = %s, updated_at = now() WHERE name = %s",
+                (last, self.name),
+            )
         conn.commit()
         metrics.EVENTS_RELAYED.inc(len(notifications))
         metrics.RELAY_POSITION.set(last)
         return len(notifications)
+
+    @staticmethod
+    def _chain_heads(
+        conn: psycopg.Connection[Any], invoice_ids: set[UUID]
+    ) -> dict[UUID, tuple[int, bytes]]:
+        rows = conn.execute(
+            "SELECT invoice_id, version, chain_hash FROM event_chain WHERE invoice_id = ANY(%s)",
+            (list(invoice_ids),),
+        ).fetchall()
+        return {UUID(str(i)): (int(v), bytes(h)) for i, v, h in rows}
+
+    def _head_before(self, invoice_id: UUID, version: int) -> bytes:
+        """Recompute an invoice's chain up to `version - 1` from the event store (events
+        relayed before their head was kept, or a head ahead of a re-sent batch)."""
+        head = GENESIS
+        for event in self.app.recorder.select_events(invoice_id, lte=version - 1):
+            head = link(head, event)
+        return head
 
     def run(self, stop: threading.Event) -> None:
         self.prepare()
@@ -103,9 +140,12 @@ class Relay:
                 stop.wait(2.0)
             listen.execute(f'LISTEN "{self.channel}"')
             log.info("relay %s publishing to %s", self.name, self.settings.topic)
+            lag_due = 0.0
             while not stop.is_set():
                 sent = self.publish_next(conn)
-                self._update_lag(conn)
+                if time.monotonic() >= lag_due:  # at most once a second: it costs 2 queries
+                    self._update_lag(conn)
+                    lag_due = time.monotonic() + 1.0
                 if sent < self.batch:
                     # Sleep until the event store announces new events (or a short timeout,
                     # so a missed notification only costs that much).

@@ -5,3 +5,11 @@ CREATE TABLE IF NOT EXISTS relay_position (
     position    bigint NOT NULL,
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
+
+-- Each invoice's newest hash-chain link (events/chain.py), as relayed: moved with the
+-- position, so the chain continues exactly where publishing stopped.
+CREATE TABLE IF NOT EXISTS event_chain (
+    invoice_id  uuid PRIMARY KEY,
+    version     bigint NOT NULL,
+    chain_hash  bytea NOT NULL
+);
