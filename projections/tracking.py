@@ -64,68 +64,106 @@ class TrackingProjection:
                 for e in events
             ],
         )
+        submitted = [e for e in events if e.event_type == "Submitted"]
+        if submitted:
+            cur.executemany(_INSERT_INVOICE, [_invoice_row(e) for e in submitted])
+        later = [e for e in events if e.event_type != "Submitted"]
+        if later:
+            self._advance_invoices(cur, later)
+
+    @staticmethod
+    def _advance_invoices(cur: Cursor, events: list[LifecycleEvent]) -> None:
+        """One UPDATE per invoice per batch: fold its new events, in version order, over
+        the row. Versions already applied (redeliveries) are ignored, so a duplicate never
+        moves an invoice back."""
+        ids = list({e.invoice_id for e in events})
+        current = dict(
+            cur.execute(
+                "SELECT invoice_id::text, version FROM tracking_invoice"
+                " WHERE invoice_id = ANY(%s::uuid[]) FOR UPDATE",
+                (ids,),
+            ).fetchall()
+        )
+        new: dict[str, dict[int, LifecycleEvent]] = {}
         for e in events:
-            if e.event_type == "Submitted":
-                self._insert_invoice(cur, e)
-            else:
-                self._advance_invoice(cur, e)
+            if e.invoice_id in current and e.version > current[e.invoice_id]:
+                new.setdefault(e.invoice_id, {})[e.version] = e
+        rows = []
+        for invoice_id, by_version in new.items():
+            changes: dict[str, Any] = dict.fromkeys(_OPTIONAL_COLUMNS)
+            for version in sorted(by_version):
+                e = by_version[version]
+                for name in _ROW_UPDATES.get(e.event_type, ()):
+                    changes[name] = e.payload[name]
+                if e.event_type == "PaymentSent":
+                    changes["paid_amount"] = e.payload["amount"]
+                    changes["paid_on"] = e.payload["payment_date"]
+            last = by_version[max(by_version)]
+            rows.append(
+                (
+                    last.version,
+                    last.status.value,
+                    last.reform_code,
+                    last.summary,
+                    last.occurred_at,
+                    *(changes[c] for c in _OPTIONAL_COLUMNS),
+                    invoice_id,
+                    last.version,
+                )
+            )
+        if rows:
+            cur.executemany(_UPDATE_INVOICE, rows)
 
-    @staticmethod
-    def _insert_invoice(cur: Cursor, e: LifecycleEvent) -> None:
-        p = e.payload
-        cur.execute(
-            "INSERT INTO tracking_invoice (invoice_id, version, supplier_scheme, supplier_id,"
-            " supplier_name, recipient_siret, service_code, order_reference, number, kind, mode,"
-            " issue_date, due_date, currency, net_amount, vat_amount, gross_amount,"
-            " payable_amount, status, reform_code, summary, submitted_at, updated_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
-            " %s, %s, %s, %s, %s) ON CONFLICT (invoice_id) DO NOTHING",
-            (
-                e.invoice_id,
-                e.version,
-                p["supplier_scheme"],
-                p["supplier_id"],
-                p["supplier_name"],
-                p["recipient_siret"],
-                p["service_code"],
-                p["order_reference"],
-                p["number"],
-                p["kind"],
-                p["mode"],
-                p["issue_date"],
-                p["due_date"],
-                p["currency"],
-                p["net_amount"],
-                p["vat_amount"],
-                p["gross_amount"],
-                p["payable_amount"],
-                e.status.value,
-                e.reform_code,
-                e.summary,
-                e.occurred_at,
-                e.occurred_at,
-            ),
-        )
 
-    @staticmethod
-    def _advance_invoice(cur: Cursor, e: LifecycleEvent) -> None:
-        # `version < %s`: a redelivered older event never moves the status back.
-        columns = [
-            "version = %s",
-            "status = %s",
-            "reform_code = %s",
-            "summary = %s",
-            "updated_at = %s",
-        ]
-        values: list[Any] = [e.version, e.status.value, e.reform_code, e.summary, e.occurred_at]
-        for name in _ROW_UPDATES.get(e.event_type, ()):
-            columns.append(f"{name} = %s")
-            values.append(e.payload[name])
-        if e.event_type == "PaymentSent":
-            columns += ["paid_amount = %s", "paid_on = %s"]
-            values += [e.payload["amount"], e.payload["payment_date"]]
-        cur.execute(
-            f"UPDATE tracking_invoice SET {', '.join(columns)}"
-            " WHERE invoice_id = %s AND version < %s",
-            [*values, e.invoice_id, e.version],
-        )
+def _invoice_row(e: LifecycleEvent) -> tuple[Any, ...]:
+    p = e.payload
+    return (
+        e.invoice_id,
+        e.version,
+        p["supplier_scheme"],
+        p["supplier_id"],
+        p["supplier_name"],
+        p["recipient_siret"],
+        p["service_code"],
+        p["order_reference"],
+        p["number"],
+        p["kind"],
+        p["mode"],
+        p["issue_date"],
+        p["due_date"],
+        p["currency"],
+        p["net_amount"],
+        p["vat_amount"],
+        p["gross_amount"],
+        p["payable_amount"],
+        e.status.value,
+        e.reform_code,
+        e.summary,
+        e.occurred_at,
+        e.occurred_at,
+    )
+
+
+_INSERT_INVOICE = (
+    "INSERT INTO tracking_invoice (invoice_id, version, supplier_scheme, supplier_id,"
+    " supplier_name, recipient_siret, service_code, order_reference, number, kind, mode,"
+    " issue_date, due_date, currency, net_amount, vat_amount, gross_amount,"
+    " payable_amount, status, reform_code, summary, submitted_at, updated_at)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+    " %s, %s, %s, %s, %s) ON CONFLICT (invoice_id) DO NOTHING"
+)
+# Columns some events change besides the status; NULL in a folded update = unchanged.
+_OPTIONAL_COLUMNS = (
+    "recipient_siret",
+    "service_code",
+    "order_reference",
+    "payment_order_number",
+    "paid_amount",
+    "paid_on",
+)
+_UPDATE_INVOICE = (
+    "UPDATE tracking_invoice SET version = %s, status = %s, reform_code = %s, summary = %s,"
+    " updated_at = %s, "
+    + ", ".join(f"{c} = COALESCE(%s, {c})" for c in _OPTIONAL_COLUMNS)
+    + " WHERE invoice_id = %s AND version < %s"
+)
