@@ -20,7 +20,8 @@ GENESIS = bytes(32)
 
 def link(previous: bytes, event: StoredEvent) -> bytes:
     digest = hashlib.sha256(previous)
-    digest.update(UUID(str(event.originator_id)).bytes)
+    originator = event.originator_id
+    digest.update((originator if isinstance(originator, UUID) else UUID(originator)).bytes)
     digest.update(event.originator_version.to_bytes(8, "big"))
     digest.update(event.topic.encode())
     digest.update(b"\x00")

@@ -77,13 +77,16 @@ class TrackingProjection:
         the row. Versions already applied (redeliveries) are ignored, so a duplicate never
         moves an invoice back."""
         ids = list({e.invoice_id for e in events})
-        current = dict(
-            cur.execute(
-                "SELECT invoice_id::text, version FROM tracking_invoice"
-                " WHERE invoice_id = ANY(%s::uuid[]) FOR UPDATE",
-                (ids,),
-            ).fetchall()
-        )
+        # A cursor of its own: in pipeline mode, `cur` may still be owed the results of the
+        # batch's earlier statements, which a fetch would then read instead.
+        with cur.connection.cursor() as query:
+            current = dict(
+                query.execute(
+                    "SELECT invoice_id::text, version FROM tracking_invoice"
+                    " WHERE invoice_id = ANY(%s::uuid[]) FOR UPDATE",
+                    (ids,),
+                ).fetchall()
+            )
         new: dict[str, dict[int, LifecycleEvent]] = {}
         for e in events:
             if e.invoice_id in current and e.version > current[e.invoice_id]:

@@ -71,10 +71,10 @@ class Relay:
         notifications = self.app.recorder.select_notifications(start, self.batch)
         if not notifications:
             return 0
-        heads = self._chain_heads(conn, {UUID(str(n.originator_id)) for n in notifications})
+        heads = self._chain_heads(conn, {n.originator_id for n in notifications})
         futures = []
         for notification in notifications:
-            invoice_id = UUID(str(notification.originator_id))
+            invoice_id = notification.originator_id  # a UUID, as PostgreSQL returns it
             version, previous = heads.get(invoice_id, (0, GENESIS))
             if notification.originator_version != version + 1:
                 previous = self._head_before(invoice_id, notification.originator_version)
@@ -112,15 +112,15 @@ class Relay:
 
     @staticmethod
     def _chain_heads(
-        conn: psycopg.Connection[Any], invoice_ids: set[UUID]
-    ) -> dict[UUID, tuple[int, bytes]]:
+        conn: psycopg.Connection[Any], invoice_ids: set[UUID | str]
+    ) -> dict[UUID | str, tuple[int, bytes]]:
         rows = conn.execute(
             "SELECT invoice_id, version, chain_hash FROM event_chain WHERE invoice_id = ANY(%s)",
             (list(invoice_ids),),
         ).fetchall()
-        return {UUID(str(i)): (int(v), bytes(h)) for i, v, h in rows}
+        return {i: (int(v), bytes(h)) for i, v, h in rows}
 
-    def _head_before(self, invoice_id: UUID, version: int) -> bytes:
+    def _head_before(self, invoice_id: UUID | str, version: int) -> bytes:
         """Recompute an invoice's chain up to `version - 1` from the event store (events
         relayed before their head was kept, or a head ahead of a re-sent batch)."""
         head = GENESIS

@@ -32,7 +32,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "FACTURIER_TRACKING_GROUP", "tracking-projection", "consumer group of the tracking view"
     ),
-    Setting("FACTURIER_RELAY_BATCH", "500", "notifications the relay reads and sends per round"),
+    Setting("FACTURIER_RELAY_BATCH", "2000", "notifications the relay reads and sends per round"),
     Setting("FACTURIER_RELAY_IDLE_MS", "50", "relay pause when nothing is new, ms"),
     Setting("FACTURIER_API_HOST", "127.0.0.1", "HTTP API bind address"),
     Setting("FACTURIER_API_PORT", "8000", "HTTP API port"),

@@ -42,7 +42,8 @@ def apply(settings: Settings, *batches: list[LifecycleEvent]) -> dict[str, objec
     projection = TrackingProjection()
     with psycopg.connect(settings.dsn) as conn:
         for batch in batches:
-            with conn.transaction(), conn.cursor() as cur:
+            # As ProjectionRunner.poll_once applies a batch: pipelined, in one transaction.
+            with conn.pipeline(), conn.transaction(), conn.cursor() as cur:
                 projection.apply(cur, batch)
         row = conn.execute(
             "SELECT version, status, recipient_siret, service_code, order_reference,"
@@ -92,3 +93,27 @@ def test_redelivered_old_events_after_newer_ones(settings: Settings) -> None:
     apply_schema(settings, "tracking")
     events = twice_rerouted_then_paid()
     assert apply(settings, events[:10], events[10:] + events[3:6], events[6:]) == EXPECTED
+
+
+def test_large_mixed_batch(settings: Settings) -> None:
+    """Hundreds of new invoices and their next events in one pipelined transaction, applied
+    partition by partition on one cursor, as a projection catching up does."""
+    apply_schema(settings, "tracking")
+    batch: list[LifecycleEvent] = []
+    for i in range(300):
+        invoice = Invoice(data=invoice_data(f"BIG-{i}"), mode=SubmissionMode.EDI, actor="s")
+        invoice.route()
+        invoice.make_available()
+        invoice.take_in_hand(actor="b")
+        batch += [from_value(to_message(e).value) for e in invoice.collect_events()]
+    with psycopg.connect(settings.dsn) as conn:
+        with conn.pipeline(), conn.transaction(), conn.cursor() as cur:
+            for partition in range(6):
+                TrackingProjection().apply(cur, batch[partition * 200 : (partition + 1) * 200])
+        counts = conn.execute(
+            "SELECT count(*), count(*) FILTER (WHERE version = 4 AND status ="
+            " 'PRISE_EN_COMPTE_DESTINATAIRE') FROM tracking_invoice"
+        ).fetchone()
+        timeline = conn.execute("SELECT count(*) FROM tracking_timeline").fetchone()
+    assert counts == (300, 300)
+    assert timeline == (1200,)

@@ -128,3 +128,38 @@ def test_garbage_is_refused_with_a_clear_error() -> None:
         from_value(b'{"json": "not avro"}')
     with pytest.raises(UnknownSchema):
         from_value(MAGIC + b"\x00" * 8 + b"body")
+
+
+def test_event_id_is_the_standard_uuid5() -> None:
+    import uuid
+
+    invoice_id = uuid.UUID("4f0d1c52-7f7e-4c1b-9d7e-2b8f1a6c0e11")
+    for version in (1, 9, 10, 1234):
+        expected = str(uuid.uuid5(invoice_id, str(version)))
+        assert event_id(invoice_id, version) == event_id(str(invoice_id), version) == expected
+
+
+def test_memoised_partitioner_agrees_with_kafkas_default() -> None:
+    import uuid
+
+    from kafka.partitioner.default import DefaultPartitioner
+
+    from facturier.services.kafka_clients import MemoisedKeyPartitioner
+
+    class Cluster:
+        def topics(self) -> set[str]:
+            return {"t"}
+
+        def partitions_for_topic(self, topic: str) -> set[int]:
+            return set(range(6))
+
+        def available_partitions_for_topic(self, topic: str) -> set[int]:
+            return set(range(6))
+
+    ours, kafkas = MemoisedKeyPartitioner(max_keys=50), DefaultPartitioner()
+    for _ in range(2):
+        for i in range(200):
+            key = str(uuid.uuid5(uuid.NAMESPACE_URL, str(i))).encode()
+            assert ours.partition("t", key, key, None, None, Cluster()) == kafkas.partition(
+                "t", key, key, None, None, Cluster()
+            )
