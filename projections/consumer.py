@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable
 from typing import Any, Protocol
 
@@ -152,13 +153,13 @@ class ProjectionRunner:
     def run(self, stop: threading.Event) -> None:
         self.prepare()
         log.info("projection %s consuming %s", self.group_id, self.topic)
-        rounds = 0
+        lag_due = 0.0
         try:
             while not stop.is_set():
                 self.poll_once()
-                rounds += 1
-                if rounds % 20 == 0:
+                if time.monotonic() >= lag_due:  # once a second: it asks the broker
                     self.update_lag()
+                    lag_due = time.monotonic() + 1.0
         finally:
             self.close()
 

@@ -20,7 +20,8 @@ from facturier.services.auth import ApiRole, create_token
 from facturier.services.db import apply_schema, connect
 from facturier.services.settings import Settings, env
 
-console = Console()
+# Tables stay readable when the output is a file or a narrow CI log.
+console = Console(width=None if sys.stdout.isatty() else 110)
 
 BUYER = "11000201100044"  # a State structure (valid SIRET)
 OTHER_BUYER = "21750001600019"  # a local authority

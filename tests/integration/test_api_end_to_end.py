@@ -189,6 +189,18 @@ def test_submit_to_paid_over_http_kafka_and_tracking(api: tuple[Api, Settings]) 
     )
     assert naive.status_code == 422
 
+    metrics = httpx.get(f"{client.base}/metrics").text
+    for name in (
+        "facturier_events_appended_total",
+        "facturier_events_relayed_total",
+        "facturier_relay_lag",
+        "facturier_events_consumed_total",
+        "facturier_consumer_lag",
+        "facturier_http_request_seconds_bucket",
+    ):
+        assert name in metrics, name
+    assert 'facturier_events_appended_total{event_type="PaymentSent"}' in metrics
+
     listed = client.call("GET", "/invoices", "supplier").json()["invoices"]
     assert invoice_id in [row["invoice_id"] for row in listed]
 
