@@ -77,8 +77,8 @@ class TrackingProjection:
         the row. Versions already applied (redeliveries) are ignored, so a duplicate never
         moves an invoice back."""
         ids = list({e.invoice_id for e in events})
-        # A cursor of its own: in pipeline mode, `cur` may still be owed the results of the
-        # batch's earlier statements, which a fetch would then read instead.
+        # A cursor of its own: in pipeline mode `cur` may still hold results of the batch's
+        # earlier executemany(), which a fetch then reads instead (psycopg issue #604).
         with cur.connection.cursor() as query:
             current = dict(
                 query.execute(
