@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 from facturier.domain.lifecycle import transition_table_markdown
@@ -46,9 +47,39 @@ def _stop_background_serve() -> None:
 def _serve(args: argparse.Namespace) -> int:
     from facturier.services.runtime import serve
 
-    chosen = (args.api, args.relay, args.projection)
-    api, relay, projection = chosen if any(chosen) else (True, True, True)
-    serve(Settings.from_env(), api=api, relay=relay, projection=projection)
+    chosen = (args.api, args.relay, args.projection, args.accounting)
+    api, relay, projection, accounting = chosen if any(chosen) else (True, True, True, True)
+    serve(Settings.from_env(), api=api, relay=relay, projection=projection, accounting=accounting)
+    return 0
+
+
+def _accounting_fec(args: argparse.Namespace) -> int:
+    from stdnum.fr import siret
+
+    from facturier.projections.fec import fec_filename, fetch_fec_lines, format_fec
+    from facturier.services.db import apply_schema, connect
+
+    if not siret.is_valid(args.structure):
+        print(f"{args.structure!r} is not a valid SIRET", file=sys.stderr)
+        return 2
+    settings = Settings.from_env()
+    apply_schema(settings, "accounting")
+    with connect(settings) as conn:
+        lines = fetch_fec_lines(conn, args.structure, args.year)
+    text = format_fec(lines, args.separator)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    debit = sum((line.debit for line in lines), Decimal("0.00"))
+    credit = sum((line.credit for line in lines), Decimal("0.00"))
+    entries = len({(line.journal_code, line.entry_number) for line in lines})
+    print(
+        f"{len(lines)} lines, {entries} entries; debit {debit} credit {credit}"
+        f" ({args.output or 'stdout'}; the administration expects the name"
+        f" {fec_filename(args.structure, args.year)})",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -106,10 +137,13 @@ def main(argv: list[str] | None = None) -> int:
     ):
         sub.add_parser(name, help=text).set_defaults(func=lambda a, n=name: _stack(n))
 
-    serve = sub.add_parser("serve", help="run API, relay and tracking projection (default: all)")
+    serve = sub.add_parser(
+        "serve", help="run API, relay, tracking projection and accounting journal (default: all)"
+    )
     serve.add_argument("--api", action="store_true", help="HTTP API")
     serve.add_argument("--relay", action="store_true", help="event store -> Kafka relay")
     serve.add_argument("--projection", action="store_true", help="tracking projection")
+    serve.add_argument("--accounting", action="store_true", help="accounting journal projection")
     serve.set_defaults(func=_serve)
 
     demo = sub.add_parser("demo", help="submit invoices, drive them through their lifecycle")
@@ -141,6 +175,20 @@ def main(argv: list[str] | None = None) -> int:
         "--topic", action="store_true", help="also compare with every message on the Kafka topic"
     )
     check.set_defaults(func=_audit)
+
+    accounting = sub.add_parser("accounting", help="the buyers' accounting journal").add_subparsers(
+        dest="what", required=True
+    )
+    fec = accounting.add_parser(
+        "fec", help="export one structure's journal for one fiscal year as a FEC file"
+    )
+    fec.add_argument("--structure", required=True, help="buyer structure SIRET")
+    fec.add_argument("--year", required=True, type=int, help="fiscal (calendar) year")
+    fec.add_argument("--output", help="file to write (default: standard output)")
+    fec.add_argument(
+        "--separator", choices=["|", "tab"], default="|", help="field separator (default: |)"
+    )
+    fec.set_defaults(func=_accounting_fec)
 
     sub.add_parser("lifecycle", help="print the lifecycle transition table").set_defaults(
         func=lambda a: print(transition_table_markdown(), end="") or 0

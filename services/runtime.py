@@ -10,6 +10,7 @@ from collections.abc import Callable
 import uvicorn
 from prometheus_client import start_http_server
 
+from facturier.projections.accounting import AccountingProjection, ChartOfAccounts
 from facturier.projections.consumer import ProjectionRunner
 from facturier.projections.tracking import TrackingProjection
 from facturier.services.api import create_app
@@ -32,6 +33,13 @@ def run_tracking(settings: Settings, stop: threading.Event) -> None:
     ProjectionRunner(TrackingProjection(settings.tracking_group), settings).run(stop)
 
 
+def run_accounting(settings: Settings, stop: threading.Event) -> None:
+    projection = AccountingProjection(
+        settings.accounting_group, ChartOfAccounts.from_settings(settings)
+    )
+    ProjectionRunner(projection, settings).run(stop)
+
+
 def _supervised(
     name: str,
     target: Callable[[Settings, threading.Event], None],
@@ -51,7 +59,9 @@ def _supervised(
     return thread
 
 
-def serve(settings: Settings, api: bool, relay: bool, projection: bool) -> None:
+def serve(
+    settings: Settings, api: bool, relay: bool, projection: bool, accounting: bool = False
+) -> None:
     """Run the chosen services until SIGINT/SIGTERM. With the API, its /metrics also shows
     the relay's and projection's metrics (same process); without it, each exposes its own
     Prometheus port."""
@@ -65,6 +75,10 @@ def serve(settings: Settings, api: bool, relay: bool, projection: bool) -> None:
         if not api and not relay:
             start_http_server(settings.projection_metrics_port, addr=settings.api_host)
         workers.append(_supervised("tracking-projection", run_tracking, settings, stop))
+    if accounting:
+        if not api and not relay and not projection:
+            start_http_server(settings.accounting_metrics_port, addr=settings.api_host)
+        workers.append(_supervised("accounting-journal", run_accounting, settings, stop))
     if api:
         uvicorn.run(
             create_app(settings),

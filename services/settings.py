@@ -32,12 +32,24 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "FACTURIER_TRACKING_GROUP", "tracking-projection", "consumer group of the tracking view"
     ),
+    Setting(
+        "FACTURIER_ACCOUNTING_GROUP",
+        "accounting-journal",
+        "consumer group of the accounting journal",
+    ),
+    Setting("FACTURIER_ACCOUNT_EXPENSE", "604000", "accounting: expense account debited (net)"),
+    Setting("FACTURIER_ACCOUNT_VAT", "445660", "accounting: deductible VAT account debited"),
+    Setting("FACTURIER_ACCOUNT_SUPPLIER", "401000", "accounting: supplier payables (gross)"),
+    Setting("FACTURIER_ACCOUNT_BANK", "512000", "accounting: bank account credited on payment"),
     Setting("FACTURIER_RELAY_BATCH", "2000", "notifications the relay reads and sends per round"),
     Setting("FACTURIER_RELAY_IDLE_MS", "50", "relay pause when nothing is new, ms"),
     Setting("FACTURIER_API_HOST", "127.0.0.1", "HTTP API bind address"),
     Setting("FACTURIER_API_PORT", "8000", "HTTP API port"),
     Setting("FACTURIER_RELAY_METRICS_PORT", "9101", "Prometheus port of the relay process"),
     Setting("FACTURIER_PROJECTION_METRICS_PORT", "9102", "Prometheus port of the projection"),
+    Setting(
+        "FACTURIER_ACCOUNTING_METRICS_PORT", "9103", "Prometheus port of the accounting journal"
+    ),
     Setting("FACTURIER_DATA_DIR", str(_ROOT / ".data"), "local stack state (jars, data, logs)"),
     Setting("FACTURIER_LOG_LEVEL", "INFO", "log level of the services"),
     # Read by deploy/local/stack.sh only (the local stack without Docker):
@@ -75,12 +87,18 @@ class Settings:
     topic_partitions: int
     topic_replication: int
     tracking_group: str
+    accounting_group: str
+    account_expense: str
+    account_vat: str
+    account_supplier: str
+    account_bank: str
     relay_batch: int
     relay_idle_ms: int
     api_host: str
     api_port: int
     relay_metrics_port: int
     projection_metrics_port: int
+    accounting_metrics_port: int
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:

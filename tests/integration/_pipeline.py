@@ -194,11 +194,12 @@ def relay_position(settings: Settings) -> int:
     return int(rows[0][0]) if rows else 0
 
 
-def stored_offsets(settings: Settings) -> dict[int, int]:
+def stored_offsets(settings: Settings, group: str | None = None) -> dict[int, int]:
+    """Offsets stored by consumer group `group` (default: the tracking view's)."""
     rows = query(
         settings,
         "SELECT partition, next_offset FROM consumer_offsets WHERE group_id = %s AND topic = %s",
-        [settings.tracking_group, settings.topic],
+        [group or settings.tracking_group, settings.topic],
     )
     return {int(p): int(o) for p, o in rows}
 
