@@ -232,6 +232,8 @@ def run_demo(settings: Settings, start_services: bool = True) -> int:
   tracking view:        curl {supplier_auth} {base}/invoices/{first}
   supplier's list:      curl {supplier_auth} {base}/invoices
   raw event history:    curl {auditor_auth} {base}/invoices/{first}/events
+  buyer's journal:      facturier accounting fec --structure {BUYER} --year {date.today().year}
+  audit the history:    facturier audit verify --topic
   metrics:              curl {base}/metrics | grep facturier_
   the Kafka topic:      kcat -b {settings.kafka_bootstrap} -C -t {settings.topic} -e -f '%k %h\\n'
   stop everything:      facturier down""")
