@@ -7,6 +7,7 @@ in one gap-free notification log, which the relay tails: the event store is the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
@@ -14,6 +15,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Recording
 
+from facturier.domain.directory import RoutingFinding, Structure, StructureLookup, check_routing
 from facturier.domain.invoice import Invoice, InvoiceData, ReasonCode, SubmissionMode
 from facturier.domain.lifecycle import Action
 from facturier.services import metrics, transcodings
@@ -27,10 +29,17 @@ if TYPE_CHECKING:
 class InvoicingApp(Application[UUID]):
     name = "invoicing"
 
-    def __init__(self, settings: Settings | None = None, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        env: dict[str, str] | None = None,
+        directory: StructureLookup | None = None,
+    ) -> None:
         merged = settings.eventsourcing_env() if settings else {}
         merged.update(env or {})
         super().__init__(merged)
+        # The buyers' directory (services.directory.DirectoryApp); None: no routing checks.
+        self.directory = directory
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -54,6 +63,7 @@ class InvoicingApp(Application[UUID]):
         The three events are saved in one transaction: an accepted invoice is never left
         half-delivered."""
         invoice = Invoice(data=data, mode=mode, actor=actor, correlation_id=correlation_id)
+        self._check_routing([data])
         self._deliver(invoice, correlation_id)
         try:
             self.save(invoice)
@@ -70,15 +80,33 @@ class InvoicingApp(Application[UUID]):
             invoice = Invoice(data=data, mode=mode, actor=actor, correlation_id=correlation_id)
             self._deliver(invoice, correlation_id)
             invoices.append(invoice)
+        self._check_routing([data for data, _, _, _ in batch])
         try:
             self.save(*invoices)
         except IntegrityError:
             raise DuplicateInvoice(batch[0][0]) from None
         return invoices
 
+    def _check_routing(self, batch: Sequence[InvoiceData]) -> None:
+        """RoutingRefused if the directory cannot route one of `batch` (before any save)."""
+        if self.directory is None:
+            return
+        refusals: list[tuple[InvoiceData, list[RoutingFinding]]] = []
+        structures: dict[str, Structure | None] = {}  # one lookup per recipient
+        for data in batch:
+            siret = data.recipient_siret
+            if siret not in structures:
+                structures[siret] = self.directory.find(siret)
+            findings = check_routing(
+                structures[siret], siret, data.service_code, data.order_reference
+            )
+            if findings:
+                refusals.append((data, findings))
+        if refusals:
+            raise RoutingRefused(refusals)
+
     @staticmethod
     def _deliver(invoice: Invoice, correlation_id: str) -> None:
-        # Routing checks against the buyers' directory slot in here.
         invoice.route(correlation_id=correlation_id)
         invoice.make_available(correlation_id=correlation_id)
 
@@ -87,6 +115,7 @@ class InvoicingApp(Application[UUID]):
         invoice = self.get(invoice_id)
         getattr(invoice, action.value.replace("-", "_"))(**params)
         if action is Action.REROUTE:  # the platform delivers to the new address at once
+            self._check_routing([invoice.data])
             invoice.make_available(correlation_id=params.get("correlation_id", ""))
         self.save(invoice)
         return invoice
@@ -130,3 +159,31 @@ class DuplicateInvoice(ValueError):
             f"invoice {data.number!r} of {data.supplier_key} for {data.issue_date.year} "
             "was already submitted"
         )
+
+
+class RoutingRefused(ValueError):
+    """The directory cannot route these invoices; nothing was recorded.
+
+    `refusals` pairs each refused invoice with its findings (reason code, field, message)."""
+
+    def __init__(self, refusals: Sequence[tuple[InvoiceData, Sequence[RoutingFinding]]]) -> None:
+        self.refusals: tuple[tuple[InvoiceData, tuple[RoutingFinding, ...]], ...] = tuple(
+            (data, tuple(findings)) for data, findings in refusals
+        )
+        if not self.findings:
+            raise ValueError("a RoutingRefused needs at least one finding")
+        super().__init__(
+            "; ".join(
+                f"invoice {data.number!r}: " + "; ".join(str(f) for f in findings)
+                for data, findings in self.refusals[:5]
+            )
+        )
+
+    @property
+    def findings(self) -> tuple[RoutingFinding, ...]:
+        return tuple(f for _, findings in self.refusals for f in findings)
+
+    @property
+    def reason_code(self) -> ReasonCode:
+        """The code of the first finding: the one a report shows first."""
+        return self.findings[0].reason_code

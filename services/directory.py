@@ -1,0 +1,490 @@
+"""The directory application: public buyer structures as event-sourced aggregates.
+
+Its events go to their own table (`directory_events`, from the application's name) in the
+same PostgreSQL database as the invoices; the relay does not publish them.
+
+Loading files
+-------------
+`load_json(path)` reads one document::
+
+    {"structures": [
+      {"siret": "11000201100044", "name": "Ministère X", "kind": "state",
+       "active": true,
+       "service_code_required": true, "order_reference_required": false,
+       "service_code_or_order_reference_required": false,
+       "services": [{"code": "SERV-1", "name": "Service facturier", "active": true}],
+       "order_references": ["EJ00000001"]}
+    ]}
+
+`load_csv(structures, services=None, order_references=None)` reads UTF-8 CSV files with a
+header row (`,` or `;` separated, detected):
+
+- structures: `siret,name,kind,active,service_code_required,order_reference_required`
+  and optionally `service_code_or_order_reference_required`;
+- services: `siret,code,name,active`;
+- order references (EJs): `siret,order_reference`.
+
+`kind` is one of `state`, `local`, `hospital`, `other`. Booleans are `true/false`,
+`yes/no`, `oui/non` or `1/0`; an empty `active` means true, an empty flag means false.
+Optional keys default the same way in JSON.
+
+A file describes the structures it names, not the whole directory: structures, services and
+EJs it does not mention are left as they are (a structure leaves only by `active: false`).
+Loading records only the differences with what the directory holds (registration, settings
+change, (de)activation, service added, renamed or (de)activated, EJ registered), all in one
+transaction; loading the same file again records nothing. The whole file is checked before
+anything is recorded: one wrong line and nothing is loaded (`DirectoryFileError` names it).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+
+from facturier.domain.directory import (
+    RoutingFinding,
+    Structure,
+    StructureKind,
+    check_routing,
+    compact_siret,
+    structure_id,
+)
+from facturier.domain.invoice import InvalidCommand
+
+if TYPE_CHECKING:
+    from facturier.services.settings import Settings
+
+ADMIN_ACTOR = "directory-admin"
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    code: str
+    name: str
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class StructureSpec:
+    """What a directory file says about one structure."""
+
+    siret: str
+    name: str
+    kind: str
+    active: bool = True
+    service_code_required: bool = False
+    order_reference_required: bool = False
+    service_code_or_order_reference_required: bool = False
+    services: tuple[ServiceSpec, ...] = ()
+    order_references: tuple[str, ...] = ()
+
+
+@dataclass
+class LoadReport:
+    """What a load recorded."""
+
+    registered: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    events: int = 0
+    sirets: list[str] = field(default_factory=list)
+
+
+class DirectoryApp(Application[UUID]):
+    name = "directory"
+
+    def __init__(self, settings: Settings | None = None, env: dict[str, str] | None = None) -> None:
+        merged = settings.eventsourcing_env() if settings else {}
+        merged.update(env or {})
+        super().__init__(merged)
+
+    # Queries
+
+    def find(self, siret: str) -> Structure | None:
+        """The structure registered at `siret`, or None."""
+        try:
+            structure: Structure = self.repository.get(structure_id(siret))
+        except AggregateNotFoundError:
+            return None
+        return structure
+
+    def get(self, siret: str) -> Structure:
+        structure = self.find(siret)
+        if structure is None:
+            raise StructureNotFound(siret)
+        return structure
+
+    def check(self, siret: str, service_code: str, order_reference: str) -> list[RoutingFinding]:
+        """Why an invoice so addressed cannot be routed (empty: it can)."""
+        return check_routing(self.find(siret), siret, service_code, order_reference)
+
+    # Commands (the admin API's)
+
+    def register(
+        self,
+        siret: str,
+        name: str,
+        kind: str,
+        actor: str = ADMIN_ACTOR,
+        service_code_required: bool = False,
+        order_reference_required: bool = False,
+        service_code_or_order_reference_required: bool = False,
+    ) -> Structure:
+        structure = Structure(
+            siret=siret,
+            name=name,
+            kind=kind,
+            actor=actor,
+            service_code_required=service_code_required,
+            order_reference_required=order_reference_required,
+            service_code_or_order_reference_required=service_code_or_order_reference_required,
+        )
+        try:
+            self.save(structure)
+        except IntegrityError:
+            raise StructureAlreadyRegistered(siret) from None
+        return structure
+
+    def change_settings(
+        self,
+        siret: str,
+        name: str,
+        kind: str,
+        service_code_required: bool,
+        order_reference_required: bool,
+        service_code_or_order_reference_required: bool = False,
+        actor: str = ADMIN_ACTOR,
+    ) -> Structure:
+        structure = self.get(siret)
+        structure.change_settings(
+            name=name,
+            kind=kind,
+            service_code_required=service_code_required,
+            order_reference_required=order_reference_required,
+            service_code_or_order_reference_required=service_code_or_order_reference_required,
+            actor=actor,
+        )
+        self.save(structure)
+        return structure
+
+    def deactivate(self, siret: str, actor: str = ADMIN_ACTOR, reason: str = "") -> Structure:
+        structure = self.get(siret)
+        structure.deactivate(actor=actor, reason=reason)
+        self.save(structure)
+        return structure
+
+    def activate(self, siret: str, actor: str = ADMIN_ACTOR) -> Structure:
+        structure = self.get(siret)
+        structure.activate(actor=actor)
+        self.save(structure)
+        return structure
+
+    def add_service(self, siret: str, code: str, name: str, actor: str = ADMIN_ACTOR) -> Structure:
+        structure = self.get(siret)
+        structure.add_service(code=code, name=name, actor=actor)
+        self.save(structure)
+        return structure
+
+    def deactivate_service(self, siret: str, code: str, actor: str = ADMIN_ACTOR) -> Structure:
+        structure = self.get(siret)
+        structure.deactivate_service(code=code, actor=actor)
+        self.save(structure)
+        return structure
+
+    def activate_service(self, siret: str, code: str, actor: str = ADMIN_ACTOR) -> Structure:
+        structure = self.get(siret)
+        structure.activate_service(code=code, actor=actor)
+        self.save(structure)
+        return structure
+
+    def register_order_reference(
+        self, siret: str, order_reference: str, actor: str = ADMIN_ACTOR
+    ) -> Structure:
+        structure = self.get(siret)
+        structure.register_order_reference(order_reference=order_reference, actor=actor)
+        self.save(structure)
+        return structure
+
+    # Loading
+
+    def load_json(self, path: Path, actor: str = ADMIN_ACTOR) -> LoadReport:
+        return self.load(read_json(path), actor)
+
+    def load_csv(
+        self,
+        structures: Path,
+        services: Path | None = None,
+        order_references: Path | None = None,
+        actor: str = ADMIN_ACTOR,
+    ) -> LoadReport:
+        return self.load(read_csv(structures, services, order_references), actor)
+
+    def load(self, specs: Iterable[StructureSpec], actor: str = ADMIN_ACTOR) -> LoadReport:
+        """Record what differs between `specs` and the directory, in one transaction."""
+        report = LoadReport()
+        pending: list[Structure] = []
+        for spec in specs:
+            existing = self.find(spec.siret)
+            try:
+                structure = _reconcile(existing, spec, actor)
+            except InvalidCommand as error:
+                raise DirectoryFileError(f"structure {spec.siret}: {error}") from None
+            new_events = len(structure.pending_events)
+            if new_events == 0:
+                report.unchanged += 1
+                continue
+            if existing is None:
+                report.registered += 1
+            else:
+                report.changed += 1
+            report.events += new_events
+            report.sirets.append(structure.siret)
+            pending.append(structure)
+        if pending:
+            try:
+                self.save(*pending)
+            except IntegrityError:  # registered concurrently: load again to reconcile
+                raise DirectoryFileError("the directory changed during the load; retry") from None
+        return report
+
+
+def _reconcile(existing: Structure | None, spec: StructureSpec, actor: str) -> Structure:
+    """`existing` with the commands that make it say what `spec` says (nothing if it does)."""
+    settings = (
+        spec.name.strip(),
+        spec.kind,
+        spec.service_code_required,
+        spec.order_reference_required,
+        spec.service_code_or_order_reference_required,
+    )
+    if existing is None:
+        structure = Structure(
+            siret=spec.siret,
+            name=spec.name,
+            kind=spec.kind,
+            actor=actor,
+            service_code_required=spec.service_code_required,
+            order_reference_required=spec.order_reference_required,
+            service_code_or_order_reference_required=spec.service_code_or_order_reference_required,
+        )
+    else:
+        structure = existing
+        current = (
+            structure.name,
+            structure.kind.value,
+            structure.service_code_required,
+            structure.order_reference_required,
+            structure.service_code_or_order_reference_required,
+        )
+        if current != settings:
+            structure.change_settings(
+                name=spec.name,
+                kind=spec.kind,
+                service_code_required=spec.service_code_required,
+                order_reference_required=spec.order_reference_required,
+                service_code_or_order_reference_required=(
+                    spec.service_code_or_order_reference_required
+                ),
+                actor=actor,
+            )
+    if spec.active and not structure.active:
+        structure.activate(actor=actor)
+    elif not spec.active and structure.active:
+        structure.deactivate(actor=actor, reason="directory file")
+    for service in spec.services:
+        code = service.code.strip()
+        known = structure.services.get(code)
+        if known is None:
+            structure.add_service(code=code, name=service.name, actor=actor)
+            known = structure.services[code]
+        elif known.name != service.name.strip():
+            structure.rename_service(code=code, name=service.name, actor=actor)
+        if service.active and not known.active:
+            structure.activate_service(code=code, actor=actor)
+        elif not service.active and known.active:
+            structure.deactivate_service(code=code, actor=actor)
+    for reference in spec.order_references:
+        if reference.strip() not in structure.order_references:
+            structure.register_order_reference(order_reference=reference, actor=actor)
+    return structure
+
+
+# Reading files
+
+
+def read_json(path: Path) -> list[StructureSpec]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise DirectoryFileError(f"{path.name}: {error}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("structures"), list):
+        raise DirectoryFileError(f'{path.name}: expected {{"structures": [...]}}')
+    specs: list[StructureSpec] = []
+    for index, item in enumerate(document["structures"]):
+        where = f"{path.name}: structures[{index}]"
+        if not isinstance(item, dict):
+            raise DirectoryFileError(f"{where}: an object expected")
+        services: list[ServiceSpec] = []
+        for s_index, service in enumerate(item.get("services", [])):
+            if not isinstance(service, dict):
+                raise DirectoryFileError(f"{where}.services[{s_index}]: an object expected")
+            services.append(
+                ServiceSpec(
+                    code=_text(service, "code", f"{where}.services[{s_index}]"),
+                    name=_text(service, "name", f"{where}.services[{s_index}]"),
+                    active=_flag(service, "active", True, f"{where}.services[{s_index}]"),
+                )
+            )
+        references = item.get("order_references", [])
+        if not isinstance(references, list) or not all(isinstance(r, str) for r in references):
+            raise DirectoryFileError(f"{where}.order_references: a list of strings expected")
+        specs.append(_structure_spec(item, where, tuple(services), tuple(references)))
+    return _checked(specs, path.name)
+
+
+def read_csv(
+    structures: Path, services: Path | None = None, order_references: Path | None = None
+) -> list[StructureSpec]:
+    rows = list(_csv_rows(structures, ("siret", "name", "kind")))
+    services_of: dict[str, list[ServiceSpec]] = {}
+    for where, row in _csv_rows(services, ("siret", "code", "name")):
+        services_of.setdefault(_siret_key(row, where), []).append(
+            ServiceSpec(
+                code=_text(row, "code", where),
+                name=_text(row, "name", where),
+                active=_flag(row, "active", True, where),
+            )
+        )
+    references_of: dict[str, list[str]] = {}
+    for where, row in _csv_rows(order_references, ("siret", "order_reference")):
+        references_of.setdefault(_siret_key(row, where), []).append(
+            _text(row, "order_reference", where)
+        )
+    specs = []
+    for where, row in rows:
+        key = _siret_key(row, where)
+        specs.append(
+            _structure_spec(
+                row,
+                where,
+                tuple(services_of.pop(key, [])),
+                tuple(references_of.pop(key, [])),
+            )
+        )
+    orphans = sorted(set(services_of) | set(references_of))
+    if orphans:
+        raise DirectoryFileError(
+            f"services or EJs for structures not in {structures.name}: {', '.join(orphans)}"
+        )
+    return _checked(specs, structures.name)
+
+
+def _csv_rows(path: Path | None, required: tuple[str, ...]) -> Iterator[tuple[str, dict[str, str]]]:
+    if path is None:
+        return
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise DirectoryFileError(f"{path.name}: {error}") from None
+    first_line = text.split("\n", 1)[0]
+    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+    reader = csv.DictReader(text.splitlines(), delimiter=delimiter)
+    header = [h.strip() for h in reader.fieldnames or []]
+    missing = [column for column in required if column not in header]
+    if missing:
+        raise DirectoryFileError(f"{path.name}: missing column(s) {', '.join(missing)}")
+    for row in reader:
+        values = {
+            (k or "").strip(): (v or "").strip() for k, v in row.items() if isinstance(v, str)
+        }
+        if any(values.values()):
+            yield f"{path.name}:{reader.line_num}", values
+
+
+def _siret_key(row: Mapping[str, Any], where: str) -> str:
+    return compact_siret(_text(row, "siret", where))
+
+
+def _structure_spec(
+    item: Mapping[str, Any],
+    where: str,
+    services: tuple[ServiceSpec, ...],
+    order_references: tuple[str, ...],
+) -> StructureSpec:
+    kind = _text(item, "kind", where)
+    if kind not in StructureKind.__members__.values():
+        raise DirectoryFileError(f"{where}: kind {kind!r} is not one of {', '.join(StructureKind)}")
+    return StructureSpec(
+        siret=_text(item, "siret", where),
+        name=_text(item, "name", where),
+        kind=kind,
+        active=_flag(item, "active", True, where),
+        service_code_required=_flag(item, "service_code_required", False, where),
+        order_reference_required=_flag(item, "order_reference_required", False, where),
+        service_code_or_order_reference_required=_flag(
+            item, "service_code_or_order_reference_required", False, where
+        ),
+        services=services,
+        order_references=order_references,
+    )
+
+
+def _checked(specs: list[StructureSpec], source: str) -> list[StructureSpec]:
+    """Each structure valid and named once; else DirectoryFileError before anything is saved."""
+    seen: set[str] = set()
+    for spec in specs:
+        try:
+            _reconcile(None, spec, ADMIN_ACTOR)  # the commands' own checks, on a scratch copy
+        except InvalidCommand as error:
+            raise DirectoryFileError(f"{source}: structure {spec.siret}: {error}") from None
+        key = compact_siret(spec.siret)
+        if key in seen:
+            raise DirectoryFileError(f"{source}: structure {key} appears twice")
+        seen.add(key)
+    return specs
+
+
+_TRUE = {"true", "yes", "oui", "1", "y", "o"}
+_FALSE = {"false", "no", "non", "0", "n"}
+
+
+def _text(item: Mapping[str, Any], key: str, where: str) -> str:
+    value = item.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise DirectoryFileError(f"{where}: {key} is required (a string)")
+    return value.strip()
+
+
+def _flag(item: Mapping[str, Any], key: str, default: bool, where: str) -> bool:
+    value = item.get(key)
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise DirectoryFileError(f"{where}: {key} must be true or false, not {value!r}")
+
+
+class StructureNotFound(LookupError):
+    def __init__(self, siret: str) -> None:
+        self.siret = siret
+        super().__init__(f"no public buyer with SIRET {siret} in the directory")
+
+
+class StructureAlreadyRegistered(ValueError):
+    def __init__(self, siret: str) -> None:
+        self.siret = siret
+        super().__init__(f"a public buyer with SIRET {siret} is already registered")
+
+
+class DirectoryFileError(ValueError):
+    """A directory file is wrong; the message names the file, line or item, and the field."""
