@@ -9,15 +9,16 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import asdict
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
+from stdnum.fr import siret as siret_number
 
 from facturier.domain.invoice import (
     InvalidCommand,
@@ -37,6 +38,8 @@ from facturier.domain.lifecycle import (
     allowed_actions,
 )
 from facturier.projections import views
+from facturier.projections.fec import fec_filename, fetch_fec_lines, format_fec
+from facturier.projections.payment_delays import DEFAULT_PAYMENT_DAYS, fetch_state, paris_date
 from facturier.services import metrics
 from facturier.services.auth import ApiRole, Principal, authenticate
 from facturier.services.db import apply_schema, pool
@@ -129,6 +132,16 @@ class PayIn(NoBody):
     payment_reference: str = Field(min_length=1, max_length=100)
 
 
+class PaymentTermsIn(NoBody):
+    payment_days: int = Field(
+        ge=1, le=365, description="legal payment period: 30 (State, local authorities), 50"
+    )
+
+
+# Namespace of reception acknowledgment identifiers (uuid5 of invoice id and reception).
+RECEIPT_NAMESPACE = uuid.UUID("5b0c7a2e-3f1d-5e8a-9c4b-6d2f8e1a7c30")
+SiretPath = Annotated[str, Path(pattern=r"^\d{14}$", examples=["11000201100044"])]
+
 ACTION_BODIES: dict[Action, type[BaseModel]] = {
     Action.SUSPEND: ReasonIn,
     Action.COMPLETE: CompleteIn,
@@ -162,7 +175,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        apply_schema(settings, "auth", "tracking")
+        apply_schema(settings, "auth", "tracking", "accounting", "payment_delays")
         state["invoicing"] = InvoicingApp(settings)
         state["pool"] = pool(settings, "api")
         yield
@@ -352,6 +365,112 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "modified_on": invoice.modified_on,
             "data": asdict(invoice.data),
         }
+
+    @app.get("/invoices/{invoice_id}/payment", tags=["payment"])
+    def payment(invoice_id: uuid.UUID, caller: Caller) -> dict[str, Any]:
+        """Legal payment deadline, days elapsed, late days and, once paid late, the interest
+        and the €40 indemnity owed (from the payment-delays projection)."""
+        with state["pool"].connection() as conn:
+            found = fetch_state(conn, invoice_id)
+        if found is None or not caller.sees(found.supplier_id, found.recipient_siret):
+            raise _not_found(invoice_id)
+        return found.view(paris_date(datetime.now(UTC)))
+
+    @app.get("/invoices/{invoice_id}/receipt", tags=["payment"])
+    def receipt(invoice_id: uuid.UUID, caller: Caller) -> dict[str, Any]:
+        """Reception acknowledgment (accusé de réception): when the invoice was made
+        available to the structure it is addressed to, read from the event store."""
+        app_ = invoicing()
+        try:
+            invoice = app_.get(invoice_id)
+            events = app_.history(invoice_id)
+        except InvoiceNotFound:
+            raise _not_found(invoice_id) from None
+        data = invoice.data
+        if not caller.sees(data.supplier_id, data.recipient_siret):
+            raise _not_found(invoice_id)
+        received = [e for e in events if type(e).__name__ == "MadeAvailable"]
+        if not received or invoice.status.value == "A_RECYCLER":
+            raise _error(409, "NOT_RECEIVED", "the invoice is not made available to a buyer")
+        reception = received[-1]
+        version = reception.originator_version
+        return {
+            "receipt_id": str(uuid.uuid5(RECEIPT_NAMESPACE, f"{invoice_id}:receipt:{version}")),
+            "invoice_id": str(invoice_id),
+            "received_at": reception.timestamp,
+            "reception_version": version,
+            "submitted_at": events[0].timestamp,
+            "number": data.number,
+            "kind": data.kind.value,
+            "issue_date": data.issue_date,
+            "supplier": {
+                "scheme": data.supplier_scheme.value,
+                "id": data.supplier_id,
+                "name": data.supplier_name,
+            },
+            "recipient": {
+                "siret": data.recipient_siret,
+                "service_code": data.service_code,
+                "order_reference": data.order_reference,
+            },
+            "currency": data.currency,
+            "net_amount": data.net_amount,
+            "vat_amount": data.vat_amount,
+            "gross_amount": data.gross_amount,
+            "payable_amount": data.payable_amount,
+        }
+
+    def _structure_reader(caller: Principal, siret: str) -> None:
+        if caller.role is ApiRole.SUPPLIER or (
+            caller.role is ApiRole.BUYER and caller.scope != siret
+        ):
+            raise _error(403, "FORBIDDEN", f"only structure {siret}, auditors and admins")
+        if not siret_number.is_valid(siret):
+            raise _error(422, "SIRET_ERR", f"{siret} is not a valid SIRET", "siret")
+
+    @app.put("/structures/{siret}/payment-terms", tags=["payment"])
+    def set_payment_terms(siret: SiretPath, body: PaymentTermsIn, caller: Caller) -> dict[str, Any]:
+        """Admin: the structure's legal payment period (30 days by default, 50 for public
+        hospitals). Applies to invoices it receives from now on."""
+        if caller.role is not ApiRole.ADMIN:
+            raise _error(403, "FORBIDDEN", "only an admin sets payment terms")
+        _structure_reader(caller, siret)
+        with state["pool"].connection() as conn:
+            conn.execute(
+                "INSERT INTO structure_settings (siret, payment_days, updated_by)"
+                " VALUES (%s, %s, %s) ON CONFLICT (siret) DO UPDATE SET"
+                " payment_days = EXCLUDED.payment_days, updated_at = now(),"
+                " updated_by = EXCLUDED.updated_by",
+                (siret, body.payment_days, caller.actor),
+            )
+        return {"siret": siret, "payment_days": body.payment_days}
+
+    @app.get("/structures/{siret}/payment-terms", tags=["payment"])
+    def get_payment_terms(siret: SiretPath, caller: Caller) -> dict[str, Any]:
+        _structure_reader(caller, siret)
+        with state["pool"].connection() as conn:
+            row = conn.execute(
+                "SELECT payment_days FROM structure_settings WHERE siret = %s", (siret,)
+            ).fetchone()
+        return {"siret": siret, "payment_days": row[0] if row else DEFAULT_PAYMENT_DAYS}
+
+    @app.get("/structures/{siret}/fec", tags=["accounting"], response_class=PlainTextResponse)
+    def fec(
+        siret: SiretPath,
+        caller: Caller,
+        year: Annotated[int, Query(ge=1900, le=2999)],
+        separator: Annotated[str, Query(pattern="^(pipe|tab)$")] = "pipe",
+    ) -> PlainTextResponse:
+        """The structure's FEC for one fiscal (calendar) year, from the accounting journal."""
+        _structure_reader(caller, siret)
+        with state["pool"].connection() as conn:
+            lines = fetch_fec_lines(conn, siret, year)
+        text = format_fec(lines, "|" if separator == "pipe" else "tab")
+        return PlainTextResponse(
+            text,
+            media_type="text/plain; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{fec_filename(siret, year)}"'},
+        )
 
     return app
 

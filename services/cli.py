@@ -47,9 +47,16 @@ def _stop_background_serve() -> None:
 def _serve(args: argparse.Namespace) -> int:
     from facturier.services.runtime import serve
 
-    chosen = (args.api, args.relay, args.projection, args.accounting)
-    api, relay, projection, accounting = chosen if any(chosen) else (True, True, True, True)
-    serve(Settings.from_env(), api=api, relay=relay, projection=projection, accounting=accounting)
+    chosen = (args.api, args.relay, args.projection, args.accounting, args.payment_delays)
+    api, relay, projection, accounting, delays = chosen if any(chosen) else (True,) * 5
+    serve(
+        Settings.from_env(),
+        api=api,
+        relay=relay,
+        projection=projection,
+        accounting=accounting,
+        payment_delays=delays,
+    )
     return 0
 
 
@@ -138,12 +145,17 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_parser(name, help=text).set_defaults(func=lambda a, n=name: _stack(n))
 
     serve = sub.add_parser(
-        "serve", help="run API, relay, tracking projection and accounting journal (default: all)"
+        "serve",
+        help="run API, relay, tracking projection, accounting journal and payment delays"
+        " (default: all)",
     )
     serve.add_argument("--api", action="store_true", help="HTTP API")
     serve.add_argument("--relay", action="store_true", help="event store -> Kafka relay")
     serve.add_argument("--projection", action="store_true", help="tracking projection")
     serve.add_argument("--accounting", action="store_true", help="accounting journal projection")
+    serve.add_argument(
+        "--payment-delays", action="store_true", help="payment-delay tracking projection"
+    )
     serve.set_defaults(func=_serve)
 
     demo = sub.add_parser("demo", help="submit invoices, drive them through their lifecycle")

@@ -31,3 +31,14 @@ HTTP_LATENCY = Histogram(
     ["method", "route", "status"],
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
+PAYMENT_DELAY_DAYS = Histogram(
+    "facturier_payment_delay_days",
+    "Days from reception (MadeAvailable) to payment (PaymentSent), suspensions excluded",
+    ["structure"],
+    buckets=(5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 60, 75, 90, 120, 180, 365),
+)
+LATE_PAYMENTS = Counter(
+    "facturier_late_payments_total",
+    "Invoices paid after their legal deadline (late-payment interest owed)",
+    ["structure"],
+)

@@ -12,6 +12,7 @@ from prometheus_client import start_http_server
 
 from facturier.projections.accounting import AccountingProjection, ChartOfAccounts
 from facturier.projections.consumer import ProjectionRunner
+from facturier.projections.payment_delays import PaymentDelaysProjection
 from facturier.projections.tracking import TrackingProjection
 from facturier.services.api import create_app
 from facturier.services.invoicing import InvoicingApp
@@ -40,6 +41,13 @@ def run_accounting(settings: Settings, stop: threading.Event) -> None:
     ProjectionRunner(projection, settings).run(stop)
 
 
+def run_payment_delays(settings: Settings, stop: threading.Event) -> None:
+    projection = PaymentDelaysProjection(
+        settings.payment_delays_group, settings.late_interest_reference_rate
+    )
+    ProjectionRunner(projection, settings).run(stop)
+
+
 def _supervised(
     name: str,
     target: Callable[[Settings, threading.Event], None],
@@ -60,7 +68,12 @@ def _supervised(
 
 
 def serve(
-    settings: Settings, api: bool, relay: bool, projection: bool, accounting: bool = False
+    settings: Settings,
+    api: bool,
+    relay: bool,
+    projection: bool,
+    accounting: bool = False,
+    payment_delays: bool = False,
 ) -> None:
     """Run the chosen services until SIGINT/SIGTERM. With the API, its /metrics also shows
     the relay's and projection's metrics (same process); without it, each exposes its own
@@ -79,6 +92,10 @@ def serve(
         if not api and not relay and not projection:
             start_http_server(settings.accounting_metrics_port, addr=settings.api_host)
         workers.append(_supervised("accounting-journal", run_accounting, settings, stop))
+    if payment_delays:
+        if not (api or relay or projection or accounting):
+            start_http_server(settings.payment_delays_metrics_port, addr=settings.api_host)
+        workers.append(_supervised("payment-delays", run_payment_delays, settings, stop))
     if api:
         uvicorn.run(
             create_app(settings),

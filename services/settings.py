@@ -37,6 +37,16 @@ SETTINGS: tuple[Setting, ...] = (
         "accounting-journal",
         "consumer group of the accounting journal",
     ),
+    Setting(
+        "FACTURIER_PAYMENT_DELAYS_GROUP",
+        "payment-delays",
+        "consumer group of the payment-delay tracking",
+    ),
+    Setting(
+        "FACTURIER_LATE_INTEREST_REFERENCE_RATE",
+        "2.15",
+        "late-payment interest: ECB main refinancing rate, percent (+ 8 points)",
+    ),
     Setting("FACTURIER_ACCOUNT_EXPENSE", "604000", "accounting: expense account debited (net)"),
     Setting("FACTURIER_ACCOUNT_VAT", "445660", "accounting: deductible VAT account debited"),
     Setting("FACTURIER_ACCOUNT_SUPPLIER", "401000", "accounting: supplier payables (gross)"),
@@ -49,6 +59,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FACTURIER_PROJECTION_METRICS_PORT", "9102", "Prometheus port of the projection"),
     Setting(
         "FACTURIER_ACCOUNTING_METRICS_PORT", "9103", "Prometheus port of the accounting journal"
+    ),
+    Setting(
+        "FACTURIER_PAYMENT_DELAYS_METRICS_PORT", "9104", "Prometheus port of the payment delays"
     ),
     Setting("FACTURIER_DATA_DIR", str(_ROOT / ".data"), "local stack state (jars, data, logs)"),
     Setting("FACTURIER_LOG_LEVEL", "INFO", "log level of the services"),
@@ -88,6 +101,8 @@ class Settings:
     topic_replication: int
     tracking_group: str
     accounting_group: str
+    payment_delays_group: str
+    late_interest_reference_rate: str
     account_expense: str
     account_vat: str
     account_supplier: str
@@ -99,6 +114,7 @@ class Settings:
     relay_metrics_port: int
     projection_metrics_port: int
     accounting_metrics_port: int
+    payment_delays_metrics_port: int
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
