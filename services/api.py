@@ -43,7 +43,18 @@ from facturier.projections.payment_delays import DEFAULT_PAYMENT_DAYS, fetch_sta
 from facturier.services import metrics
 from facturier.services.auth import ApiRole, Principal, authenticate
 from facturier.services.db import apply_schema, pool
-from facturier.services.invoicing import DuplicateInvoice, InvoiceNotFound, InvoicingApp
+from facturier.services.directory import (
+    DirectoryApp,
+    DirectoryFileError,
+    read_document,
+    structure_view,
+)
+from facturier.services.invoicing import (
+    DuplicateInvoice,
+    InvoiceNotFound,
+    InvoicingApp,
+    RoutingRefused,
+)
 from facturier.services.settings import Settings
 
 # ---------------------------------------------------------------- request bodies
@@ -176,11 +187,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         apply_schema(settings, "auth", "tracking", "accounting", "payment_delays")
-        state["invoicing"] = InvoicingApp(settings)
+        state["directory"] = DirectoryApp(settings)
+        routing = state["directory"] if settings.routing == "directory" else None
+        state["invoicing"] = InvoicingApp(settings, directory=routing)
         state["pool"] = pool(settings, "api")
         yield
         state["pool"].close()
         state["invoicing"].close()
+        state["directory"].close()
 
     app = FastAPI(
         title="facturier",
@@ -227,6 +241,52 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             status_code=422,
             content={"detail": {"code": code, "field": error.field, "message": error.message}},
         )
+
+    @app.exception_handler(RoutingRefused)
+    async def misrouted(_: Request, error: RoutingRefused) -> JSONResponse:
+        return JSONResponse(
+            status_code=422,
+            content={
+                "detail": {
+                    "code": error.findings[0].reason_code,
+                    "message": str(error),
+                    "errors": [
+                        {
+                            "invoice": data.number,
+                            "code": f.reason_code,
+                            "field": f.field,
+                            "message": f.message,
+                        }
+                        for data, findings in error.refusals
+                        for f in findings
+                    ],
+                }
+            },
+        )
+
+    @app.exception_handler(DirectoryFileError)
+    async def bad_directory(_: Request, error: DirectoryFileError) -> JSONResponse:
+        return JSONResponse(
+            status_code=422, content={"detail": {"code": "INVALID", "message": str(error)}}
+        )
+
+    @app.post("/directory", tags=["directory"])
+    def load_directory(document: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        """Admin: register or update public buyer structures, their services and known EJs
+        (the JSON format of `facturier directory load`). Only differences are recorded."""
+        if caller.role is not ApiRole.ADMIN:
+            raise _error(403, "FORBIDDEN", "only an admin token changes the directory")
+        report = state["directory"].load(read_document(document, "request"), actor=caller.actor)
+        return asdict(report)
+
+    @app.get("/directory/structures/{siret}", tags=["directory"])
+    def structure(siret: str, caller: Caller) -> dict[str, Any]:
+        """A buyer structure as the directory knows it (any authenticated caller: suppliers
+        need it to address their invoices)."""
+        found = state["directory"].find(siret)
+        if found is None:
+            raise _error(404, "DEST_INC", f"no structure {siret} in the directory")
+        return structure_view(found)
 
     @app.exception_handler(LifecycleError)
     async def not_allowed(_: Request, error: LifecycleError) -> JSONResponse:

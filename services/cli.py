@@ -128,6 +128,27 @@ def _audit(args: argparse.Namespace) -> int:
     return 0 if report.intact else 1
 
 
+def _load_directory(args: argparse.Namespace) -> int:
+    from facturier.services.directory import DirectoryApp
+
+    app = DirectoryApp(Settings.from_env())
+    try:
+        path = Path(args.file)
+        if path.suffix.lower() == ".json":
+            report = app.load_json(path)
+        else:
+            services = Path(args.services) if args.services else None
+            references = Path(args.order_references) if args.order_references else None
+            report = app.load_csv(path, services, references)
+    finally:
+        app.close()
+    print(
+        f"{report.registered} registered, {report.changed} changed, {report.unchanged} "
+        f"unchanged; {report.events} events recorded"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=os.environ.get("FACTURIER_LOG_LEVEL", "INFO"),
@@ -174,6 +195,17 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--scope", help="supplier identifier, or buyer structure SIRET")
     token.add_argument("--label", required=True, help="who holds it")
     token.set_defaults(func=_create_token)
+
+    directory = sub.add_parser("directory", help="the directory of public buyers")
+    load = directory.add_subparsers(dest="what", required=True).add_parser(
+        "load",
+        help="register or update structures from a JSON file or CSV files "
+        "(format: services/directory.py); only differences are recorded",
+    )
+    load.add_argument("file", help="directory.json, or the structures CSV")
+    load.add_argument("--services", help="CSV of services (siret,code,name,active)")
+    load.add_argument("--order-references", help="CSV of known EJs (siret,order_reference)")
+    load.set_defaults(func=_load_directory)
 
     audit = sub.add_parser("audit", help="auditors' checks").add_subparsers(
         dest="what", required=True

@@ -4,6 +4,7 @@ what is printed has gone event store -> relay -> Kafka -> projection -> PostgreS
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -21,6 +22,7 @@ from facturier.services.db import apply_schema, connect
 from facturier.services.settings import Settings, env
 
 # Tables stay readable when the output is a file or a narrow CI log.
+DIRECTORY = Path(__file__).resolve().parent.parent / "deploy" / "demo" / "directory.json"
 console = Console(width=None if sys.stdout.isatty() else 110)
 
 BUYER = "11000201100044"  # a State structure (valid SIRET)
@@ -112,6 +114,14 @@ def run_demo(settings: Settings, start_services: bool = True) -> int:
         buyer_token = create_token(conn, ApiRole.BUYER, BUYER, "demo buyer service")
         other_buyer_token = create_token(conn, ApiRole.BUYER, OTHER_BUYER, "demo town hall")
         auditor_token = create_token(conn, ApiRole.AUDITOR, "*", "demo auditor")
+        admin_token = create_token(conn, ApiRole.ADMIN, "*", "demo platform admin")
+    admin = _Client(base, admin_token)
+    console.rule("[bold]0. The platform knows its public buyers (directory)")
+    loaded = admin.post("/directory", json.loads(DIRECTORY.read_text("utf-8")))
+    console.print(
+        f"  {DIRECTORY.name}: {loaded['registered']} registered, {loaded['changed']} "
+        f"changed, {loaded['unchanged']} unchanged"
+    )
     buyer, other_buyer = _Client(base, buyer_token), _Client(base, other_buyer_token)
     run = time.strftime("%H%M%S")
     durand, martin, poste = (_Client(base, tokens[s]) for s in SUPPLIERS)

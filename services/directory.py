@@ -317,6 +317,26 @@ def _reconcile(existing: Structure | None, spec: StructureSpec, actor: str) -> S
     return structure
 
 
+def structure_view(structure: Structure) -> dict[str, Any]:
+    """A structure as the API and CLI show it (the JSON load format, plus state)."""
+    return {
+        "siret": structure.siret,
+        "name": structure.name,
+        "kind": structure.kind.value,
+        "active": structure.active,
+        "service_code_required": structure.service_code_required,
+        "order_reference_required": structure.order_reference_required,
+        "service_code_or_order_reference_required": (
+            structure.service_code_or_order_reference_required
+        ),
+        "services": [
+            {"code": s.code, "name": s.name, "active": s.active}
+            for s in sorted(structure.services.values(), key=lambda s: s.code)
+        ],
+        "order_references": sorted(structure.order_references),
+    }
+
+
 # Reading files
 
 
@@ -325,11 +345,16 @@ def read_json(path: Path) -> list[StructureSpec]:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise DirectoryFileError(f"{path.name}: {error}") from None
+    return read_document(document, path.name)
+
+
+def read_document(document: Any, source: str) -> list[StructureSpec]:
+    """The structures of a JSON document (a file's content, or an API request body)."""
     if not isinstance(document, dict) or not isinstance(document.get("structures"), list):
-        raise DirectoryFileError(f'{path.name}: expected {{"structures": [...]}}')
+        raise DirectoryFileError(f'{source}: expected {{"structures": [...]}}')
     specs: list[StructureSpec] = []
     for index, item in enumerate(document["structures"]):
-        where = f"{path.name}: structures[{index}]"
+        where = f"{source}: structures[{index}]"
         if not isinstance(item, dict):
             raise DirectoryFileError(f"{where}: an object expected")
         services: list[ServiceSpec] = []
@@ -347,7 +372,7 @@ def read_json(path: Path) -> list[StructureSpec]:
         if not isinstance(references, list) or not all(isinstance(r, str) for r in references):
             raise DirectoryFileError(f"{where}.order_references: a list of strings expected")
         specs.append(_structure_spec(item, where, tuple(services), tuple(references)))
-    return _checked(specs, path.name)
+    return _checked(specs, source)
 
 
 def read_csv(

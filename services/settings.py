@@ -53,6 +53,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FACTURIER_ACCOUNT_BANK", "512000", "accounting: bank account credited on payment"),
     Setting("FACTURIER_RELAY_BATCH", "2000", "notifications the relay reads and sends per round"),
     Setting("FACTURIER_RELAY_IDLE_MS", "50", "relay pause when nothing is new, ms"),
+    Setting(
+        "FACTURIER_ROUTING",
+        "directory",
+        "`directory`: refuse what the buyers' directory cannot route; `open`: any valid SIRET",
+    ),
     Setting("FACTURIER_API_HOST", "127.0.0.1", "HTTP API bind address"),
     Setting("FACTURIER_API_PORT", "8000", "HTTP API port"),
     Setting("FACTURIER_RELAY_METRICS_PORT", "9101", "Prometheus port of the relay process"),
@@ -109,6 +114,7 @@ class Settings:
     account_bank: str
     relay_batch: int
     relay_idle_ms: int
+    routing: str
     api_host: str
     api_port: int
     relay_metrics_port: int

@@ -170,6 +170,24 @@ def start_service(tmp_path: Path) -> Iterator[Callable[..., Service]]:
         service.stop()
 
 
+DEMO_DIRECTORY = ROOT / "deploy" / "demo" / "directory.json"
+
+
+def load_directory(base_url: str, admin_token: str) -> None:
+    """Register the test buyers (the demo's directory) through the admin API."""
+    import json
+
+    import httpx
+
+    response = httpx.post(
+        f"{base_url}/directory",
+        json=json.loads(DEMO_DIRECTORY.read_text()),
+        headers={"Authorization": f"Bearer {admin_token}"},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+
+
 def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():

@@ -21,6 +21,7 @@ from tests.conftest import (
     OTHER_SUPPLIER,
     SUPPLIER,
     Service,
+    load_directory,
     wait_until,
 )
 
@@ -69,6 +70,7 @@ def api(
                 "auditor": create_token(conn, ApiRole.AUDITOR, "*", "t"),
                 "admin": create_token(conn, ApiRole.ADMIN, "*", "t"),
             }
+        load_directory(f"http://127.0.0.1:{settings.api_port}", tokens["admin"])
         yield Api(settings, tokens), settings
     finally:
         service.stop()
@@ -317,3 +319,32 @@ def test_duplicate_and_forbidden_transition(api: tuple[Api, Settings]) -> None:
     )
     assert missing.status_code == 422 and "reason" in missing.text
     assert client.call("GET", "/openapi.json", None).json()["paths"]["/invoices"]
+
+
+def test_directory_routes_or_refuses_with_reason_codes(api: tuple[Api, Settings]) -> None:
+    client, settings = api
+    unknown = client.call(
+        "POST", "/invoices", "supplier", body("E2E-R1", recipient_siret="13002526500013")
+    )
+    assert unknown.status_code == 422, unknown.text
+    assert unknown.json()["detail"]["code"] == "DEST_INC"
+    no_service = client.call("POST", "/invoices", "supplier", body("E2E-R2", service_code=""))
+    assert no_service.json()["detail"]["code"] == "CODE_ROUTAGE_ERR"
+    wrong_service = client.call(
+        "POST", "/invoices", "supplier", body("E2E-R3", service_code="NOPE")
+    )
+    assert wrong_service.json()["detail"]["errors"][0]["field"] == "service_code"
+    # Nothing was recorded for them: the same numbers are still free.
+    assert client.call("POST", "/invoices", "supplier", body("E2E-R1")).status_code == 201
+    # The directory is readable by any token, writable by admins only.
+    known = client.call("GET", f"/directory/structures/{BUYER}", "supplier").json()
+    assert known["service_code_required"] and "SE-01" in [s["code"] for s in known["services"]]
+    assert client.call("POST", "/directory", "buyer", {"structures": []}).status_code == 403
+    bad = client.call("POST", "/directory", "admin", {"structures": [{"siret": "123"}]})
+    assert bad.status_code == 422
+    # Loading the same directory again records nothing.
+    with psycopg.connect(settings.dsn) as conn:
+        before = conn.execute("SELECT count(*) FROM directory_events").fetchone()
+    load_directory(client.base, client.tokens["admin"])
+    with psycopg.connect(settings.dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM directory_events").fetchone() == before

@@ -31,6 +31,7 @@ from tests.conftest import (
     Service,
     free_port,
     invoice_data,
+    load_directory,
     wait_until,
 )
 from tests.integration._pipeline import query, store_events, stored_offsets, wait_while_running
@@ -58,6 +59,7 @@ def api(
                 "auditor": create_token(conn, ApiRole.AUDITOR, "*", "t"),
                 "admin": create_token(conn, ApiRole.ADMIN, "*", "t"),
             }
+        load_directory(f"http://127.0.0.1:{settings.api_port}", tokens["admin"])
         yield Api(settings, tokens)
     finally:
         service.stop()
@@ -124,9 +126,16 @@ def test_payment_terms_delays_interest_receipt_fec_and_scopes(api: Api) -> None:
     assert api.call("GET", terms.format(OTHER_BUYER), "buyer").status_code == 403
 
     ids = {}
-    for name, recipient in (("late", BUYER), ("on-time", BUYER), ("hospital", OTHER_BUYER)):
+    for name, recipient, service in (
+        ("late", BUYER, "SE-01"),
+        ("on-time", BUYER, "SE-01"),
+        ("hospital", OTHER_BUYER, "MAIRIE"),
+    ):
         created = api.call(
-            "POST", "/invoices", "supplier", body(f"PAY-{name}", recipient_siret=recipient)
+            "POST",
+            "/invoices",
+            "supplier",
+            body(f"PAY-{name}", recipient_siret=recipient, service_code=service),
         )
         assert created.status_code == 201, created.text
         ids[name] = created.json()["invoice_id"]
