@@ -7,7 +7,6 @@ import contextlib
 import csv
 import functools
 import io
-import logging
 import time
 from collections import Counter
 from datetime import date
@@ -351,24 +350,3 @@ def test_rejection_requires_an_error():
     warning = Finding("X", "file", "just a warning", ReasonCode.AUTRE, "warning")
     with pytest.raises(ValueError):
         Rejection([warning])
-
-
-def test_schematron_throughput(capsys):
-    """Per-invoice time once the stylesheets are compiled (reported, loosely bounded)."""
-    logging.disable(logging.WARNING)
-    files = [
-        SAMPLES / r["relative_path"]
-        for r in ROWS
-        if r["verdict"] == "valid" and not r["relative_path"].lower().endswith(".pdf")
-    ]
-    contents = [p.read_bytes() for p in files]
-    for c in contents:  # warm-up: compile every stylesheet involved
-        validate(c, "warm")
-    start = time.perf_counter()
-    for c in contents:
-        validate(c, "timed")
-    per_invoice = (time.perf_counter() - start) / len(contents)
-    logging.disable(logging.NOTSET)
-    with capsys.disabled():
-        print(f"\nintake: {per_invoice * 1000:.1f} ms per invoice over {len(contents)} valid XML")
-    assert per_invoice < 0.25
