@@ -7,7 +7,6 @@ import contextlib
 import csv
 import functools
 import io
-import time
 from collections import Counter
 from datetime import date
 from decimal import Decimal
@@ -208,15 +207,13 @@ def test_xxe_external_entity_refused_without_reading_the_file():
     assert "root:" not in str(rejection)
 
 
-def test_billion_laughs_refused_quickly():
+def test_billion_laughs_refused_before_expansion():
     entities = b'<!ENTITY lol "lol">' + b"".join(
         b'<!ENTITY lol%d "%s">' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10)
         for i in range(1, 10)
     )
     bomb = b'<?xml version="1.0"?><!DOCTYPE lolz [' + entities + b"]><lolz>&lol9;</lolz>"
-    start = time.perf_counter()
-    rejection = _rejected(bomb)
-    assert time.perf_counter() - start < 1
+    rejection = _rejected(bomb)  # refused on its DOCTYPE: never expanded
     assert rejection.reason_code is ReasonCode.IRR_SYNTAX and "INTAKE-DTD" in rejection.rules
 
 
@@ -326,9 +323,7 @@ def test_50_mb_xml_refused_by_size_before_parsing(monkeypatch):
     monkeypatch.setattr(safety, "check_encoding", must_not_parse)
     monkeypatch.setattr(safety, "check_no_dtd", must_not_parse)
     big = b'<?xml version="1.0" encoding="UTF-8"?>' + UBL_HEAD + b"<a/>" * (50 * 1024 * 1024 // 4)
-    start = time.perf_counter()
     rejection = _rejected(big)
-    assert time.perf_counter() - start < 0.5
     assert rejection.reason_code is ReasonCode.IRR_TAILLE_F
 
 
