@@ -4,6 +4,7 @@ and topic, so tests never see each other's events."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -16,11 +17,13 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 from kafka import KafkaAdminClient
 
 from facturier.domain.invoice import InvoiceData, InvoiceKind, SupplierScheme
+from facturier.services.auth import ApiRole, create_token
 from facturier.services.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -177,8 +180,6 @@ def load_directory(base_url: str, admin_token: str) -> None:
     """Register the test buyers (the demo's directory) through the admin API."""
     import json
 
-    import httpx
-
     response = httpx.post(
         f"{base_url}/directory",
         json=json.loads(DEMO_DIRECTORY.read_text()),
@@ -186,6 +187,59 @@ def load_directory(base_url: str, admin_token: str) -> None:
         timeout=30,
     )
     assert response.status_code == 200, response.text
+
+
+class Api:
+    """A client of a running API, with one token per test role."""
+
+    def __init__(self, settings: Settings, tokens: dict[str, str]) -> None:
+        self.settings = settings
+        self.base = f"http://127.0.0.1:{settings.api_port}"
+        self.tokens = tokens
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        who: str | None,
+        body: object = None,
+        params: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
+        return httpx.request(
+            method, self.base + path, json=body, headers=headers, params=params, timeout=30
+        )
+
+    def healthy(self) -> bool:
+        try:
+            return httpx.get(f"{self.base}/health").status_code == 200
+        except httpx.HTTPError:
+            return False
+
+
+@contextlib.contextmanager
+def running_api(settings: Settings, log: Path) -> Iterator[Api]:
+    """`facturier serve` (API, relay, projections) on `settings`, with tokens for a supplier,
+    another supplier, a buyer, another buyer, an auditor and an admin, and the test buyers
+    in the directory."""
+    service = Service(settings, log=log)
+    try:
+        api = Api(settings, {})
+        wait_until(api.healthy, 60, "the API to answer")
+        with psycopg.connect(settings.dsn, autocommit=True) as conn:
+            api.tokens.update(
+                supplier=create_token(conn, ApiRole.SUPPLIER, SUPPLIER, "t"),
+                other_supplier=create_token(conn, ApiRole.SUPPLIER, OTHER_SUPPLIER, "t"),
+                buyer=create_token(conn, ApiRole.BUYER, BUYER, "t"),
+                other_buyer=create_token(conn, ApiRole.BUYER, OTHER_BUYER, "t"),
+                auditor=create_token(conn, ApiRole.AUDITOR, "*", "t"),
+                admin=create_token(conn, ApiRole.ADMIN, "*", "t"),
+            )
+        load_directory(api.base, api.tokens["admin"])
+        yield api
+    finally:
+        service.stop()
+        print(service.output()[-3000:])
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:

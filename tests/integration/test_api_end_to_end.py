@@ -13,15 +13,15 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from facturier.events.lifecycle import LifecycleEvent, from_value
-from facturier.services.auth import ApiRole, create_token
 from facturier.services.settings import Settings
 from tests.conftest import (
     BUYER,
     OTHER_BUYER,
     OTHER_SUPPLIER,
     SUPPLIER,
-    Service,
+    Api,
     load_directory,
+    running_api,
     wait_until,
 )
 
@@ -33,55 +33,13 @@ PAID_PATH = [
 ]
 
 
-class Api:
-    def __init__(self, settings: Settings, tokens: dict[str, str]) -> None:
-        self.base = f"http://127.0.0.1:{settings.api_port}"
-        self.tokens = tokens
-
-    def call(
-        self,
-        method: str,
-        path: str,
-        who: str | None,
-        body: Any = None,
-        params: dict[str, str] | None = None,
-    ) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
-        return httpx.request(
-            method, self.base + path, json=body, headers=headers, params=params, timeout=30
-        )
-
-
 @pytest.fixture(scope="module")
 def api(
     make_settings: Callable[[], Settings], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Api, Settings]]:
     settings = make_settings()
-    log = Path(tmp_path_factory.mktemp("api")) / "serve.log"
-    service = Service(settings, log=log)
-    try:
-        wait_until(lambda: _healthy(settings), 60, "the API to answer")
-        with psycopg.connect(settings.dsn, autocommit=True) as conn:
-            tokens = {
-                "supplier": create_token(conn, ApiRole.SUPPLIER, SUPPLIER, "t"),
-                "other_supplier": create_token(conn, ApiRole.SUPPLIER, OTHER_SUPPLIER, "t"),
-                "buyer": create_token(conn, ApiRole.BUYER, BUYER, "t"),
-                "other_buyer": create_token(conn, ApiRole.BUYER, OTHER_BUYER, "t"),
-                "auditor": create_token(conn, ApiRole.AUDITOR, "*", "t"),
-                "admin": create_token(conn, ApiRole.ADMIN, "*", "t"),
-            }
-        load_directory(f"http://127.0.0.1:{settings.api_port}", tokens["admin"])
-        yield Api(settings, tokens), settings
-    finally:
-        service.stop()
-        print(service.output()[-3000:])
-
-
-def _healthy(settings: Settings) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{settings.api_port}/health").status_code == 200
-    except httpx.HTTPError:
-        return False
+    with running_api(settings, Path(tmp_path_factory.mktemp("api")) / "serve.log") as client:
+        yield client, settings
 
 
 def body(number: str, supplier: str = SUPPLIER, **changes: Any) -> dict[str, Any]:

@@ -14,28 +14,26 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 
 from facturier.domain.invoice import SubmissionMode
 from facturier.domain.lifecycle import Action
 from facturier.projections.fec import FEC_COLUMNS
-from facturier.services.auth import ApiRole, create_token
 from facturier.services.invoicing import InvoicingApp
 from facturier.services.settings import Settings
 from tests.conftest import (
     BUYER,
     OTHER_BUYER,
-    OTHER_SUPPLIER,
     SUPPLIER,
+    Api,
     Service,
     free_port,
     invoice_data,
-    load_directory,
+    running_api,
     wait_until,
 )
 from tests.integration._pipeline import query, store_events, stored_offsets, wait_while_running
-from tests.integration.test_api_end_to_end import Api, body
+from tests.integration.test_api_end_to_end import body
 
 pytestmark = pytest.mark.stack
 
@@ -46,31 +44,8 @@ def api(
 ) -> Iterator[Api]:
     settings = replace(make_settings(), late_interest_reference_rate="4.00")
     log = Path(tmp_path_factory.mktemp("payment-api")) / "serve.log"
-    service = Service(settings, log=log)
-    try:
-        base = f"http://127.0.0.1:{settings.api_port}"
-        wait_until(lambda: _healthy(base), 60, "the API to answer")
-        with psycopg.connect(settings.dsn, autocommit=True) as conn:
-            tokens = {
-                "supplier": create_token(conn, ApiRole.SUPPLIER, SUPPLIER, "t"),
-                "other_supplier": create_token(conn, ApiRole.SUPPLIER, OTHER_SUPPLIER, "t"),
-                "buyer": create_token(conn, ApiRole.BUYER, BUYER, "t"),
-                "other_buyer": create_token(conn, ApiRole.BUYER, OTHER_BUYER, "t"),
-                "auditor": create_token(conn, ApiRole.AUDITOR, "*", "t"),
-                "admin": create_token(conn, ApiRole.ADMIN, "*", "t"),
-            }
-        load_directory(f"http://127.0.0.1:{settings.api_port}", tokens["admin"])
-        yield Api(settings, tokens)
-    finally:
-        service.stop()
-        print(service.output()[-3000:])
-
-
-def _healthy(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/health").status_code == 200
-    except httpx.HTTPError:
-        return False
+    with running_api(settings, log) as client:
+        yield client
 
 
 def payment(api: Api, invoice_id: str, ready: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
