@@ -79,23 +79,24 @@ def serve(
     the relay's and projection's metrics (same process); without it, each exposes its own
     Prometheus port."""
     stop = threading.Event()
-    workers = []
-    if relay:
-        if not api:
-            start_http_server(settings.relay_metrics_port, addr=settings.api_host)
-        workers.append(_supervised("relay", run_relay, settings, stop))
-    if projection:
-        if not api and not relay:
-            start_http_server(settings.projection_metrics_port, addr=settings.api_host)
-        workers.append(_supervised("tracking-projection", run_tracking, settings, stop))
-    if accounting:
-        if not api and not relay and not projection:
-            start_http_server(settings.accounting_metrics_port, addr=settings.api_host)
-        workers.append(_supervised("accounting-journal", run_accounting, settings, stop))
-    if payment_delays:
-        if not (api or relay or projection or accounting):
-            start_http_server(settings.payment_delays_metrics_port, addr=settings.api_host)
-        workers.append(_supervised("payment-delays", run_payment_delays, settings, stop))
+    chosen = [
+        (name, target, port)
+        for wanted, name, target, port in (
+            (relay, "relay", run_relay, settings.relay_metrics_port),
+            (projection, "tracking-projection", run_tracking, settings.projection_metrics_port),
+            (accounting, "accounting-journal", run_accounting, settings.accounting_metrics_port),
+            (
+                payment_delays,
+                "payment-delays",
+                run_payment_delays,
+                settings.payment_delays_metrics_port,
+            ),
+        )
+        if wanted
+    ]
+    if chosen and not api:  # one Prometheus port per process: the first service's
+        start_http_server(chosen[0][2], addr=settings.api_host)
+    workers = [_supervised(name, target, settings, stop) for name, target, _ in chosen]
     if api:
         uvicorn.run(
             create_app(settings),
