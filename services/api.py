@@ -221,6 +221,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app_: InvoicingApp = state["invoicing"]
         return app_
 
+    def visible_invoice(invoice_id: uuid.UUID, caller: Principal) -> Invoice:
+        """The invoice as it is now, or 404 alike when it does not exist or lies outside the
+        caller's scope (a token cannot probe for other parties' invoices)."""
+        try:
+            invoice = invoicing().get(invoice_id)
+        except InvoiceNotFound:
+            raise _not_found(invoice_id) from None
+        if not caller.sees(invoice.data.supplier_id, invoice.data.recipient_siret):
+            raise _not_found(invoice_id)
+        return invoice
+
     @app.middleware("http")
     async def measure(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
@@ -328,13 +339,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         request: Request,
     ) -> dict[str, Any]:
         app_ = invoicing()
-        try:
-            invoice = app_.get(invoice_id)
-        except InvoiceNotFound:
-            raise _not_found(invoice_id) from None
-        data = invoice.data
-        if not caller.sees(data.supplier_id, data.recipient_siret):
-            raise _not_found(invoice_id)
+        visible_invoice(invoice_id, caller)
         _authorise(caller, action)
         correlation_id = request.headers.get("x-correlation-id") or str(uuid.uuid4())
         invoice = app_.act(
@@ -393,13 +398,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/invoices/{invoice_id}/events", tags=["audit"])
     def history(invoice_id: uuid.UUID, caller: Caller) -> dict[str, Any]:
         """Every event recorded for the invoice, from the event store itself."""
-        try:
-            events = invoicing().history(invoice_id)
-        except InvoiceNotFound:
-            raise _not_found(invoice_id) from None
-        data = events[0].data  # type: ignore[attr-defined]
-        if not caller.sees(data.supplier_id, data.recipient_siret):
-            raise _not_found(invoice_id)
+        visible_invoice(invoice_id, caller)
+        events = invoicing().history(invoice_id)
         return {"invoice_id": invoice_id, "events": [_event_json(e) for e in events]}
 
     @app.get("/invoices/{invoice_id}/as-of", tags=["audit"])
@@ -408,12 +408,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         event store."""
         if at.tzinfo is None:
             raise _error(422, "INVALID", "give `at` with its UTC offset", "at")
+        visible_invoice(invoice_id, caller)
         try:
             invoice = invoicing().as_of(invoice_id, at)
         except InvoiceNotFound:
             raise _not_found(invoice_id) from None
-        if not caller.sees(invoice.data.supplier_id, invoice.data.recipient_siret):
-            raise _not_found(invoice_id)
         info = STATUS_INFO[invoice.status]
         return {
             "invoice_id": str(invoice.id),
@@ -440,15 +439,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def receipt(invoice_id: uuid.UUID, caller: Caller) -> dict[str, Any]:
         """Reception acknowledgment (accusé de réception): when the invoice was made
         available to the structure it is addressed to, read from the event store."""
-        app_ = invoicing()
-        try:
-            invoice = app_.get(invoice_id)
-            events = app_.history(invoice_id)
-        except InvoiceNotFound:
-            raise _not_found(invoice_id) from None
+        invoice = visible_invoice(invoice_id, caller)
         data = invoice.data
-        if not caller.sees(data.supplier_id, data.recipient_siret):
-            raise _not_found(invoice_id)
+        events = invoicing().history(invoice_id)
         received = [e for e in events if type(e).__name__ == "MadeAvailable"]
         if not received or invoice.status.value == "A_RECYCLER":
             raise _error(409, "NOT_RECEIVED", "the invoice is not made available to a buyer")

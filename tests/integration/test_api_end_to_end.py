@@ -199,6 +199,9 @@ def test_suspend_complete_reject_and_reroute(api: tuple[Api, Settings]) -> None:
     assert view["recipient_siret"] == OTHER_BUYER
     # The first buyer no longer sees it; the new one acts on it.
     assert client.call("GET", f"/invoices/{second}", "buyer").status_code == 404
+    # Its raw history follows the invoice's current addressee too.
+    assert client.call("GET", f"/invoices/{second}/events", "buyer").status_code == 404
+    assert client.call("GET", f"/invoices/{second}/events", "other_buyer").status_code == 200
     taken = client.call("POST", f"/invoices/{second}/take-in-hand", "other_buyer")
     assert taken.status_code == 200
 
