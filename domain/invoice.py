@@ -10,10 +10,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
 from eventsourcing.domain import Aggregate, event
+from stdnum import iban
 from stdnum.eu import vat
 from stdnum.fr import siret
 
@@ -91,28 +92,172 @@ class Document:
     filename: str
     media_type: str
     size: int
+    role: str = "invoice"  # "invoice" (the legal document), "data" (its XML), "attachment"
+
+
+@dataclass(frozen=True)
+class Address:
+    line1: str = ""
+    line2: str = ""
+    city: str = ""
+    postcode: str = ""
+    country: str = ""  # ISO 3166-1 alpha-2
+
+
+@dataclass(frozen=True)
+class InvoiceLine:
+    """BG-25. Quantities and prices keep the decimals the supplier sent."""
+
+    line_id: str  # BT-126
+    name: str  # BT-153
+    quantity: Decimal  # BT-129
+    unit: str  # BT-130, UN/ECE rec. 20 (C62 = one)
+    unit_price: Decimal  # BT-146, net of any price discount
+    net_amount: Decimal  # BT-131
+    vat_category: str  # BT-151, UNCL 5305 (S standard, Z zero, E exempt, AE reverse charge...)
+    vat_rate: Decimal | None  # BT-152, percent
+    base_quantity: Decimal = Decimal(1)  # BT-149
+    allowances: Decimal = Decimal(0)  # sum of BG-27 amounts
+    charges: Decimal = Decimal(0)  # sum of BG-28 amounts
+
+
+@dataclass(frozen=True)
+class VatBreakdown:
+    """BG-23, one per VAT category and rate."""
+
+    category: str  # BT-118
+    rate: Decimal | None  # BT-119
+    taxable_amount: Decimal  # BT-116
+    tax_amount: Decimal  # BT-117
+    exemption_reason: str = ""  # BT-120
+
+
+@dataclass(frozen=True)
+class AllowanceCharge:
+    """BG-20 (allowance) or BG-21 (charge) at document level."""
+
+    is_charge: bool
+    amount: Decimal  # BT-92 / BT-99
+    reason: str  # BT-97 / BT-104
+    vat_category: str  # BT-95 / BT-102
+    vat_rate: Decimal | None  # BT-96 / BT-103
+
+
+@dataclass(frozen=True)
+class PaymentMeans:
+    """BG-16: how the buyer pays; `iban` for a credit transfer (BT-84)."""
+
+    code: str  # BT-81, UNCL 4461 (30 credit transfer, 58 SEPA credit transfer, 49 debit...)
+    iban: str = ""  # BT-84
+    bic: str = ""  # BT-86
+    remittance: str = ""  # BT-83
+
+
+@dataclass(frozen=True)
+class SignatureCheck:
+    """What the PDF signature of a deposited invoice proved when it was received."""
+
+    signed: bool
+    intact: bool  # the signed bytes are unchanged
+    trusted: bool  # the certificate chains to a configured trust root and was valid
+    signer: str = ""  # the certificate's common name
+    signing_time: str = ""  # ISO 8601, the trusted timestamp or else the signer's claim
+    note: str = ""  # why it is not trusted, when it is not
+
+
+# UNTDID 1001 codes of credit notes (EN 16931 code list); an amount on them is owed back.
+CREDIT_NOTE_CODES = frozenset(
+    {"81", "83", "261", "262", "296", "308", "381", "396", "420", "458", "532"}
+)
+# VAT rates in force in France (standard, intermediate, reduced, special; Corsica; overseas
+# departments). A French seller's standard-rated line at another rate is TX_TVA_ERR.
+FRENCH_VAT_RATES = frozenset(
+    Decimal(r) for r in ("20", "10", "5.5", "2.1", "13", "0.9", "8.5", "1.75", "1.05")
+)
+# Rounding slack allowed between computed and stated amounts, per computation.
+TOLERANCE = CENTS
+
+
+def line(
+    line_id: str,
+    name: str,
+    quantity: Decimal,
+    unit_price: Decimal,
+    vat_rate: Decimal,
+    vat_category: str = "S",
+    unit: str = "C62",
+) -> InvoiceLine:
+    """A line as a supplier types it: its net amount is computed, rounded half up."""
+    net = (quantity * unit_price).quantize(CENTS, ROUND_HALF_UP)
+    return InvoiceLine(line_id, name, quantity, unit, unit_price, net, vat_category, vat_rate)
+
+
+def vat_breakdown_of(
+    lines: tuple[InvoiceLine, ...], exemption_reason: str = ""
+) -> tuple[VatBreakdown, ...]:
+    """BG-23 computed from the lines: one row per (category, rate), tax rounded once per row
+    (EN 16931 BR-CO-17), not per line."""
+    bases: dict[tuple[str, Decimal | None], Decimal] = {}
+    for item in lines:
+        key = (item.vat_category, item.vat_rate)
+        bases[key] = bases.get(key, Decimal(0)) + item.net_amount
+    return tuple(
+        VatBreakdown(
+            category,
+            rate,
+            base,
+            (base * (rate or 0) / 100).quantize(CENTS, ROUND_HALF_UP),
+            "" if category in ("S", "Z", "L", "M") else exemption_reason,
+        )
+        for (category, rate), base in bases.items()
+    )
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an invoice: the field (a dotted path), why, and the reform code."""
+
+    field: str
+    message: str
+    reason_code: ReasonCode
+    rule: str  # facturier's own rule id, e.g. "FR-CALC-LINE"
 
 
 @dataclass(frozen=True)
 class InvoiceData:
-    """What the supplier submits: the business terms every mode produces."""
+    """What the supplier submits: the EN 16931 business terms every mode produces."""
 
     supplier_scheme: SupplierScheme
-    supplier_id: str
-    supplier_name: str
-    recipient_siret: str
-    service_code: str
-    order_reference: str  # engagement juridique (EJ), BT-13
+    supplier_id: str  # SIRET (BT-30 scheme 0009) or the scheme's identifier
+    supplier_name: str  # BT-27
+    recipient_siret: str  # BT-47 / routing identifier of the public buyer
+    service_code: str  # BT-10 buyer reference: the recipient's service code
+    order_reference: str  # BT-13: engagement juridique (EJ)
     number: str  # BT-1
-    kind: InvoiceKind  # BT-3
-    issue_date: date
-    due_date: date | None
-    currency: str
-    net_amount: Decimal  # BT-109
+    kind: str  # BT-3, UNTDID 1001 (380 invoice, 381 credit note, 384 corrective, 389 self-billed)
+    issue_date: date  # BT-2
+    due_date: date | None  # BT-9
+    currency: str  # BT-5
+    net_amount: Decimal  # BT-109, total without VAT
     vat_amount: Decimal  # BT-110
-    gross_amount: Decimal  # BT-112
+    gross_amount: Decimal  # BT-112, total with VAT
     payable_amount: Decimal  # BT-115
     documents: tuple[Document, ...] = field(default_factory=tuple)
+    supplier_vat_number: str = ""  # BT-31
+    supplier_address: Address = field(default_factory=Address)  # BG-5
+    recipient_name: str = ""  # BT-44
+    contract_reference: str = ""  # BT-12
+    lines: tuple[InvoiceLine, ...] = field(default_factory=tuple)  # BG-25
+    vat_breakdown: tuple[VatBreakdown, ...] = field(default_factory=tuple)  # BG-23
+    allowances_charges: tuple[AllowanceCharge, ...] = field(default_factory=tuple)  # BG-20/21
+    line_total: Decimal | None = None  # BT-106
+    allowance_total: Decimal = Decimal(0)  # BT-107
+    charge_total: Decimal = Decimal(0)  # BT-108
+    prepaid_amount: Decimal = Decimal(0)  # BT-113
+    rounding_amount: Decimal = Decimal(0)  # BT-114
+    payment_means: tuple[PaymentMeans, ...] = field(default_factory=tuple)  # BG-16
+    payment_terms: str = ""  # BT-20
+    guideline_id: str = ""  # BT-24, the specification the document declares
 
     @property
     def supplier_key(self) -> str:
@@ -121,38 +266,221 @@ class InvoiceData:
             return f"SIREN:{self.supplier_id[:9]}"
         return f"{self.supplier_scheme}:{self.supplier_id}"
 
+    @property
+    def is_credit_note(self) -> bool:
+        return self.kind in CREDIT_NOTE_CODES
+
+    @property
+    def sign(self) -> int:
+        """+1 for an invoice, -1 for a credit note (what the buyer owes, or is owed back)."""
+        return -1 if self.is_credit_note else 1
+
+    @property
+    def is_french_seller(self) -> bool:
+        """French VAT applies: the seller is registered in France."""
+        return (
+            self.supplier_scheme is SupplierScheme.SIRET
+            or self.supplier_address.country == "FR"
+            or self.supplier_vat_number.startswith("FR")
+        )
+
     def check(self) -> None:
-        """Raise InvalidInvoice naming the first field that is wrong."""
-        if self.supplier_scheme is SupplierScheme.SIRET and not siret.is_valid(self.supplier_id):
-            raise InvalidInvoice("supplier_id", "not a valid SIRET", ReasonCode.SIRET_ERR)
-        if self.supplier_scheme is SupplierScheme.VAT and not vat.is_valid(self.supplier_id):
-            raise InvalidInvoice("supplier_id", "not a valid EU VAT number", ReasonCode.SIRET_ERR)
+        """Raise InvalidInvoice naming the first problem (`problems` lists them all)."""
+        problems = self.problems()
+        if problems:
+            raise InvalidInvoice.of(problems)
+
+    def problems(self) -> list[Problem]:
+        """Everything wrong with the invoice, identifiers first, then arithmetic.
+
+        The EN 16931 Schematron already checks the sums of an XML invoice (BR-CO-10...16);
+        these checks make portal entries obey the same rules before any XML exists, and add
+        what the Schematron leaves out: each line's quantity x price, each VAT amount against
+        its base and rate, French VAT rates, the IBAN's check digits."""
+        found = [*self._identifier_problems(), *self._total_problems()]
+        found += self._line_problems() + self._vat_problems() + self._payment_problems()
+        return found
+
+    def _identifier_problems(self) -> list[Problem]:
+        found: list[Problem] = []
+
+        def bad(name: str, message: str, code: ReasonCode, rule: str) -> None:
+            found.append(Problem(name, message, code, rule))
+
         if not self.supplier_id.strip():
-            raise InvalidInvoice("supplier_id", "missing", ReasonCode.SIRET_ERR)
-        if not siret.is_valid(self.recipient_siret):
-            raise InvalidInvoice("recipient_siret", "not a valid SIRET", ReasonCode.SIRET_ERR)
+            bad("supplier_id", "missing", ReasonCode.SIRET_ERR, "FR-ID-SUPPLIER")
+        elif self.supplier_scheme is SupplierScheme.SIRET and not siret.is_valid(self.supplier_id):
+            bad("supplier_id", "not a valid SIRET", ReasonCode.SIRET_ERR, "FR-ID-SUPPLIER")
+        elif self.supplier_scheme is SupplierScheme.VAT and not vat.is_valid(self.supplier_id):
+            bad("supplier_id", "not a valid EU VAT number", ReasonCode.SIRET_ERR, "FR-ID-SUPPLIER")
+        if self.supplier_vat_number and not vat.is_valid(self.supplier_vat_number):
+            bad(
+                "supplier_vat_number",
+                "not a valid EU VAT number",
+                ReasonCode.SIRET_ERR,
+                "FR-ID-VAT",
+            )
+        if not self.recipient_siret.strip():
+            bad(
+                "recipient_siret",
+                "no recipient: the SIRET of a public buyer is required",
+                ReasonCode.DEST_INC,
+                "FR-ID-RECIPIENT",
+            )
+        elif not siret.is_valid(self.recipient_siret):
+            bad("recipient_siret", "not a valid SIRET", ReasonCode.SIRET_ERR, "FR-ID-RECIPIENT")
         if not self.number.strip() or len(self.number) > 20:
-            raise InvalidInvoice("number", "1 to 20 characters required", ReasonCode.REJ_SEMAN)
+            bad("number", "1 to 20 characters required", ReasonCode.REJ_SEMAN, "FR-NUMBER")
+        if not (self.kind.isdigit() and len(self.kind) <= 3):
+            bad("kind", "an UNTDID 1001 document type code", ReasonCode.REJ_SEMAN, "FR-KIND")
         if len(self.currency) != 3 or not self.currency.isalpha() or not self.currency.isupper():
-            raise InvalidInvoice("currency", "ISO 4217 code expected", ReasonCode.REJ_SEMAN)
+            bad("currency", "ISO 4217 code expected", ReasonCode.REJ_SEMAN, "FR-CURRENCY")
         if len(self.order_reference) > 50:
-            raise InvalidInvoice("order_reference", "at most 50 characters", ReasonCode.CMD_ERR)
-        for name in ("net_amount", "vat_amount", "gross_amount", "payable_amount"):
+            bad("order_reference", "at most 50 characters", ReasonCode.CMD_ERR, "FR-EJ-LENGTH")
+        if self.due_date is not None and self.due_date < self.issue_date:
+            bad("due_date", "before the issue date", ReasonCode.REJ_SEMAN, "FR-DUE-DATE")
+        return found
+
+    def _total_problems(self) -> list[Problem]:
+        found: list[Problem] = []
+        amounts = ("net_amount", "vat_amount", "gross_amount", "payable_amount")
+        for name in (*amounts, "allowance_total", "charge_total", "prepaid_amount"):
             amount: Decimal = getattr(self, name)
             if amount != amount.quantize(CENTS):
-                raise InvalidInvoice(name, "at most 2 decimals", ReasonCode.CALCUL_ERR)
+                found.append(
+                    Problem(name, "at most 2 decimals", ReasonCode.CALCUL_ERR, "FR-CALC-DECIMALS")
+                )
+        if found:
+            return found
         if self.net_amount + self.vat_amount != self.gross_amount:
-            raise InvalidInvoice(
-                "gross_amount",
-                f"net {self.net_amount} + VAT {self.vat_amount} != gross {self.gross_amount}",
-                ReasonCode.MONTANTTOTAL_ERR,
+            found.append(
+                Problem(
+                    "gross_amount",
+                    f"net {self.net_amount} + VAT {self.vat_amount} != gross {self.gross_amount}",
+                    ReasonCode.MONTANTTOTAL_ERR,
+                    "FR-CALC-GROSS",
+                )
             )
-        if self.payable_amount > self.gross_amount and self.gross_amount >= 0:
-            raise InvalidInvoice(
-                "payable_amount", "exceeds the gross amount", ReasonCode.MONTANTTOTAL_ERR
+        expected_payable = self.gross_amount - self.prepaid_amount + self.rounding_amount
+        if self.payable_amount != expected_payable:
+            found.append(
+                Problem(
+                    "payable_amount",
+                    f"gross {self.gross_amount} - prepaid {self.prepaid_amount} + rounding "
+                    f"{self.rounding_amount} = {expected_payable}, not {self.payable_amount}",
+                    ReasonCode.MONTANTTOTAL_ERR,
+                    "FR-CALC-PAYABLE",
+                )
             )
-        if self.due_date is not None and self.due_date < self.issue_date:
-            raise InvalidInvoice("due_date", "before the issue date", ReasonCode.REJ_SEMAN)
+        if self.line_total is not None:
+            expected_net = self.line_total - self.allowance_total + self.charge_total
+            if self.net_amount != expected_net:
+                found.append(
+                    Problem(
+                        "net_amount",
+                        f"lines {self.line_total} - allowances {self.allowance_total} + "
+                        f"charges {self.charge_total} = {expected_net}, not {self.net_amount}",
+                        ReasonCode.MONTANTTOTAL_ERR,
+                        "FR-CALC-NET",
+                    )
+                )
+        return found
+
+    def _line_problems(self) -> list[Problem]:
+        found: list[Problem] = []
+        for index, line in enumerate(self.lines):
+            where = f"lines[{index}]"
+            if line.base_quantity <= 0:
+                found.append(
+                    Problem(
+                        f"{where}.base_quantity",
+                        "must be positive",
+                        ReasonCode.CALCUL_ERR,
+                        "FR-CALC-LINE",
+                    )
+                )
+                continue
+            expected = (
+                line.quantity * line.unit_price / line.base_quantity
+                - line.allowances
+                + line.charges
+            ).quantize(CENTS, ROUND_HALF_UP)
+            if abs(line.net_amount - expected) > TOLERANCE:
+                found.append(
+                    Problem(
+                        f"{where}.net_amount",
+                        f"line {line.line_id}: {line.quantity} x {line.unit_price} "
+                        f"= {expected}, not {line.net_amount}",
+                        ReasonCode.CALCUL_ERR,
+                        "FR-CALC-LINE",
+                    )
+                )
+            if (
+                self.is_french_seller
+                and line.vat_category == "S"
+                and line.vat_rate is not None
+                and line.vat_rate not in FRENCH_VAT_RATES
+            ):
+                found.append(
+                    Problem(
+                        f"{where}.vat_rate",
+                        f"line {line.line_id}: {line.vat_rate} % is not a French VAT rate",
+                        ReasonCode.TX_TVA_ERR,
+                        "FR-VAT-RATE",
+                    )
+                )
+        if self.lines and self.line_total is not None:
+            total = sum((line.net_amount for line in self.lines), Decimal(0))
+            if total != self.line_total:
+                found.append(
+                    Problem(
+                        "line_total",
+                        f"sum of line amounts {total} != line total {self.line_total}",
+                        ReasonCode.MONTANTTOTAL_ERR,
+                        "FR-CALC-LINES",
+                    )
+                )
+        return found
+
+    def _vat_problems(self) -> list[Problem]:
+        found: list[Problem] = []
+        for index, row in enumerate(self.vat_breakdown):
+            if row.rate is None:
+                continue
+            expected = (row.taxable_amount * row.rate / 100).quantize(CENTS, ROUND_HALF_UP)
+            if abs(row.tax_amount - expected) > TOLERANCE:
+                found.append(
+                    Problem(
+                        f"vat_breakdown[{index}].tax_amount",
+                        f"{row.rate} % of {row.taxable_amount} = {expected}, not {row.tax_amount}",
+                        ReasonCode.TX_TVA_ERR,
+                        "FR-CALC-VAT",
+                    )
+                )
+        if self.vat_breakdown:
+            total = sum((row.tax_amount for row in self.vat_breakdown), Decimal(0))
+            if total != self.vat_amount:
+                found.append(
+                    Problem(
+                        "vat_amount",
+                        f"sum of the VAT breakdown {total} != VAT total {self.vat_amount}",
+                        ReasonCode.MONTANTTOTAL_ERR,
+                        "FR-CALC-VAT-TOTAL",
+                    )
+                )
+        return found
+
+    def _payment_problems(self) -> list[Problem]:
+        return [
+            Problem(
+                f"payment_means[{index}].iban",
+                "not a valid IBAN (check digits)",
+                ReasonCode.REJ_SEMAN,
+                "FR-IBAN",
+            )
+            for index, means in enumerate(self.payment_means)
+            if means.iban and not iban.is_valid(means.iban)
+        ]
 
 
 class Invoice(Aggregate):
@@ -165,11 +493,17 @@ class Invoice(Aggregate):
 
     @event("Submitted")
     def __init__(
-        self, data: InvoiceData, mode: SubmissionMode, actor: str, correlation_id: str = ""
+        self,
+        data: InvoiceData,
+        mode: SubmissionMode,
+        actor: str,
+        correlation_id: str = "",
+        signature: SignatureCheck | None = None,
     ) -> None:
         data.check()
         self.data = data
         self.mode = mode
+        self.signature = signature
         self.status = INITIAL_STATUS
         self.documents: list[Document] = list(data.documents)
         self.payment_order_number = ""
@@ -301,8 +635,21 @@ class InvalidCommand(ValueError):
 
 
 class InvalidInvoice(InvalidCommand):
-    """The submitted invoice is wrong; carries the reform reason code."""
+    """The submitted invoice is wrong; carries the reform reason code of its first problem,
+    and `problems` lists every one (a form shows them all at once)."""
 
-    def __init__(self, field_name: str, message: str, reason_code: ReasonCode) -> None:
+    def __init__(
+        self,
+        field_name: str,
+        message: str,
+        reason_code: ReasonCode,
+        problems: tuple[Problem, ...] = (),
+    ) -> None:
         super().__init__(field_name, message)
         self.reason_code = reason_code
+        self.problems = problems or (Problem(field_name, message, reason_code, ""),)
+
+    @classmethod
+    def of(cls, problems: list[Problem]) -> InvalidInvoice:
+        first = problems[0]
+        return cls(first.field, first.message, first.reason_code, tuple(problems))

@@ -109,6 +109,13 @@ def decode(data: bytes, writer: Schema, reader: Schema) -> dict[str, Any]:
     if fingerprint_of(data) != writer.fingerprint:
         raise UnknownSchema("message was not written with the given writer schema")
     body = io.BytesIO(data[HEADER_SIZE:])
-    record = schemaless_reader(body, writer.parsed, reader.parsed, return_record_name=True)
+    # The payload union names its record (event type); an optional record (null | X) does not.
+    record = schemaless_reader(
+        body,
+        writer.parsed,
+        reader.parsed,
+        return_record_name=True,
+        return_record_name_override=True,
+    )
     assert isinstance(record, dict)
     return record

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from dataclasses import asdict, dataclass, is_dataclass
+from dataclasses import dataclass, is_dataclass
 from dataclasses import fields as dataclass_fields
 from datetime import datetime
+from decimal import Decimal
 from enum import Enum
 from functools import cache
 from typing import Any
@@ -65,13 +66,17 @@ def event_id(invoice_id: uuid.UUID | str, version: int) -> str:
     return str(uuid.UUID(bytes=digest.digest()[:16], version=5))
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: Any, nested: bool = False) -> Any:
+    """A domain value as Avro wants it. Inside nested records numbers travel as exact decimal
+    text (a quantity or a price has no fixed scale); top-level amounts are Avro decimals."""
     if isinstance(value, Enum):
         return value.value
     if is_dataclass(value) and not isinstance(value, type):
-        return {k: _plain(v) for k, v in asdict(value).items()}
+        return {f.name: _plain(getattr(value, f.name), True) for f in dataclass_fields(value)}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [_plain(v, nested) for v in value]
+    if nested and isinstance(value, Decimal):
+        return str(value)
     return value
 
 
@@ -115,7 +120,7 @@ def to_record(domain_event: Any) -> dict[str, Any]:
         "status": status.value,
         "reform_code": info.reform_code,
         "summary": info.summary.value,
-        "payload": (_NAMESPACE_DOT + event_type, {f: _plain(attributes[f]) for f in fields}),
+        "payload": (_NAMESPACE_DOT + event_type, {f: _plain(attributes.get(f)) for f in fields}),
     }
 
 

@@ -39,6 +39,10 @@ from facturier.domain.invoice import ReasonCode
 from facturier.intake.errors import Rejection, reject
 from facturier.intake.safety import DEFAULT_LIMITS, Limits, check_size, is_unsafe, parse_safely
 
+# A PDF with no XML at all: in an EDI flow a refusal, in a PDF deposit the "plain PDF" case
+# where the supplier types the invoice's data.
+RULE_PLAIN_PDF: Final = "INTAKE-PDF-NO-XML"
+
 
 class Syntax(StrEnum):
     UBL_INVOICE = "ubl-2.1-invoice"
@@ -231,7 +235,7 @@ def extract_from_pdf(content: bytes, limits: Limits = DEFAULT_LIMITS) -> Detecte
         return detect_xml(bytes(xml), limits, Container.PDF, str(name))
     if not attachments:
         raise reject(
-            "INTAKE-TYPE",
+            RULE_PLAIN_PDF,
             "pdf",
             "PDF without embedded invoice XML (not a Factur-X / ZUGFeRD PDF)",
             ReasonCode.IRR_TYPE_F,

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from facturier.domain.invoice import ReasonCode
+from facturier.domain.invoice import Problem, ReasonCode
 
 Severity = Literal["error", "warning"]
 
@@ -37,6 +37,10 @@ class Finding:
 
     def __str__(self) -> str:
         return f"[{self.severity} {self.reason_code} {self.rule}] {self.location}: {self.message}"
+
+    def as_problem(self) -> Problem:
+        """The finding as a flow's report records it."""
+        return Problem(self.location, self.message, self.reason_code, self.rule)
 
 
 class Rejection(Exception):

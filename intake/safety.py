@@ -47,6 +47,16 @@ _DECLARED_ENCODING = re.compile(rb"""^<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z0
 class Limits:
     max_xml_bytes: int = 10 * MB
     max_pdf_bytes: int = 10 * MB
+    # Flow uploads and their archives (intake/archive.py). Chorus Pro-like figures: an upload
+    # of at most 120 MB, at most 500 invoices per flow, 10 MB per file inside an archive.
+    max_upload_bytes: int = 120 * MB
+    max_file_bytes: int = 10 * MB  # per file extracted from an archive
+    max_archive_entries: int = 500  # files in one archive (directories and macOS junk aside)
+    # Records of any kind (directories, __MACOSX copies included), counted before the archive's
+    # directory is even parsed, so a zip of millions of empty records costs nothing.
+    max_archive_records: int = 2000
+    max_archive_total_bytes: int = 250 * MB  # all extracted files together
+    max_compression_ratio: int = 100  # uncompressed / compressed, per member and overall
 
 
 DEFAULT_LIMITS = Limits()

@@ -25,6 +25,13 @@ CIUS only restricts EN 16931, so every rule that matters to the buyer has been a
 would turn away, for instance, a German seller's XRechnung that is a valid EN 16931 invoice.
 The id stays visible in the warning, and routing checks (SIRET, service code) come later and
 are unaffected. Files that fail any other rule are still refused.
+
+French rules (BR-FR-..., the reform's "Flux 2" Schematron, `BR-FR-Flux2-Schematron-CII.xslt` /
+`-UBL.xslt`): applied, in addition, to invoices whose guideline id declares the French
+specification (contains `urn.cpro.gouv.fr`, e.g. `...#conformant#urn.cpro.gouv.fr:1p0:
+extended-ctc-fr`). Not to the others: these rules demand reform-only data (billing framework
+BT-23, electronic addresses, SIREN under scheme 0002...) that today's B2G invoices do not
+carry, so applying them to every invoice would refuse nearly all of them (DOMAIN.md §6).
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ from facturier.intake.detect import UBL_PROFILE, Detected, Syntax
 from facturier.intake.errors import Finding, Severity
 
 FOREIGN_GUIDELINE_RULE: Final = "FX-SCH-A-000556"
+FRENCH_SPECIFICATION: Final = "urn.cpro.gouv.fr"
 XSD_RULE: Final = "XSD"
 MAX_XSD_FINDINGS: Final = 50
 SVRL_NS: Final = "http://purl.oclc.org/dsdl/svrl"
@@ -66,6 +74,17 @@ def stylesheet_path(syntax: Syntax, profile: str) -> str:
     if syntax.is_ubl:
         return _artefact(str(fx.UBL_21_LEVEL2schematron[UBL_PROFILE]))
     return _artefact(str(fx.FACTURX_LEVEL2schematron[profile]))
+
+
+def french_rules_path(syntax: Syntax) -> str:
+    fx = facturx.facturx
+    return _artefact(
+        str(fx.UBL_21_FR_CTC_schematron if syntax.is_ubl else fx.CII_FR_CTC_schematron)
+    )
+
+
+def declares_french_rules(detected: Detected) -> bool:
+    return FRENCH_SPECIFICATION in detected.guideline_id
 
 
 @functools.cache
@@ -158,6 +177,9 @@ def schematron_findings(detected: Detected) -> list[Finding]:
     node = _processor().parse_xml(xml_text=text)
     svrl = executable.transform_to_string(xdm_node=node)
     findings = parse_svrl(str(svrl))
+    if declares_french_rules(detected):
+        french = _executable(french_rules_path(detected.syntax))
+        findings += parse_svrl(str(french.transform_to_string(xdm_node=node)))
     if not detected.known_guideline:
         findings = [_foreign_guideline(f, detected) for f in findings]
     return findings

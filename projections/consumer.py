@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 import psycopg
 from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
 
-from facturier.events.lifecycle import LifecycleEvent, from_value
+from facturier.events.lifecycle import from_value
 from facturier.services import metrics
 from facturier.services.db import apply_schema, connect
 from facturier.services.kafka_clients import consumer, ensure_topic
@@ -28,13 +28,16 @@ Cursor = psycopg.Cursor[Any]
 
 
 class Projection(Protocol):
-    """A read model built from lifecycle events."""
+    """A read model built from lifecycle events.
+
+    A consumer of another topic also has `topic` (its name) and `decode` (bytes -> event);
+    by default the lifecycle topic and `events.lifecycle.from_value`."""
 
     group_id: str  # Kafka consumer group, also the key of its stored offsets
     schemas: tuple[str, ...]  # `schemas/sql/<name>.sql` files it needs
 
-    def apply(self, cur: Cursor, events: list[LifecycleEvent]) -> None:
-        """Apply a batch, in order. Must be idempotent on (invoice id, version)."""
+    def apply(self, cur: Cursor, events: list[Any]) -> None:
+        """Apply a batch, in order. Must be idempotent on (aggregate id, version)."""
 
 
 class _SeekToStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -53,7 +56,8 @@ class ProjectionRunner:
         self.projection = projection
         self.settings = settings
         self.group_id = projection.group_id
-        self.topic = settings.topic
+        self.topic: str = getattr(projection, "topic", settings.topic)
+        self.decode: Callable[[bytes], Any] = getattr(projection, "decode", from_value)
         self.conn = connect(settings)
         self.consumer: KafkaConsumer | None = None
         self.consumed = metrics.EVENTS_CONSUMED.labels(self.group_id)
@@ -61,7 +65,7 @@ class ProjectionRunner:
 
     def prepare(self) -> None:
         apply_schema(self.settings, "consumer_offsets", *self.projection.schemas)
-        ensure_topic(self.settings)
+        ensure_topic(self.settings, self.topic)
         self.consumer = consumer(self.settings, self.group_id)
         self.consumer.subscribe([self.topic], listener=_SeekToStoredOffsets(self))
         # Learn the topic's partitions before the first join. Otherwise the first assignment
@@ -105,7 +109,7 @@ class ProjectionRunner:
                 events = []
                 for record in records:
                     try:
-                        events.append(from_value(record.value))
+                        events.append(self.decode(record.value))
                     except Exception as error:  # undecodable: keep it, say it, go on
                         self._dead_letter(cur, record, error)
                 self.projection.apply(cur, events)

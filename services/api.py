@@ -24,10 +24,6 @@ from facturier.domain.invoice import (
     InvalidCommand,
     InvalidInvoice,
     Invoice,
-    InvoiceData,
-    InvoiceKind,
-    SubmissionMode,
-    SupplierScheme,
 )
 from facturier.domain.lifecycle import (
     STATUS_INFO,
@@ -49,64 +45,19 @@ from facturier.services.directory import (
     read_document,
     structure_view,
 )
+from facturier.services.documents import DocumentStore
+from facturier.services.flows import FlowIntake
+from facturier.services.http import command_result, error
+from facturier.services.intake_api import intake_routes
 from facturier.services.invoicing import (
-    DuplicateInvoice,
     InvoiceNotFound,
     InvoicingApp,
     RoutingRefused,
 )
 from facturier.services.settings import Settings
+from facturier.services.submission import Submissions
 
 # ---------------------------------------------------------------- request bodies
-
-
-class SupplierIn(BaseModel):
-    scheme: SupplierScheme = SupplierScheme.SIRET
-    id: str = Field(min_length=1, max_length=40, examples=["73282932000074"])
-    name: str = Field(min_length=1, max_length=200)
-
-
-class InvoiceIn(BaseModel):
-    """An invoice typed in the portal (saisie) or posted by the supplier's software."""
-
-    model_config = ConfigDict(extra="forbid")
-    supplier: SupplierIn
-    recipient_siret: str = Field(pattern=r"^\d{14}$", examples=["11000201100044"])
-    service_code: str = Field(default="", max_length=100)
-    order_reference: str = Field(default="", max_length=50, description="engagement juridique")
-    number: str = Field(min_length=1, max_length=20)
-    kind: InvoiceKind = InvoiceKind.INVOICE
-    issue_date: date
-    due_date: date | None = None
-    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
-    net_amount: Decimal = Field(max_digits=18, decimal_places=2)
-    vat_amount: Decimal = Field(max_digits=18, decimal_places=2)
-    gross_amount: Decimal | None = Field(default=None, max_digits=18, decimal_places=2)
-    payable_amount: Decimal | None = Field(default=None, max_digits=18, decimal_places=2)
-
-    def to_domain(self) -> InvoiceData:
-        gross = (
-            self.gross_amount
-            if self.gross_amount is not None
-            else (self.net_amount + self.vat_amount)
-        )
-        return InvoiceData(
-            supplier_scheme=self.supplier.scheme,
-            supplier_id=self.supplier.id,
-            supplier_name=self.supplier.name,
-            recipient_siret=self.recipient_siret,
-            service_code=self.service_code,
-            order_reference=self.order_reference,
-            number=self.number,
-            kind=self.kind,
-            issue_date=self.issue_date,
-            due_date=self.due_date,
-            currency=self.currency,
-            net_amount=self.net_amount,
-            vat_amount=self.vat_amount,
-            gross_amount=gross,
-            payable_amount=self.payable_amount if self.payable_amount is not None else gross,
-        )
 
 
 class NoBody(BaseModel):
@@ -166,15 +117,8 @@ ACTION_BODIES: dict[Action, type[BaseModel]] = {
 # ---------------------------------------------------------------- errors
 
 
-def _error(status: int, code: str, message: str, field: str | None = None) -> HTTPException:
-    detail: dict[str, Any] = {"code": code, "message": message}
-    if field:
-        detail["field"] = field
-    return HTTPException(status_code=status, detail=detail)
-
-
 def _not_found(invoice_id: uuid.UUID) -> HTTPException:
-    return _error(404, "NOT_FOUND", f"no invoice {invoice_id} visible to this token")
+    return error(404, "NOT_FOUND", f"no invoice {invoice_id} visible to this token")
 
 
 # ---------------------------------------------------------------- app
@@ -191,6 +135,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routing = state["directory"] if settings.routing == "directory" else None
         state["invoicing"] = InvoicingApp(settings, directory=routing)
         state["pool"] = pool(settings, "api")
+        state["documents"] = DocumentStore(settings, state["pool"])
+        state["submissions"] = Submissions(state["invoicing"], state["documents"], settings)
+        state["flows"] = FlowIntake(state["invoicing"], state["documents"], settings)
         yield
         state["pool"].close()
         state["invoicing"].close()
@@ -208,11 +155,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> Principal:
         if credentials is None:
-            raise _error(401, "UNAUTHENTICATED", "missing bearer token")
+            raise error(401, "UNAUTHENTICATED", "missing bearer token")
         with state["pool"].connection() as conn:
             found = authenticate(conn, credentials.credentials)
         if found is None:
-            raise _error(401, "UNAUTHENTICATED", "unknown or revoked token")
+            raise error(401, "UNAUTHENTICATED", "unknown or revoked token")
         return found
 
     Caller = Annotated[Principal, Depends(principal)]
@@ -231,6 +178,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if not caller.sees(invoice.data.supplier_id, invoice.data.recipient_siret):
             raise _not_found(invoice_id)
         return invoice
+
+    app.include_router(
+        intake_routes(
+            principal,
+            visible_invoice,
+            submissions=lambda: state["submissions"],
+            flows=lambda: state["flows"],
+        )
+    )
 
     @app.middleware("http")
     async def measure(
@@ -286,7 +242,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Admin: register or update public buyer structures, their services and known EJs
         (the JSON format of `facturier directory load`). Only differences are recorded."""
         if caller.role is not ApiRole.ADMIN:
-            raise _error(403, "FORBIDDEN", "only an admin token changes the directory")
+            raise error(403, "FORBIDDEN", "only an admin token changes the directory")
         report = state["directory"].load(read_document(document, "request"), actor=caller.actor)
         return asdict(report)
 
@@ -296,7 +252,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         need it to address their invoices)."""
         found = state["directory"].find(siret)
         if found is None:
-            raise _error(404, "DEST_INC", f"no structure {siret} in the directory")
+            raise error(404, "DEST_INC", f"no structure {siret} in the directory")
         return structure_view(found)
 
     @app.exception_handler(LifecycleError)
@@ -314,23 +270,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def prometheus_metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    @app.post("/invoices", status_code=201, tags=["invoices"])
-    def submit_invoice(body: InvoiceIn, caller: Caller, request: Request) -> dict[str, Any]:
-        """Portal entry: submit one invoice. It is recorded, routed and made available to
-        the recipient service in one transaction."""
-        if caller.role is ApiRole.SUPPLIER and caller.scope != body.supplier.id:
-            raise _error(403, "FORBIDDEN", "a supplier token submits only its own invoices")
-        if caller.role in (ApiRole.BUYER, ApiRole.AUDITOR):
-            raise _error(403, "FORBIDDEN", f"a {caller.role} token cannot submit invoices")
-        correlation_id = request.headers.get("x-correlation-id") or str(uuid.uuid4())
-        try:
-            invoice = invoicing().submit(
-                body.to_domain(), SubmissionMode.PORTAL, caller.actor, correlation_id
-            )
-        except DuplicateInvoice as duplicate:
-            raise _error(409, "DOUBLON", str(duplicate)) from None
-        return _command_result(invoice, correlation_id)
-
     def _act(
         invoice_id: uuid.UUID,
         action: Action,
@@ -345,7 +284,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         invoice = app_.act(
             invoice_id, action, actor=caller.actor, correlation_id=correlation_id, **params
         )
-        return _command_result(invoice, correlation_id)
+        return command_result(invoice, correlation_id)
 
     for action in Action:
         _add_action_route(app, action, ACTION_BODIES.get(action, NoBody), _act, Caller)
@@ -407,7 +346,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """The invoice as it was at instant `at` (ISO 8601 with offset), rebuilt from the
         event store."""
         if at.tzinfo is None:
-            raise _error(422, "INVALID", "give `at` with its UTC offset", "at")
+            raise error(422, "INVALID", "give `at` with its UTC offset", "at")
         visible_invoice(invoice_id, caller)
         try:
             invoice = invoicing().as_of(invoice_id, at)
@@ -444,7 +383,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         events = invoicing().history(invoice_id)
         received = [e for e in events if type(e).__name__ == "MadeAvailable"]
         if not received or invoice.status.value == "A_RECYCLER":
-            raise _error(409, "NOT_RECEIVED", "the invoice is not made available to a buyer")
+            raise error(409, "NOT_RECEIVED", "the invoice is not made available to a buyer")
         reception = received[-1]
         version = reception.originator_version
         return {
@@ -454,7 +393,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "reception_version": version,
             "submitted_at": events[0].timestamp,
             "number": data.number,
-            "kind": data.kind.value,
+            "kind": data.kind,
             "issue_date": data.issue_date,
             "supplier": {
                 "scheme": data.supplier_scheme.value,
@@ -477,16 +416,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if caller.role is ApiRole.SUPPLIER or (
             caller.role is ApiRole.BUYER and caller.scope != siret
         ):
-            raise _error(403, "FORBIDDEN", f"only structure {siret}, auditors and admins")
+            raise error(403, "FORBIDDEN", f"only structure {siret}, auditors and admins")
         if not siret_number.is_valid(siret):
-            raise _error(422, "SIRET_ERR", f"{siret} is not a valid SIRET", "siret")
+            raise error(422, "SIRET_ERR", f"{siret} is not a valid SIRET", "siret")
 
     @app.put("/structures/{siret}/payment-terms", tags=["payment"])
     def set_payment_terms(siret: SiretPath, body: PaymentTermsIn, caller: Caller) -> dict[str, Any]:
         """Admin: the structure's legal payment period (30 days by default, 50 for public
         hospitals). Applies to invoices it receives from now on."""
         if caller.role is not ApiRole.ADMIN:
-            raise _error(403, "FORBIDDEN", "only an admin sets payment terms")
+            raise error(403, "FORBIDDEN", "only an admin sets payment terms")
         _structure_reader(caller, siret)
         with state["pool"].connection() as conn:
             conn.execute(
@@ -566,20 +505,7 @@ def _authorise(caller: Principal, action: Action) -> None:
         Role.ACCOUNTING: {ApiRole.BUYER, ApiRole.ADMIN},
     }[by]
     if caller.role not in allowed:
-        raise _error(403, "FORBIDDEN", f"{action} is done by the {by}, not by a {caller.role}")
-
-
-def _command_result(invoice: Invoice, correlation_id: str) -> dict[str, Any]:
-    info = STATUS_INFO[invoice.status]
-    return {
-        "invoice_id": str(invoice.id),
-        "version": invoice.version,
-        "status": invoice.status.value,
-        "reform_code": info.reform_code,
-        "summary": info.summary.value,
-        "correlation_id": correlation_id,
-        "allowed_actions": [a.value for a in allowed_actions(invoice.status)],
-    }
+        raise error(403, "FORBIDDEN", f"{action} is done by the {by}, not by a {caller.role}")
 
 
 def _event_json(event: Any) -> dict[str, Any]:

@@ -1,5 +1,5 @@
-"""Audit: recompute every invoice's hash chain from the event store and compare it with the
-heads the relay stored and, optionally, with the links published on the Kafka topic."""
+"""Audit: recompute every invoice's (and flow's) hash chain from the event store and compare
+it with the heads the relay stored and, optionally, with the links published on Kafka."""
 
 from __future__ import annotations
 
@@ -88,9 +88,10 @@ def _compare_with_topic(
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
     checked = 0
     try:
-        partitions = [
-            TopicPartition(settings.topic, p)
-            for p in consumer.partitions_for_topic(settings.topic) or ()
+        partitions = [  # invoices and flows: every aggregate's chain is published
+            TopicPartition(topic, p)
+            for topic in (settings.topic, settings.flow_topic)
+            for p in consumer.partitions_for_topic(topic) or ()
         ]
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)

@@ -14,6 +14,7 @@ import psycopg
 class ApiRole(StrEnum):
     SUPPLIER = "supplier"  # scope: the supplier identifier (e.g. its SIRET)
     BUYER = "buyer"  # scope: the buyer structure's SIRET (its services and accounting)
+    OPERATOR = "operator"  # scope: the supplier ids it holds a mandate for, comma-separated
     AUDITOR = "auditor"  # scope: '*', read-only
     ADMIN = "admin"  # scope: '*'
 
@@ -29,11 +30,25 @@ class Principal:
         """How the principal appears in the timeline."""
         return f"{self.role}:{self.scope}" if self.scope != "*" else f"{self.role}:{self.label}"
 
+    @property
+    def suppliers(self) -> tuple[str, ...]:
+        """The suppliers this principal submits for: ("*",) for all."""
+        if self.role is ApiRole.ADMIN:
+            return ("*",)
+        if self.role is ApiRole.SUPPLIER:
+            return (self.scope,)
+        if self.role is ApiRole.OPERATOR:
+            return tuple(s.strip() for s in self.scope.split(",") if s.strip())
+        return ()
+
+    def submits_for(self, supplier_id: str) -> bool:
+        return "*" in self.suppliers or supplier_id in self.suppliers
+
     def sees(self, supplier_id: str, recipient_siret: str) -> bool:
         if self.role in (ApiRole.AUDITOR, ApiRole.ADMIN):
             return True
-        if self.role is ApiRole.SUPPLIER:
-            return supplier_id == self.scope
+        if self.role in (ApiRole.SUPPLIER, ApiRole.OPERATOR):
+            return self.submits_for(supplier_id)
         return recipient_siret == self.scope
 
 
@@ -45,7 +60,9 @@ def create_token(conn: psycopg.Connection[Any], role: ApiRole, scope: str, label
     if role in (ApiRole.AUDITOR, ApiRole.ADMIN):
         scope = "*"
     elif not scope or scope == "*":
-        raise ValueError(f"a {role} token needs a scope (supplier id or buyer SIRET)")
+        raise ValueError(
+            f"a {role} token needs a scope (supplier id, buyer SIRET, or mandated supplier ids)"
+        )
     token = "fct_" + secrets.token_urlsafe(32)
     conn.execute(
         "INSERT INTO api_token (token_sha256, role, scope, label) VALUES (%s, %s, %s, %s)",

@@ -11,9 +11,14 @@ import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from facturier.domain.lifecycle import transition_table_markdown
-from facturier.services.settings import Settings, settings_table_markdown
+from facturier.services.auth import ApiRole
+from facturier.services.settings import Settings, env, settings_table_markdown
+
+if TYPE_CHECKING:
+    from facturier.services.flow_client import FlowClient
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 
@@ -34,8 +39,6 @@ def _stack(command: str) -> int:
 
 def _stop_background_serve() -> None:
     """Stop the `facturier serve` that `facturier demo` started, if any."""
-    from facturier.services.settings import env
-
     pid_file = Path(env("FACTURIER_DATA_DIR")) / "run" / "serve.pid"
     if pid_file.exists():
         with contextlib.suppress(ProcessLookupError, ValueError):
@@ -47,8 +50,17 @@ def _stop_background_serve() -> None:
 def _serve(args: argparse.Namespace) -> int:
     from facturier.services.runtime import serve
 
-    chosen = (args.api, args.relay, args.projection, args.accounting, args.payment_delays)
-    api, relay, projection, accounting, delays = chosen if any(chosen) else (True,) * 5
+    chosen = (
+        args.api,
+        args.relay,
+        args.projection,
+        args.accounting,
+        args.payment_delays,
+        args.flows,
+    )
+    api, relay, projection, accounting, delays, flows = (
+        chosen if any(chosen) else (True,) * len(chosen)
+    )
     serve(
         Settings.from_env(),
         api=api,
@@ -56,6 +68,7 @@ def _serve(args: argparse.Namespace) -> int:
         projection=projection,
         accounting=accounting,
         payment_delays=delays,
+        flows=flows,
     )
     return 0
 
@@ -97,7 +110,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _create_token(args: argparse.Namespace) -> int:
-    from facturier.services.auth import ApiRole, create_token
+    from facturier.services.auth import create_token
     from facturier.services.db import apply_schema, connect
 
     settings = Settings.from_env()
@@ -106,6 +119,31 @@ def _create_token(args: argparse.Namespace) -> int:
         token = create_token(conn, ApiRole(args.role), args.scope or "*", args.label)
     print(token)
     return 0
+
+
+def _flow_client(args: argparse.Namespace) -> FlowClient:
+    from facturier.services.flow_client import FlowClient
+
+    settings = Settings.from_env()
+    base = args.api or f"http://{settings.api_host}:{settings.api_port}"
+    return FlowClient(base, args.token or env("FACTURIER_API_TOKEN"))
+
+
+def _flow_submit(args: argparse.Namespace) -> int:
+    from facturier.services.flow_client import submit
+
+    paths = [Path(p) for p in args.paths]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        print(f"no such file: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    return submit(_flow_client(args), paths, args.wait, args.timeout)
+
+
+def _flow_report(args: argparse.Namespace) -> int:
+    from facturier.services.flow_client import print_report
+
+    return print_report(_flow_client(args), args.flow_id, args.json)
 
 
 def _audit(args: argparse.Namespace) -> int:
@@ -167,8 +205,8 @@ def main(argv: list[str] | None = None) -> int:
 
     serve = sub.add_parser(
         "serve",
-        help="run API, relay, tracking projection, accounting journal and payment delays"
-        " (default: all)",
+        help="run API, relay, tracking projection, accounting journal, payment delays and"
+        " flow intake (default: all)",
     )
     serve.add_argument("--api", action="store_true", help="HTTP API")
     serve.add_argument("--relay", action="store_true", help="event store -> Kafka relay")
@@ -176,6 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--accounting", action="store_true", help="accounting journal projection")
     serve.add_argument(
         "--payment-delays", action="store_true", help="payment-delay tracking projection"
+    )
+    serve.add_argument(
+        "--flows", action="store_true", help="flow intake: processes uploaded EDI flows / PDFs"
     )
     serve.set_defaults(func=_serve)
 
@@ -191,8 +232,12 @@ def main(argv: list[str] | None = None) -> int:
         dest="what", required=True
     )
     token = admin.add_parser("create-token", help="issue an API token (printed once)")
-    token.add_argument("--role", required=True, choices=["supplier", "buyer", "auditor", "admin"])
-    token.add_argument("--scope", help="supplier identifier, or buyer structure SIRET")
+    token.add_argument("--role", required=True, choices=[r.value for r in ApiRole])
+    token.add_argument(
+        "--scope",
+        help="supplier identifier, buyer structure SIRET, or (operator) mandated supplier ids,"
+        " comma-separated",
+    )
     token.add_argument("--label", required=True, help="who holds it")
     token.set_defaults(func=_create_token)
 
@@ -206,6 +251,28 @@ def main(argv: list[str] | None = None) -> int:
     load.add_argument("--services", help="CSV of services (siret,code,name,active)")
     load.add_argument("--order-references", help="CSV of known EJs (siret,order_reference)")
     load.set_defaults(func=_load_directory)
+
+    flow = sub.add_parser("flow", help="EDI flows through the API (operators)").add_subparsers(
+        dest="what", required=True
+    )
+    flow_submit = flow.add_parser(
+        "submit", help="upload invoice files or zip / tar.gz batches; print each flow id"
+    )
+    flow_submit.add_argument("paths", nargs="+", metavar="PATH")
+    flow_submit.add_argument(
+        "--wait",
+        action="store_true",
+        help="wait for each flow's end and print its status (exit 1 unless all integrated)",
+    )
+    flow_submit.add_argument("--timeout", type=float, default=600, help="seconds to wait")
+    flow_submit.set_defaults(func=_flow_submit)
+    flow_report = flow.add_parser("report", help="print a flow's processing report")
+    flow_report.add_argument("flow_id", metavar="FLOW_ID")
+    flow_report.add_argument("--json", action="store_true", help="the report as JSON")
+    flow_report.set_defaults(func=_flow_report)
+    for command in (flow_submit, flow_report):
+        command.add_argument("--api", help="API base URL (default: FACTURIER_API_HOST/PORT)")
+        command.add_argument("--token", help="API token (default: FACTURIER_API_TOKEN)")
 
     audit = sub.add_parser("audit", help="auditors' checks").add_subparsers(
         dest="what", required=True

@@ -95,6 +95,15 @@ def _invoice(supplier: str, number: str, net: str, buyer: str = BUYER) -> dict[s
         "number": number,
         "issue_date": date.today().isoformat(),
         "due_date": (date.today() + timedelta(days=30)).isoformat(),
+        "lines": [
+            {
+                "name": "Fournitures",
+                "quantity": "1",
+                "unit_price": str(net_amount),
+                "vat_rate": "20",
+            }
+        ],
+        "payment": {"iban": "FR7630006000011234567890189"},
         "net_amount": str(net_amount),
         "vat_amount": str(vat),
     }

@@ -58,6 +58,7 @@ from facturier.domain.directory import (
     structure_id,
 )
 from facturier.domain.invoice import InvalidCommand
+from facturier.services.db import ddl_lock
 
 if TYPE_CHECKING:
     from facturier.services.settings import Settings
@@ -104,7 +105,8 @@ class DirectoryApp(Application[UUID]):
     def __init__(self, settings: Settings | None = None, env: dict[str, str] | None = None) -> None:
         merged = settings.eventsourcing_env() if settings else {}
         merged.update(env or {})
-        super().__init__(merged)
+        with ddl_lock(settings):
+            super().__init__(merged)
 
     # Queries
 

@@ -16,9 +16,16 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Recording
 
 from facturier.domain.directory import RoutingFinding, Structure, StructureLookup, check_routing
-from facturier.domain.invoice import Invoice, InvoiceData, ReasonCode, SubmissionMode
+from facturier.domain.invoice import (
+    Invoice,
+    InvoiceData,
+    ReasonCode,
+    SignatureCheck,
+    SubmissionMode,
+)
 from facturier.domain.lifecycle import Action
 from facturier.services import metrics, transcodings
+from facturier.services.db import ddl_lock
 
 if TYPE_CHECKING:
     from eventsourcing.persistence import JSONTranscoder
@@ -37,7 +44,8 @@ class InvoicingApp(Application[UUID]):
     ) -> None:
         merged = settings.eventsourcing_env() if settings else {}
         merged.update(env or {})
-        super().__init__(merged)
+        with ddl_lock(settings):
+            super().__init__(merged)
         # The buyers' directory (services.directory.DirectoryApp); None: no routing checks.
         self.directory = directory
 
@@ -57,14 +65,14 @@ class InvoicingApp(Application[UUID]):
         mode: SubmissionMode,
         actor: str,
         correlation_id: str = "",
+        signature: SignatureCheck | None = None,
     ) -> Invoice:
         """Record a submission and the platform's delivery to the recipient service.
 
         The three events are saved in one transaction: an accepted invoice is never left
         half-delivered."""
-        invoice = Invoice(data=data, mode=mode, actor=actor, correlation_id=correlation_id)
+        invoice = self.new_invoice(data, mode, actor, correlation_id, signature)
         self._check_routing([data])
-        self._deliver(invoice, correlation_id)
         try:
             self.save(invoice)
         except IntegrityError:
@@ -74,18 +82,45 @@ class InvoicingApp(Application[UUID]):
     def submit_many(
         self, batch: list[tuple[InvoiceData, SubmissionMode, str, str]]
     ) -> list[Invoice]:
-        """Submit several invoices in one transaction (EDI flows, bulk loads)."""
-        invoices = []
-        for data, mode, actor, correlation_id in batch:
-            invoice = Invoice(data=data, mode=mode, actor=actor, correlation_id=correlation_id)
-            self._deliver(invoice, correlation_id)
-            invoices.append(invoice)
+        """Submit several invoices in one transaction (bulk loads)."""
+        invoices = [self.new_invoice(*submission) for submission in batch]
         self._check_routing([data for data, _, _, _ in batch])
         try:
             self.save(*invoices)
         except IntegrityError:
             raise DuplicateInvoice(batch[0][0]) from None
         return invoices
+
+    def new_invoice(
+        self,
+        data: InvoiceData,
+        mode: SubmissionMode,
+        actor: str,
+        correlation_id: str = "",
+        signature: SignatureCheck | None = None,
+    ) -> Invoice:
+        """An invoice submitted and delivered, not saved yet (InvalidInvoice if wrong)."""
+        invoice = Invoice(
+            data=data,
+            mode=mode,
+            actor=actor,
+            correlation_id=correlation_id,
+            signature=signature,
+        )
+        self._deliver(invoice, correlation_id)
+        return invoice
+
+    def exists(self, invoice_id: UUID) -> bool:
+        return invoice_id in self.repository
+
+    def routing_findings(self, data: InvoiceData) -> list[RoutingFinding]:
+        """Why the directory cannot route `data` (empty: it can, or no directory)."""
+        if self.directory is None:
+            return []
+        structure = self.directory.find(data.recipient_siret)
+        return check_routing(
+            structure, data.recipient_siret, data.service_code, data.order_reference
+        )
 
     def _check_routing(self, batch: Sequence[InvoiceData]) -> None:
         """RoutingRefused if the directory cannot route one of `batch` (before any save)."""

@@ -42,3 +42,15 @@ LATE_PAYMENTS = Counter(
     "Invoices paid after their legal deadline (late-payment interest owed)",
     ["structure"],
 )
+FLOWS_RECEIVED = Counter("facturier_flows_received_total", "Flows (uploads) received")
+FLOWS_FINISHED = Counter(
+    "facturier_flows_finished_total", "Flows processed to their end, by final state", ["status"]
+)
+INVOICES_INTEGRATED = Counter(
+    "facturier_flow_invoices_integrated_total", "Invoices of flows submitted"
+)
+INVOICES_REJECTED = Counter(
+    "facturier_flow_invoices_rejected_total",
+    "Entries of flows rejected, by the reason code of their first error",
+    ["reason_code"],
+)

@@ -5,7 +5,8 @@ broker acknowledged every one, then save the new position. A crash between send 
 re-sends that batch on restart (duplicates at the topic, never gaps); consumers de-duplicate
 on (invoice id, version). One relay runs at a time: a PostgreSQL advisory lock elects it,
 so a second instance is a hot standby. The relay also extends each invoice's hash chain
-(`events/chain.py`) and publishes each link with its message.
+(`events/chain.py`) and publishes each link with its message. Invoice events go to the
+lifecycle topic, flow events to the flow topic (each aggregate keeps its own chain).
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from uuid import UUID
 import psycopg
 from kafka import KafkaProducer
 
+from facturier.domain.flow import Flow
 from facturier.events.chain import GENESIS, link
-from facturier.events.lifecycle import to_message
+from facturier.events.flows import to_message as flow_message
+from facturier.events.lifecycle import Message, to_message
 from facturier.services import metrics
 from facturier.services.db import apply_schema, connect
 from facturier.services.kafka_clients import ensure_topic, producer
@@ -46,6 +49,7 @@ class Relay:
     def prepare(self) -> None:
         apply_schema(self.settings, "relay")
         ensure_topic(self.settings)
+        ensure_topic(self.settings, self.settings.flow_topic)
         with connect(self.settings) as conn:
             conn.execute(
                 "INSERT INTO relay_position (name, position) VALUES (%s, 0) "
@@ -79,15 +83,12 @@ class Relay:
             if notification.originator_version != version + 1:
                 previous = self._head_before(invoice_id, notification.originator_version)
             heads[invoice_id] = (notification.originator_version, link(previous, notification))
-            message = to_message(
-                self.app.mapper.to_domain_event(notification), chain_hash=heads[invoice_id][1]
+            topic, message = self._message(
+                self.app.mapper.to_domain_event(notification), heads[invoice_id][1]
             )
             futures.append(
                 self.producer.send(
-                    self.settings.topic,
-                    key=message.key,
-                    value=message.value,
-                    headers=message.headers,
+                    topic, key=message.key, value=message.value, headers=message.headers
                 )
             )
         self.producer.flush()
@@ -109,6 +110,12 @@ class Relay:
         metrics.EVENTS_RELAYED.inc(len(notifications))
         metrics.RELAY_POSITION.set(last)
         return len(notifications)
+
+    def _message(self, domain_event: Any, chain_hash: bytes) -> tuple[str, Message]:
+        """The topic and message of an event: flows have their own topic and schema."""
+        if isinstance(domain_event, Flow.Event):
+            return self.settings.flow_topic, flow_message(domain_event, chain_hash)
+        return self.settings.topic, to_message(domain_event, chain_hash=chain_hash)
 
     @staticmethod
     def _chain_heads(

@@ -1,4 +1,5 @@
-"""Running the services: API, relay and projection, in one process or each in its own."""
+"""Running the services: API, relay, projections and flow intake, in one process or each in
+its own."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from facturier.projections.consumer import ProjectionRunner
 from facturier.projections.payment_delays import PaymentDelaysProjection
 from facturier.projections.tracking import TrackingProjection
 from facturier.services.api import create_app
+from facturier.services.directory import DirectoryApp
+from facturier.services.documents import DocumentStore
+from facturier.services.flows import FlowIntake, FlowProcessor
 from facturier.services.invoicing import InvoicingApp
 from facturier.services.relay import Relay
 from facturier.services.settings import Settings
@@ -48,6 +52,21 @@ def run_payment_delays(settings: Settings, stop: threading.Event) -> None:
     ProjectionRunner(projection, settings).run(stop)
 
 
+def run_flows(settings: Settings, stop: threading.Event) -> None:
+    directory = DirectoryApp(settings)
+    routing = directory if settings.routing == "directory" else None
+    app = InvoicingApp(settings, directory=routing)
+    documents = DocumentStore(settings)
+    intake = FlowIntake(app, documents, settings)
+    try:
+        ProjectionRunner(FlowProcessor(intake, settings), settings).run(stop)
+    finally:
+        intake.close()
+        documents.close()
+        app.close()
+        directory.close()
+
+
 def _supervised(
     name: str,
     target: Callable[[Settings, threading.Event], None],
@@ -74,6 +93,7 @@ def serve(
     projection: bool,
     accounting: bool = False,
     payment_delays: bool = False,
+    flows: bool = False,
 ) -> None:
     """Run the chosen services until SIGINT/SIGTERM. With the API, its /metrics also shows
     the relay's and projection's metrics (same process); without it, each exposes its own
@@ -91,6 +111,7 @@ def serve(
                 run_payment_delays,
                 settings.payment_delays_metrics_port,
             ),
+            (flows, "flow-intake", run_flows, settings.flow_metrics_port),
         )
         if wanted
     ]

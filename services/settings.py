@@ -28,6 +28,23 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FACTURIER_KAFKA_BOOTSTRAP", "127.0.0.1:9092", "Kafka bootstrap servers"),
     Setting("FACTURIER_TOPIC", "invoice-lifecycle", "topic of invoice lifecycle events"),
     Setting("FACTURIER_TOPIC_PARTITIONS", "6", "partitions of that topic when created"),
+    Setting("FACTURIER_FLOW_TOPIC", "invoice-flows", "topic of flow (deposit) events"),
+    Setting("FACTURIER_FLOW_GROUP", "flow-intake", "consumer group processing received flows"),
+    Setting(
+        "FACTURIER_INTAKE_WORKERS",
+        "0",
+        "processes validating a flow's invoices; 0 = one per CPU core",
+    ),
+    Setting(
+        "FACTURIER_SIGNATURE_TRUST_ROOTS",
+        "",
+        "PEM file(s) of CAs trusted for signed PDFs, separated by `:`; empty: none",
+    ),
+    Setting(
+        "FACTURIER_SIGNATURE_UNTRUSTED",
+        "flag",
+        "signed PDF whose certificate is not trusted: `flag` (accept, noted) or `reject`",
+    ),
     Setting("FACTURIER_TOPIC_REPLICATION", "1", "replication factor when created"),
     Setting(
         "FACTURIER_TRACKING_GROUP", "tracking-projection", "consumer group of the tracking view"
@@ -60,6 +77,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("FACTURIER_API_HOST", "127.0.0.1", "HTTP API bind address"),
     Setting("FACTURIER_API_PORT", "8000", "HTTP API port"),
+    Setting("FACTURIER_API_TOKEN", "", "`facturier flow ...`: the API token used (or --token)"),
     Setting("FACTURIER_RELAY_METRICS_PORT", "9101", "Prometheus port of the relay process"),
     Setting("FACTURIER_PROJECTION_METRICS_PORT", "9102", "Prometheus port of the projection"),
     Setting(
@@ -68,6 +86,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "FACTURIER_PAYMENT_DELAYS_METRICS_PORT", "9104", "Prometheus port of the payment delays"
     ),
+    Setting("FACTURIER_FLOW_METRICS_PORT", "9105", "Prometheus port of the flow intake"),
     Setting("FACTURIER_DATA_DIR", str(_ROOT / ".data"), "local stack state (jars, data, logs)"),
     Setting("FACTURIER_LOG_LEVEL", "INFO", "log level of the services"),
     # Read by deploy/local/stack.sh only (the local stack without Docker):
@@ -81,6 +100,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FACTURIER_PG_VERSION", "(newest installed)", "local stack: PostgreSQL major"),
     Setting("FACTURIER_PG_CLUSTER", "main", "local stack: Debian cluster name"),
     Setting("FACTURIER_PG_START_TIMEOUT", "60", "local stack: seconds to wait for PostgreSQL"),
+    Setting("FACTURIER_PG_MAX_CONNECTIONS", "300", "local stack: PostgreSQL max_connections"),
     Setting("FACTURIER_JAVA", "java", "local stack: Java 17+ running Kafka"),
     Setting("FACTURIER_MVN", "mvn", "local stack: Maven fetching the Kafka jars"),
     Setting("FACTURIER_PYTHON", "python3", "setup.sh: interpreter of the virtualenv"),
@@ -103,6 +123,11 @@ class Settings:
     kafka_bootstrap: str
     topic: str
     topic_partitions: int
+    flow_topic: str
+    flow_group: str
+    intake_workers: int
+    signature_trust_roots: str
+    signature_untrusted: str
     topic_replication: int
     tracking_group: str
     accounting_group: str
@@ -121,6 +146,7 @@ class Settings:
     projection_metrics_port: int
     accounting_metrics_port: int
     payment_delays_metrics_port: int
+    flow_metrics_port: int
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -151,7 +177,9 @@ class Settings:
             "POSTGRES_PORT": str(self.pg_port),
             "POSTGRES_USER": self.pg_user,
             "POSTGRES_PASSWORD": self.pg_password,
-            "POSTGRES_POOL_SIZE": str(self.pg_pool_size),
+            # Two connections held, the rest opened on demand: a host runs many processes.
+            "POSTGRES_POOL_SIZE": "2",
+            "POSTGRES_MAX_OVERFLOW": str(max(0, self.pg_pool_size - 2)),
             "POSTGRES_LOCK_TIMEOUT": "10",
             "CREATE_TABLE": "y",
         }

@@ -22,7 +22,15 @@ import psycopg
 import pytest
 from kafka import KafkaAdminClient
 
-from facturier.domain.invoice import InvoiceData, InvoiceKind, SupplierScheme
+from facturier.domain.invoice import (
+    Address,
+    InvoiceData,
+    InvoiceKind,
+    PaymentMeans,
+    SupplierScheme,
+    line,
+    vat_breakdown_of,
+)
 from facturier.services.auth import ApiRole, create_token
 from facturier.services.settings import Settings
 
@@ -40,23 +48,36 @@ def invoice_data(
     net: str = "100.00",
     vat: str = "20.00",
 ) -> InvoiceData:
+    """A complete invoice as a portal entry makes it: one line, its VAT breakdown, the
+    seller's VAT number and address, an IBAN."""
+    rate = (Decimal(vat) * 100 / Decimal(net)).normalize() if Decimal(net) else Decimal(20)
+    lines = (line("1", "Fournitures", Decimal(1), Decimal(net), rate),)
+    breakdown = vat_breakdown_of(lines)
     gross = Decimal(net) + Decimal(vat)
+    siren = supplier[:9]
     return InvoiceData(
         supplier_scheme=SupplierScheme.SIRET,
         supplier_id=supplier,
         supplier_name="ACME",
+        supplier_vat_number=f"FR{(12 + 3 * (int(siren) % 97)) % 97:02d}{siren}",
+        supplier_address=Address("1 rue de la Paix", "", "Paris", "75002", "FR"),
         recipient_siret=buyer,
+        recipient_name="Structure publique",
         service_code="SERV-1",
         order_reference="EJ00000001",
         number=number,
         kind=InvoiceKind.INVOICE,
         issue_date=date(2026, 3, 2),
-        due_date=None,
+        due_date=date(2026, 4, 1),
         currency="EUR",
+        lines=lines,
+        vat_breakdown=breakdown,
+        line_total=Decimal(net),
         net_amount=Decimal(net),
         vat_amount=Decimal(vat),
         gross_amount=gross,
         payable_amount=gross,
+        payment_means=(PaymentMeans("58", "FR7630006000011234567890189"),),
     )
 
 
@@ -94,6 +115,7 @@ def make_settings(base_settings: Settings) -> Iterator[Callable[[], Settings]]:
             base_settings,
             pg_db=f"facturier_test_{tag}",
             topic=f"invoice-lifecycle-test-{tag}",
+            flow_topic=f"invoice-flows-test-{tag}",
             tracking_group=f"tracking-test-{tag}",
             api_port=free_port(),
         )
@@ -109,7 +131,7 @@ def make_settings(base_settings: Settings) -> Iterator[Callable[[], Settings]]:
     admin = KafkaAdminClient(bootstrap_servers=base_settings.kafka_bootstrap)
     try:
         existing = set(admin.list_topics())
-        doomed = [s.topic for s in created if s.topic in existing]
+        doomed = [t for s in created for t in (s.topic, s.flow_topic) if t in existing]
         if doomed:
             admin.delete_topics(doomed)
     finally:
@@ -218,11 +240,11 @@ class Api:
 
 
 @contextlib.contextmanager
-def running_api(settings: Settings, log: Path) -> Iterator[Api]:
+def running_api(settings: Settings, log: Path, *flags: str) -> Iterator[Api]:
     """`facturier serve` (API, relay, projections) on `settings`, with tokens for a supplier,
     another supplier, a buyer, another buyer, an auditor and an admin, and the test buyers
-    in the directory."""
-    service = Service(settings, log=log)
+    in the directory. `flags` choose the services (default: all)."""
+    service = Service(settings, *flags, log=log)
     try:
         api = Api(settings, {})
         wait_until(api.healthy, 60, "the API to answer")

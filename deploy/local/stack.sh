@@ -28,6 +28,7 @@
 #   FACTURIER_PG_VERSION        (newest)      PostgreSQL major version under /usr/lib/postgresql
 #   FACTURIER_PG_CLUSTER        main          Debian cluster name (pg_lsclusters)
 #   FACTURIER_PG_START_TIMEOUT  60            seconds to wait for PostgreSQL to accept connections
+#   FACTURIER_PG_MAX_CONNECTIONS 300          PostgreSQL max_connections (every service process keeps a few)
 #   FACTURIER_KAFKA_VERSION     4.1.1         org.apache.kafka:kafka_2.13 version from Maven Central
 #   FACTURIER_KAFKA_HOST        127.0.0.1     broker/controller listen + advertised address
 #   FACTURIER_KAFKA_PORT        9092          client (PLAINTEXT) port
@@ -55,6 +56,7 @@ FACTURIER_PG_DB=${FACTURIER_PG_DB:-facturier}
 FACTURIER_PG_VERSION=${FACTURIER_PG_VERSION:-}
 FACTURIER_PG_CLUSTER=${FACTURIER_PG_CLUSTER:-main}
 FACTURIER_PG_START_TIMEOUT=${FACTURIER_PG_START_TIMEOUT:-60}
+FACTURIER_PG_MAX_CONNECTIONS=${FACTURIER_PG_MAX_CONNECTIONS:-300}
 FACTURIER_KAFKA_VERSION=${FACTURIER_KAFKA_VERSION:-4.1.1}
 FACTURIER_KAFKA_HOST=${FACTURIER_KAFKA_HOST:-127.0.0.1}
 FACTURIER_KAFKA_PORT=${FACTURIER_KAFKA_PORT:-9092}
@@ -193,6 +195,14 @@ pg_up() {
   if [[ "$port" != "$FACTURIER_PG_PORT" ]]; then
     log "setting port=$FACTURIER_PG_PORT in $conf_dir/postgresql.conf (was $port)"
     pg_conftool "$ver" "$cluster" set port "$FACTURIER_PG_PORT"
+    need_restart=1
+  fi
+  local max_connections
+  max_connections=$(pg_conftool -s "$ver" "$cluster" show max_connections 2>/dev/null || echo 100)
+  if [[ "$max_connections" != "$FACTURIER_PG_MAX_CONNECTIONS" ]]; then
+    # Every service process keeps a few connections; tests run several stacks' worth at once.
+    log "setting max_connections=$FACTURIER_PG_MAX_CONNECTIONS (was $max_connections)"
+    pg_conftool "$ver" "$cluster" set max_connections "$FACTURIER_PG_MAX_CONNECTIONS"
     need_restart=1
   fi
   listen=$(pg_conftool -s "$ver" "$cluster" show listen_addresses 2>/dev/null || echo localhost)

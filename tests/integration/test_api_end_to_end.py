@@ -50,6 +50,10 @@ def body(number: str, supplier: str = SUPPLIER, **changes: Any) -> dict[str, Any
         "order_reference": "EJ00004242",
         "number": number,
         "issue_date": "2026-04-01",
+        "lines": [
+            {"name": "Ramettes A4", "quantity": "200", "unit_price": "5.00", "vat_rate": "20"}
+        ],
+        "payment": {"iban": "FR7630006000011234567890189"},
         "net_amount": "1000.00",
         "vat_amount": "200.00",
     }
@@ -245,6 +249,13 @@ def test_scopes_and_roles(api: tuple[Api, Settings]) -> None:
         ({"recipient_siret": "123"}, 422, "recipient_siret"),
         ({"gross_amount": "1300.00"}, 422, "MONTANTTOTAL_ERR"),
         ({"net_amount": "10.001"}, 422, "net_amount"),
+        ({"lines": []}, 422, "lines"),
+        ({"payment": {"iban": "FR7630006000011234567890180"}}, 422, "FR-IBAN"),
+        (
+            {"lines": [{"name": "x", "quantity": "1", "unit_price": "1000", "vat_rate": "19"}]},
+            422,
+            "TX_TVA_ERR",
+        ),
         ({"issue_date": "2026-02-30"}, 422, "issue_date"),
         ({"unexpected": 1}, 422, "unexpected"),
     ],
@@ -263,7 +274,15 @@ def test_duplicate_and_forbidden_transition(api: tuple[Api, Settings]) -> None:
     first = client.call("POST", "/invoices", "supplier", body("E2E-DUP"))
     assert first.status_code == 201
     again = client.call(
-        "POST", "/invoices", "supplier", body("E2E-DUP", net_amount="1.00", vat_amount="0.20")
+        "POST",
+        "/invoices",
+        "supplier",
+        body(
+            "E2E-DUP",
+            lines=[{"name": "Stylo", "quantity": "1", "unit_price": "1.00"}],
+            net_amount="1.00",
+            vat_amount="0.20",
+        ),
     )
     assert again.status_code == 409 and again.json()["detail"]["code"] == "DOUBLON"
     invoice_id = first.json()["invoice_id"]
@@ -294,7 +313,7 @@ def test_directory_routes_or_refuses_with_reason_codes(api: tuple[Api, Settings]
     wrong_service = client.call(
         "POST", "/invoices", "supplier", body("E2E-R3", service_code="NOPE")
     )
-    assert wrong_service.json()["detail"]["errors"][0]["field"] == "service_code"
+    assert wrong_service.json()["detail"]["errors"][0]["location"] == "service_code"
     # Nothing was recorded for them: the same numbers are still free.
     assert client.call("POST", "/invoices", "supplier", body("E2E-R1")).status_code == 201
     # The directory is readable by any token, writable by admins only.

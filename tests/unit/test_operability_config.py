@@ -17,12 +17,10 @@ ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS_YML = ROOT / "deploy" / "prometheus" / "prometheus.yml"
 DASHBOARD_JSON = ROOT / "deploy" / "grafana" / "facturier-dashboard.json"
 
+# The API and every service run on its own (each a *_METRICS_PORT setting).
 PORT_SETTINGS = (
     "FACTURIER_API_PORT",
-    "FACTURIER_RELAY_METRICS_PORT",
-    "FACTURIER_PROJECTION_METRICS_PORT",
-    "FACTURIER_ACCOUNTING_METRICS_PORT",
-    "FACTURIER_PAYMENT_DELAYS_METRICS_PORT",
+    *(s.env for s in SETTINGS if s.env.endswith("_METRICS_PORT")),
 )
 
 
