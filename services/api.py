@@ -56,6 +56,7 @@ from facturier.services.invoicing import (
 )
 from facturier.services.settings import Settings
 from facturier.services.submission import Submissions
+from facturier.services.web import web_routes
 
 # ---------------------------------------------------------------- request bodies
 
@@ -130,7 +131,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        apply_schema(settings, "auth", "tracking", "accounting", "payment_delays")
+        apply_schema(settings, "auth", "tracking", "accounting", "payment_delays", "web")
         state["directory"] = DirectoryApp(settings)
         routing = state["directory"] if settings.routing == "directory" else None
         state["invoicing"] = InvoicingApp(settings, directory=routing)
@@ -186,6 +187,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             submissions=lambda: state["submissions"],
             flows=lambda: state["flows"],
         )
+    )
+    app.include_router(
+        web_routes(pool=lambda: state["pool"], submissions=lambda: state["submissions"])
     )
 
     @app.middleware("http")
