@@ -176,6 +176,10 @@ FRENCH_VAT_RATES = frozenset(
 )
 # Rounding slack allowed between computed and stated amounts, per computation.
 TOLERANCE = CENTS
+# Factur-X MINIMUM carries no prepaid amount (BT-113): its payable amount cannot be checked.
+MINIMUM_PROFILE = "urn:factur-x.eu:1p0:minimum"
+# UNCL 4461 code 58, SEPA credit transfer: the account (BT-84) must be an IBAN.
+SEPA_CREDIT_TRANSFER = "58"
 
 
 def line(
@@ -362,7 +366,7 @@ class InvoiceData:
                 )
             )
         expected_payable = self.gross_amount - self.prepaid_amount + self.rounding_amount
-        if self.payable_amount != expected_payable:
+        if self.payable_amount != expected_payable and self.guideline_id != MINIMUM_PROFILE:
             found.append(
                 Problem(
                     "payable_amount",
@@ -471,16 +475,25 @@ class InvoiceData:
         return found
 
     def _payment_problems(self) -> list[Problem]:
+        """An account that is, or must be, an IBAN but fails its checks. Other accounts
+        (a national account number, a bankgiro...) are legitimate under other payment means."""
         return [
             Problem(
                 f"payment_means[{index}].iban",
-                "not a valid IBAN (check digits)",
+                "not a valid IBAN (country, length, check digits)",
                 ReasonCode.REJ_SEMAN,
                 "FR-IBAN",
             )
             for index, means in enumerate(self.payment_means)
-            if means.iban and not iban.is_valid(means.iban)
+            if means.iban
+            and (means.code == SEPA_CREDIT_TRANSFER or _looks_like_iban(means.iban))
+            and not iban.is_valid(means.iban)
         ]
+
+
+def _looks_like_iban(account: str) -> bool:
+    compact = iban.compact(account)
+    return len(compact) > 4 and compact[:2].isalpha() and compact[2:4].isdigit()
 
 
 class Invoice(Aggregate):

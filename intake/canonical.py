@@ -6,7 +6,8 @@ Both directions go through the term dict of the `factur-x` library (keys "BT-1",
 * `from_terms(terms)` reads what `facturx.parse_ubl_cii_xml` returns for a UBL, CII or
   Factur-X invoice (`intake.pipeline.Validated.terms`) into an `InvoiceData`;
 * `to_terms(data)` is its inverse, in the input format of `facturx.generate_xml`, and
-  `to_cii(data)` turns a portal entry into a real EN 16931 CII document with it.
+  `to_cii(data)` / `to_ubl(data)` turn a portal entry into a real EN 16931 CII / UBL
+  document with it.
 
 What the term dict cannot say, and how it is resolved:
 
@@ -357,7 +358,8 @@ def to_terms(data: InvoiceData) -> dict[str, Any]:
       VAT seller (BT-40 is mandatory); the buyer's country (BT-55) is FR, the country of the
       public buyers this platform serves;
     * a RIDET, TAHITI, RCS or OUTSIDE_EU seller identifier is written as a legal identifier
-      without scheme: it reads back as OUTSIDE_EU (or VAT, with an EU VAT number);
+      without scheme: it reads back as OUTSIDE_EU (or VAT, with an EU VAT number); a VAT
+      seller has one slot, BT-31: `supplier_vat_number` (else `supplier_id`) is written there;
     * a line's summed allowances and charges become one BG-27 / BG-28 each, with the reason
       "Remise" / "Frais"; `allowances_charges` read back allowances first, then charges;
     * the CII generator writes a single payment means (BG-16): more raise ValueError.
@@ -428,14 +430,23 @@ def to_terms(data: InvoiceData) -> dict[str, Any]:
 
 def to_cii(data: InvoiceData) -> bytes:
     """A Factur-X / CII EN 16931 document of `data` (the pipeline validates it afterwards)."""
-    xml: bytes = facturx.generate_xml(
+    return _generate(data, "factur-x")
+
+
+def to_ubl(data: InvoiceData) -> bytes:
+    """A UBL 2.1 EN 16931 document of `data` (the pipeline validates it afterwards)."""
+    return _generate(data, "ubl-2.1")
+
+
+def _generate(data: InvoiceData, flavor: str) -> bytes:
+    xml = facturx.generate_xml(
         copy.deepcopy(to_terms(data)),  # generate_xml rewrites its input
-        flavor="factur-x",
+        flavor=flavor,
         level="en16931",
         check_xsd=False,
         check_schematron=False,
     )
-    return xml
+    return bytes(xml)
 
 
 def _seller_terms(data: InvoiceData) -> dict[str, Any]:

@@ -17,6 +17,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from facturier.services import demo_documents as _documents
 from facturier.services.auth import ApiRole, create_token
 from facturier.services.db import apply_schema, connect
 from facturier.services.settings import Settings, env
@@ -27,6 +28,7 @@ console = Console(width=None if sys.stdout.isatty() else 110)
 
 BUYER = "11000201100044"  # a State structure (valid SIRET)
 OTHER_BUYER = "21750001600019"  # a local authority
+BUYER_NAMES = {BUYER: "DRFiP (demo)", OTHER_BUYER: "Mairie (demo)"}
 SUPPLIERS = {
     "73282932000074": "Papeterie Durand SARL",
     "54205118000066": "Nettoyage Martin SAS",
@@ -77,6 +79,15 @@ class _Client:
         result: dict[str, Any] = response.json()
         return result
 
+    def upload(
+        self, path: str, filename: str, content: bytes, form: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        response = self.http.post(path, files={"file": (filename, content)}, data=form)
+        if response.status_code >= 400:
+            raise SystemExit(f"POST {path}: {response.status_code} {response.text}")
+        result: dict[str, Any] = response.json()
+        return result
+
     def get(self, path: str) -> dict[str, Any]:
         response = self.http.get(path)
         response.raise_for_status()
@@ -90,6 +101,7 @@ def _invoice(supplier: str, number: str, net: str, buyer: str = BUYER) -> dict[s
     return {
         "supplier": {"scheme": "SIRET", "id": supplier, "name": SUPPLIERS[supplier]},
         "recipient_siret": buyer,
+        "recipient_name": BUYER_NAMES.get(buyer, "Structure publique"),
         "service_code": "SE-FACT-01",
         "order_reference": "EJ" + number[-8:].rjust(8, "0"),
         "number": number,
@@ -136,7 +148,7 @@ def run_demo(settings: Settings, start_services: bool = True) -> int:
     durand, martin, poste = (_Client(base, tokens[s]) for s in SUPPLIERS)
     ids = list(SUPPLIERS)
 
-    console.rule("[bold]1. Suppliers submit invoices (portal entry over the JSON API)")
+    console.rule("[bold]1. Suppliers type invoices (portal entry, here over the JSON API)")
     created: dict[str, str] = {}
     for label, client, body in (
         ("paid", durand, _invoice(ids[0], f"D{run}-001", "1250.00")),
@@ -151,6 +163,59 @@ def run_demo(settings: Settings, start_services: bool = True) -> int:
             f"  {body['number']:<16} {result['invoice_id']}  -> {result['status']}"
             f"  (will be: {label})"
         )
+
+    console.rule("[bold]1b. A supplier deposits PDFs (a Factur-X PDF; a plain PDF + typed data)")
+    factur_x = _documents.factur_x_pdf(_invoice(ids[0], f"D{run}-PDF", "640.00"))
+    deposited = durand.upload("/deposits", f"D{run}-PDF.pdf", factur_x)
+    console.print(
+        f"  Factur-X PDF  D{run}-PDF       {deposited['invoice_id']}  -> {deposited['status']}"
+    )
+    plain = martin.upload(
+        "/deposits",
+        f"M{run}-SCAN.pdf",
+        _documents.blank_pdf(),
+        {"invoice": json.dumps(_invoice(ids[1], f"M{run}-SCAN", "212.00"))},
+    )
+    console.print(f"  plain PDF     M{run}-SCAN      {plain['invoice_id']}  -> {plain['status']}")
+
+    console.rule("[bold]1c. An operator sends an EDI flow for several suppliers (zip)")
+    with connect(settings) as conn:
+        operator_token = create_token(conn, ApiRole.OPERATOR, ",".join(ids), "demo operator")
+    operator = _Client(base, operator_token)
+    batch = _documents.edi_batch(
+        {
+            f"{ids[0]}/D{run}-EDI1.xml": ("cii", _invoice(ids[0], f"D{run}-EDI1", "310.00")),
+            f"{ids[1]}/M{run}-EDI1.xml": ("ubl", _invoice(ids[1], f"M{run}-EDI1", "95.20")),
+            f"{ids[2]}/P{run}-EDI1.pdf": ("pdf", _invoice(ids[2], f"P{run}-EDI1", "1800.00")),
+            # Addressed to a SIRET the directory does not know: rejected, DEST_INC.
+            f"{ids[2]}/P{run}-EDI2.xml": (
+                "cii",
+                _invoice(ids[2], f"P{run}-EDI2", "42.00", buyer="13002526500013"),
+            ),
+        }
+    )
+    flow = operator.upload("/flows", f"batch-{run}.zip", batch)
+    console.print(f"  flow {flow['flow_id']} -> {flow['status']} (processed in the background)")
+    report = _wait_for_flow(operator, flow["flow_id"])
+    table = Table(
+        title=f"processing report: [bold]{report['status']}[/] — {report['counts']['integrated']}"
+        f" integrated, {report['counts']['rejected']} rejected",
+        title_justify="left",
+    )
+    for column in ("entry", "outcome", "invoice / error"):
+        table.add_column(column)
+    for entry in report["invoices"]:
+        detail = entry["invoice_id"] or "; ".join(
+            f"{e['reason_code']} {e['rule']}: {e['message']}" for e in entry["errors"]
+        )
+        table.add_row(entry["entry"], entry["outcome"], detail)
+    console.print(table)
+    created.update(
+        {
+            "deposited as Factur-X PDF": deposited["invoice_id"],
+            "deposited as plain PDF": plain["invoice_id"],
+        }
+    )
 
     console.rule("[bold]2. The buyer's invoice-processing service and accounting act")
     today = date.today().isoformat()
@@ -246,17 +311,32 @@ def run_demo(settings: Settings, start_services: bool = True) -> int:
     first = created["paid"]
     supplier_auth = f"-H 'Authorization: Bearer {tokens[ids[0]]}'"
     auditor_auth = f"-H 'Authorization: Bearer {auditor_token}'"
+    operator_auth = f"-H 'Authorization: Bearer {operator_token}'"
+    flow_id = flow["flow_id"]
     console.print(f"""\
   API docs (OpenAPI):   {base}/docs   ({base}/openapi.json)
   tracking view:        curl {supplier_auth} {base}/invoices/{first}
   supplier's list:      curl {supplier_auth} {base}/invoices
   raw event history:    curl {auditor_auth} {base}/invoices/{first}/events
+  flow report (page):   curl {operator_auth} {base}/flows/{flow_id}/report
+  flow report (JSON):   FACTURIER_API_TOKEN={operator_token} facturier flow report {flow_id} --json
   buyer's journal:      facturier accounting fec --structure {BUYER} --year {date.today().year}
   audit the history:    facturier audit verify --topic
   metrics:              curl {base}/metrics | grep facturier_
   the Kafka topic:      kcat -b {settings.kafka_bootstrap} -C -t {settings.topic} -e -f '%k %h\\n'
   stop everything:      facturier down""")
     return 0
+
+
+def _wait_for_flow(client: _Client, flow_id: str, timeout_s: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        report = client.get(f"/flows/{flow_id}")
+        if report["final"]:
+            return report
+        if time.monotonic() > deadline:
+            raise SystemExit(f"flow {flow_id} still {report['status']} after {timeout_s} s")
+        time.sleep(0.3)
 
 
 def _wait_for_projection(client: _Client, invoice_id: str, timeout_s: float = 30) -> dict[str, Any]:

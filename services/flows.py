@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
+from facturier.domain.directory import Structure
 from facturier.domain.flow import Flow, FlowStatus
 from facturier.domain.invoice import Invoice, InvoiceData, Problem, ReasonCode, SubmissionMode
 from facturier.events.flows import FlowEvent
@@ -177,8 +180,9 @@ class FlowIntake:
         """Settle a chunk of checked entries in one transaction with their invoices."""
         invoices: list[Invoice] = []
         seen: set[UUID] = set()
+        structures: dict[str, Structure | None] = {}  # directory lookups of the chunk
         for checked in chunk:
-            invoice, problems = self._admit(flow, checked, seen)
+            invoice, problems = self._admit(flow, checked, seen, structures)
             if invoice is None:
                 flow.reject_entry(checked.entry, problems)
                 metrics.INVOICES_REJECTED.labels(problems[0].reason_code).inc()
@@ -219,19 +223,25 @@ class FlowIntake:
         return flow
 
     def _admit(
-        self, flow: Flow, checked: Checked, seen: set[UUID]
+        self,
+        flow: Flow,
+        checked: Checked,
+        seen: set[UUID],
+        structures: dict[str, Structure | None],
     ) -> tuple[Invoice | None, tuple[Problem, ...]]:
-        """The invoice an accepted entry becomes, or the problems that refuse it."""
+        """The invoice an accepted entry becomes, or the problems that refuse it. A duplicate
+        of an invoice recorded earlier is caught by the event store when the chunk is saved
+        (`_settle`); one repeated within the chunk, here."""
         data = checked.data
         if data is None:
             return None, checked.problems
         if "*" not in flow.scope and data.supplier_id not in flow.scope:
             return None, (mandate_problem(data),)
-        routing = self.app.routing_findings(data)
+        routing = self.app.routing_findings(data, structures)
         if routing:
             return None, tuple(routing_problem(f) for f in routing)
         invoice = self.app.new_invoice(data, flow.mode, flow.submitter, str(flow.id))
-        if invoice.id in seen or self.app.exists(invoice.id):
+        if invoice.id in seen:
             return None, (duplicate_problem(data),)
         return invoice, checked.problems
 
@@ -245,12 +255,29 @@ class FlowIntake:
     def executor(self) -> Executor:
         if self._executor is None:
             # Spawned, not forked: this process runs Kafka and database threads.
-            self._executor = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"))
+            self._executor = ProcessPoolExecutor(
+                self.workers,
+                mp_context=get_context("spawn"),
+                initializer=_exit_with_parent,
+                initargs=(os.getpid(),),
+            )
         return self._executor
 
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(cancel_futures=True)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """In a validating worker: exit when the process that started it is gone. A killed
+    parent (SIGKILL, OOM) runs no shutdown, and its orphans would hold memory forever."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _chunks(items: Iterator[Checked], size: int) -> Iterator[list[Checked]]:

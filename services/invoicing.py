@@ -110,33 +110,27 @@ class InvoicingApp(Application[UUID]):
         self._deliver(invoice, correlation_id)
         return invoice
 
-    def exists(self, invoice_id: UUID) -> bool:
-        return invoice_id in self.repository
-
-    def routing_findings(self, data: InvoiceData) -> list[RoutingFinding]:
-        """Why the directory cannot route `data` (empty: it can, or no directory)."""
+    def routing_findings(
+        self, data: InvoiceData, structures: dict[str, Structure | None] | None = None
+    ) -> list[RoutingFinding]:
+        """Why the directory cannot route `data` (empty: it can, or no directory).
+        `structures` caches the lookups of a batch (one per recipient)."""
         if self.directory is None:
             return []
-        structure = self.directory.find(data.recipient_siret)
-        return check_routing(
-            structure, data.recipient_siret, data.service_code, data.order_reference
-        )
+        cache = {} if structures is None else structures
+        siret = data.recipient_siret
+        if siret not in cache:
+            cache[siret] = self.directory.find(siret)
+        return check_routing(cache[siret], siret, data.service_code, data.order_reference)
 
     def _check_routing(self, batch: Sequence[InvoiceData]) -> None:
         """RoutingRefused if the directory cannot route one of `batch` (before any save)."""
-        if self.directory is None:
-            return
-        refusals: list[tuple[InvoiceData, list[RoutingFinding]]] = []
-        structures: dict[str, Structure | None] = {}  # one lookup per recipient
-        for data in batch:
-            siret = data.recipient_siret
-            if siret not in structures:
-                structures[siret] = self.directory.find(siret)
-            findings = check_routing(
-                structures[siret], siret, data.service_code, data.order_reference
-            )
-            if findings:
-                refusals.append((data, findings))
+        structures: dict[str, Structure | None] = {}
+        refusals = [
+            (data, findings)
+            for data in batch
+            if (findings := self.routing_findings(data, structures))
+        ]
         if refusals:
             raise RoutingRefused(refusals)
 

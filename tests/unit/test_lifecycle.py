@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -10,7 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from facturier.domain.invoice import InvalidCommand, InvalidInvoice, Invoice, SubmissionMode
+from facturier.domain.invoice import (
+    MINIMUM_PROFILE,
+    InvalidCommand,
+    InvalidInvoice,
+    Invoice,
+    PaymentMeans,
+    SubmissionMode,
+)
 from facturier.domain.lifecycle import (
     STATUS_AFTER_EVENT,
     STATUS_INFO,
@@ -133,12 +141,36 @@ def test_reroute_keeps_number_and_changes_address() -> None:
 def test_invalid_submission_names_field_and_reason_code(
     changes: dict[str, Any], field: str, code: str
 ) -> None:
-    from dataclasses import replace
-
     with pytest.raises(InvalidInvoice) as refused:
         Invoice(data=replace(invoice_data(), **changes), mode=SubmissionMode.EDI, actor="s")
     assert refused.value.field == field
     assert refused.value.reason_code == code
+
+
+@pytest.mark.parametrize(
+    ("means", "flagged"),
+    [
+        (PaymentMeans("58", "FR7630006000011234567890189"), False),
+        (PaymentMeans("58", "FR7630006000011234567890188"), True),  # wrong check digits
+        (PaymentMeans("58", "1234567891234"), True),  # SEPA transfer: must be an IBAN
+        (PaymentMeans("30", "DE12 1234 4321 9876 00"), True),  # IBAN-shaped, too short
+        (PaymentMeans("30", "5017-2344"), False),  # a national account (bankgiro)
+        (PaymentMeans("42", "1234 5678 9012 3456 789022"), False),
+    ],
+)
+def test_an_account_is_checked_as_an_iban_when_it_is_or_must_be_one(
+    means: PaymentMeans, flagged: bool
+) -> None:
+    problems = replace(invoice_data(), payment_means=(means,)).problems()
+    assert [p.rule for p in problems] == (["FR-IBAN"] if flagged else [])
+
+
+def test_a_minimum_profile_payable_amount_is_not_checked_against_its_total() -> None:
+    """Factur-X MINIMUM cannot carry the prepaid amount that explains a smaller payable."""
+    short = replace(invoice_data(), payable_amount=Decimal("20.00"))
+    assert [p.rule for p in short.problems()] == ["FR-CALC-PAYABLE"]
+    minimum = replace(short, guideline_id=MINIMUM_PROFILE)
+    assert minimum.problems() == []
 
 
 def test_reasons_are_required_and_coded() -> None:
