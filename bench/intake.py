@@ -143,7 +143,7 @@ def flow_intake(base: Settings, upload: bytes, count: int, workers: int) -> dict
     settings = replace(base, pg_db=f"facturier_bench_intake_{uuid.uuid4().hex[:8]}")
     with psycopg.connect(base.dsn, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{settings.pg_db}"')
-    settings = replace(settings, intake_workers=workers)
+    settings = replace(settings, intake_workers=workers, max_archive_entries=max(count, 500))
     directory = DirectoryApp(settings)
     directory.load(read_document(json.loads(DEMO_DIRECTORY.read_text()), "demo"), actor="bench")
     app = InvoicingApp(settings, directory=directory)
@@ -160,7 +160,7 @@ def flow_intake(base: Settings, upload: bytes, count: int, workers: int) -> dict
         flow = intake.process(received.flow.id)
         elapsed = time.perf_counter() - started
         if len(flow.integrated) != count:
-            rejected = list(flow.rejected.items())[:3]
+            rejected = list(flow.rejected.items())[:3] or flow.problems
             raise SystemExit(f"{len(flow.integrated)} of {count} integrated: {rejected}")
         return {"invoices_per_s": count / elapsed, "seconds": elapsed}
     finally:

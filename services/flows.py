@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
+from itertools import repeat
 from multiprocessing import get_context
 from typing import Any
 from uuid import UUID
@@ -89,6 +90,7 @@ class FlowIntake:
         self.app = app
         self.documents = documents
         self.settings = settings
+        self.limits = settings.limits
         self._executor: Executor | None = None
 
     # ------------------------------------------------------------------ receiving
@@ -136,7 +138,7 @@ class FlowIntake:
             return flow
         content = self.documents.get(flow.upload.sha256)
         try:
-            unpacked = unpack(content, flow.upload.filename)
+            unpacked = unpack(content, flow.upload.filename, self.limits)
         except Rejection as rejection:
             if flow.status is FlowStatus.RECEIVED:
                 flow.refuse(tuple(f.as_problem() for f in rejection.errors))
@@ -169,10 +171,11 @@ class FlowIntake:
         """Check entries in order, on every core when there are several."""
         if len(todo) <= 1 or self.workers == 1:
             for name, content in todo:
-                yield check_entry(name, content)
+                yield check_entry(name, content, self.limits)
             return
         names, contents = zip(*todo, strict=True)
-        yield from self.executor.map(check_entry, names, contents, chunksize=4)
+        limits = repeat(self.limits)
+        yield from self.executor.map(check_entry, names, contents, limits, chunksize=4)
 
     def _settle(
         self, flow: Flow, chunk: list[Checked], contents: dict[str, bytes], retry: bool = True

@@ -35,7 +35,6 @@ from facturier.domain.invoice import (
     line,
     vat_breakdown_of,
 )
-from facturier.intake.safety import DEFAULT_LIMITS
 from facturier.services.auth import ApiRole, Principal
 from facturier.services.documents import DocumentMissing
 from facturier.services.flows import FlowIntake
@@ -301,7 +300,7 @@ def intake_routes(
         """PDF deposit: a Factur-X PDF alone, or a plain PDF with the invoice's data typed.
         A signed PDF's signatures are verified; the verdict is recorded on the invoice."""
         submitter(caller)
-        content = await _read_bounded(file, DEFAULT_LIMITS.max_pdf_bytes)
+        content = await _read_bounded(file, submissions().limits.max_pdf_bytes)
         typed = None
         if invoice is not None:
             try:
@@ -339,7 +338,7 @@ def intake_routes(
         """EDI flow: stored and acknowledged at once (202), processed in the background.
         Uploading the same bytes again returns the same flow (safe to retry)."""
         submitter(caller)
-        content = await _read_bounded(file, DEFAULT_LIMITS.max_upload_bytes)
+        content = await _read_bounded(file, flows().limits.max_upload_bytes)
         received = flows().receive(
             content,
             file.filename or "upload",

@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from facturier.intake.safety import DEFAULT_LIMITS, MB, Limits
+
 # Repository root when running from a checkout; only used for the local data folder.
 _ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,6 +37,17 @@ SETTINGS: tuple[Setting, ...] = (
         "0",
         "processes validating a flow's invoices; 0 = one per CPU core",
     ),
+    Setting(
+        "FACTURIER_MAX_UPLOAD_MB",
+        "120",
+        "largest flow upload (one file or archive), in MB",
+    ),
+    Setting(
+        "FACTURIER_MAX_FILE_MB",
+        "10",
+        "largest invoice file: an XML, a PDF, a file inside an archive, in MB",
+    ),
+    Setting("FACTURIER_MAX_ARCHIVE_ENTRIES", "500", "most invoice files in one flow archive"),
     Setting(
         "FACTURIER_SIGNATURE_TRUST_ROOTS",
         "",
@@ -126,6 +139,9 @@ class Settings:
     flow_topic: str
     flow_group: str
     intake_workers: int
+    max_upload_mb: int
+    max_file_mb: int
+    max_archive_entries: int
     signature_trust_roots: str
     signature_untrusted: str
     topic_replication: int
@@ -160,6 +176,20 @@ class Settings:
     def to_env(self) -> dict[str, str]:
         """These settings as FACTURIER_* variables, for a child process."""
         return {f"FACTURIER_{f.name.upper()}": str(getattr(self, f.name)) for f in fields(self)}
+
+    @property
+    def limits(self) -> Limits:
+        """Intake size and archive limits; the rest keep their Chorus Pro-like defaults."""
+        return Limits(
+            max_xml_bytes=self.max_file_mb * MB,
+            max_pdf_bytes=self.max_file_mb * MB,
+            max_file_bytes=self.max_file_mb * MB,
+            max_upload_bytes=self.max_upload_mb * MB,
+            max_archive_entries=self.max_archive_entries,
+            max_archive_records=max(
+                DEFAULT_LIMITS.max_archive_records, 4 * self.max_archive_entries
+            ),
+        )
 
     @property
     def dsn(self) -> str:

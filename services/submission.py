@@ -72,6 +72,7 @@ class Submissions:
             Path(path).read_bytes() for path in settings.signature_trust_roots.split(":") if path
         )
         self.untrusted = cast(Literal["flag", "reject"], settings.signature_untrusted)
+        self.limits = settings.limits
 
     def portal(
         self,
@@ -121,7 +122,7 @@ class Submissions:
                 signing_time=verdict.signing_time.isoformat() if verdict.signing_time else "",
                 note="; ".join(f.message for f in verdict.findings),
             )
-        checked = check_entry(filename, content)
+        checked = check_entry(filename, content, self.limits)
         plain = any(p.rule == RULE_PLAIN_PDF for p in checked.problems)
         pdf = describe(content, filename, "application/pdf")
         if checked.data is not None:
@@ -188,7 +189,7 @@ class Submissions:
             raise SubmissionRefused(tuple(routing_problem(f) for f in routing))
         cii = to_cii(data)
         try:
-            validate(cii, f"{data.number}.xml")
+            validate(cii, f"{data.number}.xml", self.limits)
         except Rejection as rejection:
             raise SubmissionRefused(tuple(f.as_problem() for f in rejection.errors)) from None
         return cii

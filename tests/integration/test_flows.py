@@ -220,6 +220,36 @@ def test_unreadable_archive_is_refused_whole(api: Api) -> None:
     assert report["errors"][0]["reason_code"] == "IRR_SYNTAX"
 
 
+def test_limits_are_configured_by_the_operator_of_the_platform(
+    make_settings: Callable[[], Settings], tmp_path: Path
+) -> None:
+    """FACTURIER_MAX_ARCHIVE_ENTRIES / _MAX_FILE_MB / _MAX_UPLOAD_MB replace the defaults."""
+    settings = replace(make_settings(), max_archive_entries=2, max_file_mb=1, max_upload_mb=2)
+    # Over 1 MB of incompressible text, so that the size limit (not the bomb check) refuses it.
+    padding = b"<!--" + os.urandom(600_000).hex().encode() + b"-->\n</rsm:"
+    big = to_cii(invoice_data("BIG-1")).replace(b"</rsm:", padding, 1)
+    with running_api(settings, tmp_path / "api.log", "--api", "--relay", "--flows") as api:
+        three = zipped({f"{n}.xml": to_cii(invoice_data(f"LIM-{n}")) for n in range(3)})
+        report = final_report(
+            api, "supplier", upload(api, "supplier", "3.zip", three).json()["flow_id"]
+        )
+        assert report["status"] == "IN_REJETE", report
+        assert [(e["rule"], e["reason_code"]) for e in report["errors"]] == [
+            ("INTAKE-ARCHIVE-ENTRIES", "IRR_TAILLE_F")
+        ]
+        two = zipped({"ok.xml": to_cii(invoice_data("LIM-OK")), "big.xml": big})
+        report = final_report(
+            api, "supplier", upload(api, "supplier", "2.zip", two).json()["flow_id"]
+        )
+        outcomes = {i["entry"]: (i["outcome"], i["errors"]) for i in report["invoices"]}
+        assert set(outcomes) == {"ok.xml", "big.xml"}, report["errors"]
+        assert outcomes["ok.xml"][0] == "integrated"
+        assert outcomes["big.xml"][0] == "rejected"
+        assert outcomes["big.xml"][1][0]["reason_code"] == "IRR_TAILLE_F"
+        too_big = upload(api, "supplier", "huge.xml", b"<a>" + b"x" * (2 * 1024 * 1024) + b"</a>")
+        assert too_big.status_code == 413, too_big.text
+
+
 def test_buyers_and_auditors_cannot_upload(api: Api) -> None:
     for who in ("buyer", "auditor"):
         answer = upload(api, who, "x.xml", to_cii(invoice_data("NOPE-1")))
