@@ -25,8 +25,10 @@ more: raise `max_pdf_bytes` toward the 120 MB per-invoice figure if so.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
+from typing import Any
 from xml.etree.ElementTree import ParseError
 
 import defusedxml
@@ -142,8 +144,26 @@ def check_no_dtd(content: bytes) -> None:
         ) from None
 
 
+@functools.lru_cache(maxsize=2048)
+def _compiled_xpath(path: str, namespaces: tuple[tuple[str, str], ...]) -> etree.XPath:
+    return etree.XPath(path, namespaces=dict(namespaces))
+
+
+class InvoiceElement(etree.ElementBase):
+    """The elements of a parsed invoice: `xpath()` reuses compiled expressions. Reading the
+    business terms (`facturx.parse_ubl_cii_xml`) evaluates some 280 expressions per invoice,
+    the same ones every time, and lxml would compile each at every call (half the cost)."""
+
+    def xpath(  # type: ignore[override]
+        self, _path: str, namespaces: dict[str, str] | None = None, **variables: Any
+    ) -> Any:
+        if variables:
+            return super().xpath(_path, namespaces=namespaces, **variables)
+        return _compiled_xpath(_path, tuple(sorted((namespaces or {}).items())))(self)
+
+
 def _safe_parser() -> etree.XMLParser:
-    return etree.XMLParser(
+    parser = etree.XMLParser(
         resolve_entities=False,
         load_dtd=False,
         dtd_validation=False,
@@ -151,6 +171,8 @@ def _safe_parser() -> etree.XMLParser:
         huge_tree=False,
         remove_comments=False,
     )
+    parser.set_element_class_lookup(etree.ElementDefaultClassLookup(element=InvoiceElement))
+    return parser
 
 
 def parse_safely(content: bytes, limits: Limits = DEFAULT_LIMITS) -> etree._Element:

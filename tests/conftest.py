@@ -116,7 +116,11 @@ def make_settings(base_settings: Settings) -> Iterator[Callable[[], Settings]]:
             pg_db=f"facturier_test_{tag}",
             topic=f"invoice-lifecycle-test-{tag}",
             flow_topic=f"invoice-flows-test-{tag}",
+            # A consumer group per test: two servers alive at once never share one.
             tracking_group=f"tracking-test-{tag}",
+            accounting_group=f"accounting-test-{tag}",
+            payment_delays_group=f"payment-delays-test-{tag}",
+            flow_group=f"flow-intake-test-{tag}",
             api_port=free_port(),
         )
         with psycopg.connect(base_settings.dsn, autocommit=True) as conn:

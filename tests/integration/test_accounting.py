@@ -63,7 +63,6 @@ ZERO = Decimal("0.00")
 def accounting_settings(settings: Settings) -> Settings:
     return replace(
         settings,
-        accounting_group=f"accounting-test-{settings.pg_db[-10:]}",
         accounting_metrics_port=free_port(),
         relay_metrics_port=free_port(),
     )

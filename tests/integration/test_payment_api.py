@@ -247,7 +247,6 @@ def test_payment_delays_as_its_own_process(
     restarted, it re-reads nothing twice."""
     settings = replace(
         make_settings(),
-        payment_delays_group="payment-delays-test",
         payment_delays_metrics_port=free_port(),
         relay_metrics_port=free_port(),
         late_interest_reference_rate="4.00",
