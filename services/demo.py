@@ -315,6 +315,8 @@ def run_demo(settings: Settings, start_services: bool = True) -> int:
     flow_id = flow["flow_id"]
     console.print(f"""\
   API docs (OpenAPI):   {base}/docs   ({base}/openapi.json)
+  portal (browser):     {base}/portal   supplier token {tokens[ids[0]]}
+                                          buyer service token {buyer_token}
   tracking view:        curl {supplier_auth} {base}/invoices/{first}
   supplier's list:      curl {supplier_auth} {base}/invoices
   raw event history:    curl {auditor_auth} {base}/invoices/{first}/events
