@@ -5,8 +5,15 @@ one structure's journal for one fiscal year, read from the accounting projection
 amounts with a decimal comma and no thousands separator. EcritureNum is sequential per
 journal within the year, in (EcritureDate, event time, invoice id, version) order: computed
 from the events alone, so a journal rebuilt from the topic exports the same file. The fiscal
-year is the calendar year (that of public bodies). Lettering (EcritureLet, DateLet) is left
-empty; ValidDate is the entry date (entries are validated as the events post them).
+year is the calendar year (that of public bodies). ValidDate is the entry date (entries are
+validated as the events post them).
+
+Lettering (EcritureLet, DateLet) matches each invoice's supplier-account lines once they
+balance: the purchase with its payment, or with its reversal (rejected, re-routed). Codes are
+"A", "B", ... "Z", "AA"... per supplier sub-ledger, in order of the date the lines balanced (the
+latest of them, DateLet), then invoice id: computed from the journal alone, like EcritureNum,
+so a rebuilt journal letters the same. A year's export shows what was lettered by its 31
+December; a part payment leaves the invoice open.
 Events carry no exchange rate: a non-EUR invoice is posted in its own currency, and its
 lines say so in Idevise and Montantdevise.
 """
@@ -106,23 +113,49 @@ def format_fec(lines: Iterable[FecLine], separator: str = "|") -> str:
 
 
 _QUERY = """
+WITH settled AS (
+    SELECT l.invoice_id, l.aux_account, max(e.entry_date) AS lettered_on
+      FROM accounting_entry e
+      JOIN accounting_line l USING (invoice_id, version)
+     WHERE e.structure_siret = %(siret)s AND l.aux_account IS NOT NULL
+     GROUP BY l.invoice_id, l.aux_account
+    HAVING sum(l.debit) = sum(l.credit)
+), letters AS (
+    SELECT invoice_id, aux_account, lettered_on,
+           row_number() OVER (PARTITION BY aux_account ORDER BY lettered_on, invoice_id) AS n
+      FROM settled
+)
 SELECT e.journal_code, e.journal_label,
        dense_rank() OVER (
            PARTITION BY e.journal_code
            ORDER BY e.entry_date, e.occurred_at, e.invoice_id, e.version
        ) AS entry_number,
        e.entry_date, l.account, l.account_label, l.aux_account, l.aux_label,
-       e.piece_ref, e.piece_date, e.label, l.debit, l.credit, e.currency, l.line_no
+       e.piece_ref, e.piece_date, e.label, l.debit, l.credit, e.currency, l.line_no,
+       t.n AS letter_number, t.lettered_on
   FROM accounting_entry e
   JOIN accounting_line l USING (invoice_id, version)
- WHERE e.structure_siret = %s AND e.entry_date >= %s AND e.entry_date < %s
+  LEFT JOIN letters t
+    ON t.invoice_id = l.invoice_id AND t.aux_account = l.aux_account
+   AND t.lettered_on < %(end)s
+ WHERE e.structure_siret = %(siret)s AND e.entry_date >= %(start)s AND e.entry_date < %(end)s
  ORDER BY e.entry_date, e.journal_code, entry_number, l.line_no
 """
 
 
+def letter_code(number: int) -> str:
+    """1 -> "A", 26 -> "Z", 27 -> "AA": the usual lettering codes, never reused."""
+    code = ""
+    while number > 0:
+        number, rest = divmod(number - 1, 26)
+        code = chr(ord("A") + rest) + code
+    return code
+
+
 def fetch_fec_lines(conn: psycopg.Connection[Any], siret: str, year: int) -> list[FecLine]:
     """The FEC records of structure `siret` for fiscal year `year`."""
-    rows = conn.execute(_QUERY, (siret, date(year, 1, 1), date(year + 1, 1, 1))).fetchall()
+    bounds = {"siret": siret, "start": date(year, 1, 1), "end": date(year + 1, 1, 1)}
+    rows = conn.execute(_QUERY, bounds).fetchall()
     lines = []
     for (
         journal_code,
@@ -140,6 +173,8 @@ def fetch_fec_lines(conn: psycopg.Connection[Any], siret: str, year: int) -> lis
         credit,
         currency,
         _line_no,
+        letter_number,
+        lettered_on,
     ) in rows:
         foreign = currency != ACCOUNTING_CURRENCY
         lines.append(
@@ -157,8 +192,8 @@ def fetch_fec_lines(conn: psycopg.Connection[Any], siret: str, year: int) -> lis
                 label=entry_label,
                 debit=debit,
                 credit=credit,
-                lettering=None,
-                lettering_date=None,
+                lettering=letter_code(letter_number) if letter_number else None,
+                lettering_date=lettered_on,
                 valid_date=entry_date,
                 currency_amount=(debit or credit) if foreign else None,
                 currency=currency if foreign else None,

@@ -170,6 +170,10 @@ EXPECTED: dict[str, Balances] = {
         ("512000", ""): Decimal("-600.00"),
     },
 }
+LETTERED = {  # settled: paid in full, or posted and reversed (rejected, re-routed)
+    BUYER: ["ACC-A", "ACC-C", "ACC-D"],
+    OTHER_BUYER: ["ACC-D"],
+}
 EXPECTED_ENTRIES = {
     BUYER: 10,  # A 2, B 1, C 2 (posted, reversed), D 2 (posted, reversed), E 1, G 2
     OTHER_BUYER: 3,  # D posted and paid, F
@@ -327,6 +331,7 @@ def test_journal_of_a_lifecycle_and_its_fec(
         ]
         balances: Balances = defaultdict(lambda: ZERO)
         lines = 0
+        lettered: dict[tuple[str, str], list[dict[str, str]]] = defaultdict(list)
         for year in years:
             text = export_fec(
                 settings, structure, year, tmp_path / f"{structure}-{year}.txt", separator
@@ -335,7 +340,21 @@ def test_journal_of_a_lifecycle_and_its_fec(
             lines += len(records)
             for key, value in check_fec(records, year).items():
                 balances[key] += value
+            for r in records:
+                assert bool(r["EcritureLet"]) == bool(r["DateLet"]), r
+                if r["EcritureLet"]:
+                    lettered[(r["CompAuxNum"], r["EcritureLet"])].append(r)
         assert {k: v for k, v in balances.items() if v} == journal_balances(settings, structure)
+        # Lettering: each settled invoice's supplier lines, one code each, balanced; the open
+        # ones (unpaid, part paid, the credit note not yet refunded) stay unlettered.
+        invoices = []
+        for group in lettered.values():
+            assert {r["CompteNum"] for r in group} == {"401000"}, group
+            assert sum(fec_amount(r["Debit"]) - fec_amount(r["Credit"]) for r in group) == 0
+            assert {r["DateLet"] for r in group} == {max(r["EcritureDate"] for r in group)}
+            (invoice,) = {r["PieceRef"] for r in group if r["JournalCode"] == "HA"}
+            invoices.append(invoice)
+        assert sorted(invoices) == LETTERED[structure]
         (total,) = query(
             settings,
             "SELECT count(*) FROM accounting_line JOIN accounting_entry e"

@@ -19,6 +19,7 @@ from facturier.projections.fec import (
     fec_date,
     fec_filename,
     format_fec,
+    letter_code,
 )
 from tests.conftest import OTHER_BUYER, invoice_data
 
@@ -224,3 +225,16 @@ def test_entry_date_is_the_paris_date_of_the_event() -> None:
     events[2] = replace(events[2], occurred_at=late)
     (posted,) = post_all(events)
     assert posted.entry_date == date(2027, 1, 1)
+
+
+def test_lettering_codes_run_a_to_z_then_aa() -> None:
+    assert [letter_code(n) for n in (1, 2, 26, 27, 52, 53, 702, 703)] == [
+        "A",
+        "B",
+        "Z",
+        "AA",
+        "AZ",
+        "BA",
+        "ZZ",
+        "AAA",
+    ]
