@@ -1,7 +1,14 @@
-"""Tracking projection: current status per invoice, each supplier's list, full timeline."""
+"""Tracking projection: current status per invoice, each supplier's list, full timeline.
+
+Each batch also announces, in its own transaction, every invoice it changed: one
+`pg_notify(LIVE_CHANNEL, <json>)` per invoice with its newest applied event. PostgreSQL
+delivers notifications only at commit, so a listener (`services/live.py`) never sees a state
+that readers of the view cannot see yet, nor one that was rolled back.
+"""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -16,6 +23,28 @@ _ROW_UPDATES: dict[str, tuple[str, ...]] = {
     "Rerouted": ("recipient_siret", "service_code", "order_reference"),
     "PaymentOrdered": ("payment_order_number",),
 }
+LIVE_CHANNEL = "facturier_tracking"
+# A notification's payload is at most 8000 bytes: a reason of 500 characters stays below it
+# even when every one is escaped as a surrogate pair (12 bytes); the page, reloaded, has it all.
+_REASON_CHARS = 500
+
+
+def live_change(e: LifecycleEvent, supplier_id: str, recipient_siret: str) -> dict[str, Any]:
+    """What a live page needs to show the invoice's new status and timeline row."""
+    return {
+        "invoice_id": e.invoice_id,
+        "supplier_id": supplier_id,
+        "recipient_siret": recipient_siret,
+        "version": e.version,
+        "event_type": e.event_type,
+        "status": e.status.value,
+        "reform_code": e.reform_code,
+        "summary": e.summary,
+        "occurred_at": e.occurred_at.isoformat(),
+        "actor": e.actor,
+        "reason_code": e.payload.get("reason_code"),
+        "reason": (e.payload.get("reason") or "")[:_REASON_CHARS] or None,
+    }
 
 
 def _json_safe(value: Any) -> Any:
@@ -64,34 +93,46 @@ class TrackingProjection:
                 for e in events
             ],
         )
+        changed: dict[str, dict[str, Any]] = {}
         submitted = [e for e in events if e.event_type == "Submitted"]
         if submitted:
             cur.executemany(_INSERT_INVOICE, [_invoice_row(e) for e in submitted])
+            # A redelivered Submitted is announced again: pages ignore versions they have.
+            for e in submitted:
+                changed[e.invoice_id] = live_change(
+                    e, e.payload["supplier_id"], e.payload["recipient_siret"]
+                )
         later = [e for e in events if e.event_type != "Submitted"]
         if later:
-            self._advance_invoices(cur, later)
+            changed.update(self._advance_invoices(cur, later))
+        if changed:
+            cur.executemany(
+                "SELECT pg_notify(%s, %s)",
+                [(LIVE_CHANNEL, json.dumps(c, separators=(",", ":"))) for c in changed.values()],
+            )
 
     @staticmethod
-    def _advance_invoices(cur: Cursor, events: list[LifecycleEvent]) -> None:
+    def _advance_invoices(cur: Cursor, events: list[LifecycleEvent]) -> dict[str, dict[str, Any]]:
         """One UPDATE per invoice per batch: fold its new events, in version order, over
         the row. Versions already applied (redeliveries) are ignored, so a duplicate never
-        moves an invoice back."""
+        moves an invoice back. Returns the live change of each invoice it moved."""
         ids = list({e.invoice_id for e in events})
         # A cursor of its own: in pipeline mode `cur` may still hold results of the batch's
         # earlier executemany(), which a fetch then reads instead (psycopg issue #604).
         with cur.connection.cursor() as query:
-            current = dict(
-                query.execute(
-                    "SELECT invoice_id::text, version FROM tracking_invoice"
-                    " WHERE invoice_id = ANY(%s::uuid[]) FOR UPDATE",
-                    (ids,),
-                ).fetchall()
-            )
+            found = query.execute(
+                "SELECT invoice_id::text, version, supplier_id, recipient_siret"
+                " FROM tracking_invoice WHERE invoice_id = ANY(%s::uuid[]) FOR UPDATE",
+                (ids,),
+            ).fetchall()
+        current = {row[0]: row[1] for row in found}
+        parties = {row[0]: (row[2], row[3]) for row in found}
         new: dict[str, dict[int, LifecycleEvent]] = {}
         for e in events:
             if e.invoice_id in current and e.version > current[e.invoice_id]:
                 new.setdefault(e.invoice_id, {})[e.version] = e
         rows = []
+        changed: dict[str, dict[str, Any]] = {}
         for invoice_id, by_version in new.items():
             changes: dict[str, Any] = dict.fromkeys(_OPTIONAL_COLUMNS)
             for version in sorted(by_version):
@@ -114,8 +155,12 @@ class TrackingProjection:
                     last.version,
                 )
             )
+            supplier_id, recipient_siret = parties[invoice_id]
+            recipient_siret = changes["recipient_siret"] or recipient_siret  # re-routed
+            changed[invoice_id] = live_change(last, supplier_id, recipient_siret)
         if rows:
             cur.executemany(_UPDATE_INVOICE, rows)
+        return changed
 
 
 def _invoice_row(e: LifecycleEvent) -> tuple[Any, ...]:

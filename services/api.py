@@ -9,15 +9,14 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import asdict
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from stdnum.fr import siret as siret_number
 
 from facturier.domain.invoice import (
@@ -30,13 +29,13 @@ from facturier.domain.lifecycle import (
     TRANSITION_BY_ACTION,
     Action,
     LifecycleError,
-    Role,
     allowed_actions,
 )
 from facturier.projections import views
 from facturier.projections.fec import fec_filename, fetch_fec_lines, format_fec
 from facturier.projections.payment_delays import DEFAULT_PAYMENT_DAYS, fetch_state, paris_date
 from facturier.services import metrics
+from facturier.services.actions import ActionForbidden, NoBody, authorise, body_of
 from facturier.services.auth import ApiRole, Principal, authenticate
 from facturier.services.db import apply_schema, pool
 from facturier.services.directory import (
@@ -54,45 +53,15 @@ from facturier.services.invoicing import (
     InvoicingApp,
     RoutingRefused,
 )
+from facturier.services.live import LiveHub, live_routes
+from facturier.services.notifications_api import notification_routes
+from facturier.services.receipts import NotReceived
+from facturier.services.receipts import receipt as receipt_of
 from facturier.services.settings import Settings
 from facturier.services.submission import Submissions
 from facturier.services.web import web_routes
 
 # ---------------------------------------------------------------- request bodies
-
-
-class NoBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ReasonIn(NoBody):
-    reason: str = Field(min_length=1, max_length=1000)
-    reason_code: str = Field(default="AUTRE", description="reform reason code, e.g. JUSTIF_ABS")
-
-
-class CompleteIn(NoBody):
-    comment: str = Field(min_length=1, max_length=2000)
-
-
-class RerouteIn(NoBody):
-    recipient_siret: str = Field(pattern=r"^\d{14}$")
-    service_code: str = Field(default="", max_length=100)
-    order_reference: str = Field(default="", max_length=50)
-
-
-class RejectIn(NoBody):
-    reason_code: str = Field(description="reform reason code, e.g. NON_CONFORME")
-    reason: str = Field(min_length=1, max_length=1000)
-
-
-class OrderPaymentIn(NoBody):
-    payment_order_number: str = Field(min_length=1, max_length=50)
-
-
-class PayIn(NoBody):
-    amount: Decimal = Field(gt=0, max_digits=18, decimal_places=2)
-    payment_date: date
-    payment_reference: str = Field(min_length=1, max_length=100)
 
 
 class PaymentTermsIn(NoBody):
@@ -101,19 +70,7 @@ class PaymentTermsIn(NoBody):
     )
 
 
-# Namespace of reception acknowledgment identifiers (uuid5 of invoice id and reception).
-RECEIPT_NAMESPACE = uuid.UUID("5b0c7a2e-3f1d-5e8a-9c4b-6d2f8e1a7c30")
 SiretPath = Annotated[str, Path(pattern=r"^\d{14}$", examples=["11000201100044"])]
-
-ACTION_BODIES: dict[Action, type[BaseModel]] = {
-    Action.SUSPEND: ReasonIn,
-    Action.COMPLETE: CompleteIn,
-    Action.MARK_FOR_REROUTING: ReasonIn,
-    Action.REROUTE: RerouteIn,
-    Action.REJECT: RejectIn,
-    Action.ORDER_PAYMENT: OrderPaymentIn,
-    Action.PAY: PayIn,
-}
 
 # ---------------------------------------------------------------- errors
 
@@ -128,6 +85,7 @@ def _not_found(invoice_id: uuid.UUID) -> HTTPException:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     state: dict[str, Any] = {}
+    live = LiveHub(settings.dsn)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -139,7 +97,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state["documents"] = DocumentStore(settings, state["pool"])
         state["submissions"] = Submissions(state["invoicing"], state["documents"], settings)
         state["flows"] = FlowIntake(state["invoicing"], state["documents"], settings)
+        await live.start()
         yield
+        await live.stop()
         state["pool"].close()
         state["invoicing"].close()
         state["directory"].close()
@@ -150,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Submit invoices to public buyers and follow each one until it is paid.",
         lifespan=lifespan,
     )
+    app.state.live = live  # the server ends its streams when asked to stop (runtime.py)
     bearer = HTTPBearer(auto_error=False)
 
     def principal(
@@ -188,8 +149,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             flows=lambda: state["flows"],
         )
     )
+    app.include_router(live_routes(lambda: live, principal, pool=lambda: state["pool"]))
+    app.include_router(notification_routes(principal, settings, pool=lambda: state["pool"]))
     app.include_router(
-        web_routes(pool=lambda: state["pool"], submissions=lambda: state["submissions"])
+        web_routes(
+            pool=lambda: state["pool"],
+            submissions=lambda: state["submissions"],
+            flows=lambda: state["flows"],
+        )
     )
 
     @app.middleware("http")
@@ -291,7 +258,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return command_result(invoice, correlation_id)
 
     for action in Action:
-        _add_action_route(app, action, ACTION_BODIES.get(action, NoBody), _act, Caller)
+        _add_action_route(app, action, body_of(action), _act, Caller)
 
     @app.get("/invoices/{invoice_id}", tags=["tracking"])
     def tracking(invoice_id: uuid.UUID, caller: Caller) -> dict[str, Any]:
@@ -383,38 +350,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Reception acknowledgment (accusé de réception): when the invoice was made
         available to the structure it is addressed to, read from the event store."""
         invoice = visible_invoice(invoice_id, caller)
-        data = invoice.data
-        events = invoicing().history(invoice_id)
-        received = [e for e in events if type(e).__name__ == "MadeAvailable"]
-        if not received or invoice.status.value == "A_RECYCLER":
-            raise error(409, "NOT_RECEIVED", "the invoice is not made available to a buyer")
-        reception = received[-1]
-        version = reception.originator_version
-        return {
-            "receipt_id": str(uuid.uuid5(RECEIPT_NAMESPACE, f"{invoice_id}:receipt:{version}")),
-            "invoice_id": str(invoice_id),
-            "received_at": reception.timestamp,
-            "reception_version": version,
-            "submitted_at": events[0].timestamp,
-            "number": data.number,
-            "kind": data.kind,
-            "issue_date": data.issue_date,
-            "supplier": {
-                "scheme": data.supplier_scheme.value,
-                "id": data.supplier_id,
-                "name": data.supplier_name,
-            },
-            "recipient": {
-                "siret": data.recipient_siret,
-                "service_code": data.service_code,
-                "order_reference": data.order_reference,
-            },
-            "currency": data.currency,
-            "net_amount": data.net_amount,
-            "vat_amount": data.vat_amount,
-            "gross_amount": data.gross_amount,
-            "payable_amount": data.payable_amount,
-        }
+        try:
+            return receipt_of(invoicing(), invoice)
+        except NotReceived as missing:
+            raise error(409, "NOT_RECEIVED", str(missing)) from None
 
     def _structure_reader(caller: Principal, siret: str) -> None:
         if caller.role is ApiRole.SUPPLIER or (
@@ -500,16 +439,10 @@ def _add_action_route(
 
 
 def _authorise(caller: Principal, action: Action) -> None:
-    by = TRANSITION_BY_ACTION[action].by
-    allowed = {
-        Role.PLATFORM: {ApiRole.ADMIN},
-        Role.SUPPLIER: {ApiRole.SUPPLIER, ApiRole.ADMIN},
-        Role.BUYER: {ApiRole.BUYER, ApiRole.ADMIN},
-        # The public accountant acts for the buyer structure: its token is a buyer token.
-        Role.ACCOUNTING: {ApiRole.BUYER, ApiRole.ADMIN},
-    }[by]
-    if caller.role not in allowed:
-        raise error(403, "FORBIDDEN", f"{action} is done by the {by}, not by a {caller.role}")
+    try:
+        authorise(caller, action)
+    except ActionForbidden as forbidden:
+        raise error(403, "FORBIDDEN", str(forbidden)) from None
 
 
 def _event_json(event: Any) -> dict[str, Any]:

@@ -58,8 +58,9 @@ def _serve(args: argparse.Namespace) -> int:
         args.payment_delays,
         args.flows,
     )
+    # Notifications need an SMTP server: never part of the default set.
     api, relay, projection, accounting, delays, flows = (
-        chosen if any(chosen) else (True,) * len(chosen)
+        chosen if any(chosen) or args.notifications else (True,) * len(chosen)
     )
     serve(
         Settings.from_env(),
@@ -69,6 +70,7 @@ def _serve(args: argparse.Namespace) -> int:
         accounting=accounting,
         payment_delays=delays,
         flows=flows,
+        notifications=args.notifications,
     )
     return 0
 
@@ -218,6 +220,12 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument(
         "--flows", action="store_true", help="flow intake: processes uploaded EDI flows / PDFs"
     )
+    serve.add_argument(
+        "--notifications",
+        action="store_true",
+        help="e-mail notifications to suppliers (outbox projection and SMTP sender); not in"
+        " the default set",
+    )
     serve.set_defaults(func=_serve)
 
     demo = sub.add_parser("demo", help="submit invoices, drive them through their lifecycle")
@@ -300,6 +308,10 @@ def main(argv: list[str] | None = None) -> int:
         "--separator", choices=["|", "tab"], default="|", help="field separator (default: |)"
     )
     fec.set_defaults(func=_accounting_fec)
+
+    from facturier.services.notifications_cli import add_commands as notification_commands
+
+    notification_commands(sub)
 
     sub.add_parser("lifecycle", help="print the lifecycle transition table").set_defaults(
         func=lambda a: print(transition_table_markdown(), end="") or 0

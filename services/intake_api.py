@@ -36,7 +36,7 @@ from facturier.domain.invoice import (
     vat_breakdown_of,
 )
 from facturier.services.auth import ApiRole, Principal
-from facturier.services.documents import DocumentMissing
+from facturier.services.documents import DocumentMissing, DocumentStore
 from facturier.services.flows import FlowIntake
 from facturier.services.http import command_result, error
 from facturier.services.invoicing import DuplicateInvoice
@@ -249,6 +249,29 @@ def flow_report(flow: Flow) -> dict[str, Any]:
     }
 
 
+def flow_visible(flow: Flow, caller: Principal) -> bool:
+    """A flow is seen by who submitted it, auditors and admins (the API and the portal)."""
+    return caller.role in (ApiRole.ADMIN, ApiRole.AUDITOR) or flow.submitter == caller.actor
+
+
+class NoSuchDocument(LookupError):
+    """The invoice has no document with this hash."""
+
+
+def document_download(invoice: Invoice, sha256: str, store: DocumentStore) -> Response:
+    """One of the invoice's documents as a download (the API and the portal). NoSuchDocument:
+    not one of this invoice's documents; DocumentMissing: referenced but not stored."""
+    found = next((d for d in invoice.documents if d.sha256 == sha256), None)
+    if found is None:
+        raise NoSuchDocument(sha256)
+    content = store.get(sha256)
+    return Response(
+        content,
+        media_type=found.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{found.filename}"'},
+    )
+
+
 # ---------------------------------------------------------------- routes
 
 
@@ -361,9 +384,7 @@ def intake_routes(
             flow: Flow | None = flows().get(flow_id)
         except LookupError:
             flow = None
-        if flow is None or not (
-            caller.role in (ApiRole.ADMIN, ApiRole.AUDITOR) or flow.submitter == caller.actor
-        ):
+        if flow is None or not flow_visible(flow, caller):
             raise error(404, "NOT_FOUND", f"no flow {flow_id} visible to this token")
         return flow
 
@@ -385,18 +406,12 @@ def intake_routes(
     def document(invoice_id: uuid.UUID, sha256: str, caller: Caller) -> Response:
         """One original document of the invoice (its XML, its PDF, an attachment)."""
         invoice = visible_invoice(invoice_id, caller)
-        found = next((d for d in invoice.documents if d.sha256 == sha256), None)
-        if found is None:
-            raise error(404, "NOT_FOUND", f"no document {sha256} on invoice {invoice_id}")
         try:
-            content = submissions().documents.get(sha256)
+            return document_download(invoice, sha256, submissions().documents)
         except DocumentMissing:
             raise error(500, "DOCUMENT_MISSING", f"document {sha256} is not stored") from None
-        return Response(
-            content,
-            media_type=found.media_type,
-            headers={"Content-Disposition": f'attachment; filename="{found.filename}"'},
-        )
+        except NoSuchDocument:
+            raise error(404, "NOT_FOUND", f"no document {sha256} on invoice {invoice_id}") from None
 
     return router
 

@@ -54,3 +54,20 @@ INVOICES_REJECTED = Counter(
     "Entries of flows rejected, by the reason code of their first error",
     ["reason_code"],
 )
+EMAILS_SENT = Counter(
+    "facturier_emails_sent_total", "Notification e-mails the SMTP server accepted"
+)
+EMAIL_FAILURES = Counter(
+    "facturier_email_failures_total",
+    "Failed attempts to send a notification e-mail: transient ones are retried later,"
+    " permanent ones (5xx refusals) are not",
+    ["kind"],
+)
+EMAILS_UNKNOWN = Counter(
+    "facturier_emails_unknown_total",
+    "Notification e-mails claimed but never confirmed (sender died, connection lost during"
+    " DATA): maybe delivered, never sent again",
+)
+EMAIL_OUTBOX_PENDING = Gauge(
+    "facturier_email_outbox_pending", "Notification e-mails waiting to be sent or retried"
+)

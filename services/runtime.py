@@ -7,17 +7,20 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
+from types import FrameType
 
 import uvicorn
 from prometheus_client import start_http_server
 
 from facturier.projections.accounting import AccountingProjection, ChartOfAccounts
 from facturier.projections.consumer import ProjectionRunner
+from facturier.projections.notifications import NotificationsProjection
 from facturier.projections.payment_delays import PaymentDelaysProjection
 from facturier.projections.tracking import TrackingProjection
 from facturier.services.api import create_app
 from facturier.services.directory import DirectoryApp
 from facturier.services.documents import DocumentStore
+from facturier.services.email_sender import run_email_sender
 from facturier.services.flows import FlowIntake, FlowProcessor
 from facturier.services.invoicing import InvoicingApp
 from facturier.services.relay import Relay
@@ -52,6 +55,13 @@ def run_payment_delays(settings: Settings, stop: threading.Event) -> None:
     ProjectionRunner(projection, settings).run(stop)
 
 
+def run_notifications(settings: Settings, stop: threading.Event) -> None:
+    projection = NotificationsProjection(
+        settings.notifications_group, settings.notifications_max_age_hours
+    )
+    ProjectionRunner(projection, settings).run(stop)
+
+
 def run_flows(settings: Settings, stop: threading.Event) -> None:
     directory = DirectoryApp(settings)
     routing = directory if settings.routing == "directory" else None
@@ -65,6 +75,17 @@ def run_flows(settings: Settings, stop: threading.Event) -> None:
         documents.close()
         app.close()
         directory.close()
+
+
+class _ApiServer(uvicorn.Server):
+    """Ends the live streams (services/live.py) as soon as it is asked to stop: uvicorn waits
+    for open responses to finish first, and an event stream never finishes by itself."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        live = getattr(getattr(self.config.app, "state", None), "live", None)
+        if live is not None:
+            live.shutdown_soon()
 
 
 def _supervised(
@@ -94,6 +115,7 @@ def serve(
     accounting: bool = False,
     payment_delays: bool = False,
     flows: bool = False,
+    notifications: bool = False,
 ) -> None:
     """Run the chosen services until SIGINT/SIGTERM. With the API, its /metrics also shows
     the relay's and projection's metrics (same process); without it, each exposes its own
@@ -112,6 +134,14 @@ def serve(
                 settings.payment_delays_metrics_port,
             ),
             (flows, "flow-intake", run_flows, settings.flow_metrics_port),
+            # The outbox projection and its SMTP sender: one service, two threads.
+            (
+                notifications,
+                "notifications",
+                run_notifications,
+                settings.notifications_metrics_port,
+            ),
+            (notifications, "email-sender", run_email_sender, settings.notifications_metrics_port),
         )
         if wanted
     ]
@@ -119,12 +149,17 @@ def serve(
         start_http_server(chosen[0][2], addr=settings.api_host)
     workers = [_supervised(name, target, settings, stop) for name, target, _ in chosen]
     if api:
-        uvicorn.run(
+        config = uvicorn.Config(
             create_app(settings),
             host=settings.api_host,
             port=settings.api_port,
             log_level="warning",
         )
+        server = _ApiServer(config)
+        server.run()
+        if not server.started:  # as uvicorn.run: a failed startup is an error exit
+            stop.set()
+            raise SystemExit(3)
     else:
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stop.set())

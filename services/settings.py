@@ -100,6 +100,41 @@ SETTINGS: tuple[Setting, ...] = (
         "FACTURIER_PAYMENT_DELAYS_METRICS_PORT", "9104", "Prometheus port of the payment delays"
     ),
     Setting("FACTURIER_FLOW_METRICS_PORT", "9105", "Prometheus port of the flow intake"),
+    Setting(
+        "FACTURIER_NOTIFICATIONS_METRICS_PORT", "9106", "Prometheus port of the e-mail notifier"
+    ),
+    Setting(
+        "FACTURIER_NOTIFICATIONS_GROUP",
+        "notifications",
+        "consumer group of the e-mail notifications",
+    ),
+    Setting(
+        "FACTURIER_NOTIFICATIONS_MAX_AGE_HOURS",
+        "48",
+        "status changes older than this when read from the topic are not mailed",
+    ),
+    Setting(
+        "FACTURIER_PORTAL_URL",
+        "http://127.0.0.1:8000",
+        "public base URL of the web portal, for the links in e-mails",
+    ),
+    Setting("FACTURIER_SMTP_HOST", "localhost", "SMTP server of the e-mail notifications"),
+    Setting("FACTURIER_SMTP_PORT", "25", "its port (587 for STARTTLS, 465 for SSL usually)"),
+    Setting("FACTURIER_SMTP_TLS", "none", "`none`, `starttls` or `ssl` (implicit TLS)"),
+    Setting("FACTURIER_SMTP_USER", "", "SMTP login; empty: no authentication"),
+    Setting("FACTURIER_SMTP_PASSWORD", "", "SMTP password"),
+    Setting("FACTURIER_SMTP_FROM", "facturier@localhost", "From: address of the e-mails"),
+    Setting(
+        "FACTURIER_SMTP_CA_FILE",
+        "",
+        "PEM file of the CAs trusted for the SMTP server's certificate; empty: the system's",
+    ),
+    Setting("FACTURIER_SMTP_TIMEOUT_S", "30", "SMTP connection and reply timeout, seconds"),
+    Setting(
+        "FACTURIER_SMTP_RETRY_S",
+        "30",
+        "first retry delay of an e-mail that failed, seconds; doubled each time, up to 1 h",
+    ),
     Setting("FACTURIER_DATA_DIR", str(_ROOT / ".data"), "local stack state (jars, data, logs)"),
     Setting("FACTURIER_LOG_LEVEL", "INFO", "log level of the services"),
     # Read by deploy/local/stack.sh only (the local stack without Docker):
@@ -163,6 +198,19 @@ class Settings:
     accounting_metrics_port: int
     payment_delays_metrics_port: int
     flow_metrics_port: int
+    notifications_metrics_port: int
+    notifications_group: str
+    notifications_max_age_hours: int
+    portal_url: str
+    smtp_host: str
+    smtp_port: int
+    smtp_tls: str
+    smtp_user: str
+    smtp_password: str
+    smtp_from: str
+    smtp_ca_file: str
+    smtp_timeout_s: int
+    smtp_retry_s: int
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:

@@ -1,13 +1,27 @@
-"""The supplier web portal: server-rendered pages over the services of the JSON API.
+"""The web portal: server-rendered pages over the services of the JSON API.
 
 (No `from __future__ import annotations`: FastAPI reads the routes' annotations.)
 
 - `GET|POST /portal/login`, `POST /portal/logout`: a session opened with an API token;
+- `GET /portal`: the invoices the account sees (a supplier's own, an operator's mandates', a
+  buyer structure's queue, all for auditors and admins) with their status in plain words,
+  filters, search by number and keyset pagination (`views.portal_query`);
 - `GET /portal/invoices/new`, `POST /portal/invoices`: the invoice form (portal entry). Without
   JavaScript its buttons post the form back ("add a line", "remove line N", "compute
   totals") and the server re-renders it; with JavaScript (`static/portal.js`) rows are added
   and removed in the browser and the totals follow every keystroke;
-- `GET /portal/invoices/{id}`: the invoice's status and timeline, from the tracking view.
+- `GET /portal/invoices/{id}`: the invoice's status, timeline, documents, payment delay,
+  reception acknowledgment, flow report, and a form per lifecycle action the account may
+  perform now (`POST /portal/invoices/{id}/actions/{action}`, generated from the transition
+  table and the action's API model: POST/redirect/GET, errors shown in place);
+- `GET /portal/invoices/{id}/documents/{sha256}`, `.../receipt`, `/portal/flows/{id}/report`:
+  the downloads and the flow's processing report, with the session instead of a bearer token;
+- `GET /portal/language/{code}`: the language switch (cookie; else `Accept-Language`).
+
+Every string of the pages comes from `services/i18n.py` (French and English). Elements showing
+an invoice's current status carry `data-live-status` / `data-live-code` (the invoice id), the
+timeline's body `data-live-timeline`: the hooks of the live updates (`static/live.js`), which
+the pages do without.
 
 Sessions: the browser holds a random session id in an HttpOnly, SameSite=Strict cookie
 scoped to /portal (Secure over https); the server keeps its SHA-256 only, with the SHA-256 of
@@ -30,26 +44,63 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import annotated_types
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from psycopg_pool import ConnectionPool
 from pydantic import ValidationError
-from pydantic_core import ErrorDetails
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails, to_jsonable_python
 
+from facturier.domain.flow import FlowStatus
 from facturier.domain.invoice import (
     InvalidCommand,
     InvalidInvoice,
+    Invoice,
     InvoiceData,
     Problem,
+    ReasonCode,
+    SubmissionMode,
     SupplierScheme,
 )
+from facturier.domain.lifecycle import (
+    STATUS_INFO,
+    TRANSITION_BY_ACTION,
+    Action,
+    LifecycleError,
+    Role,
+    Status,
+    Summary,
+)
 from facturier.projections import views
-from facturier.projections.payment_delays import paris_date
+from facturier.projections.payment_delays import fetch_state, paris_date
+from facturier.services import i18n
+from facturier.services.actions import (
+    ActionForbidden,
+    NoBody,
+    available,
+    body_of,
+    may_perform,
+    perform,
+)
 from facturier.services.auth import ApiRole, Principal, authenticate
-from facturier.services.flows import routing_problem
-from facturier.services.intake_api import TEMPLATES, InvoiceIn, LineIn, SupplierIn
+from facturier.services.documents import DocumentMissing
+from facturier.services.flows import FlowIntake, routing_problem
+from facturier.services.intake_api import (
+    TEMPLATES,
+    InvoiceIn,
+    LineIn,
+    NoSuchDocument,
+    SupplierIn,
+    document_download,
+    flow_report,
+    flow_visible,
+)
 from facturier.services.invoicing import DuplicateInvoice, InvoiceNotFound, RoutingRefused
+from facturier.services.receipts import NotReceived
+from facturier.services.receipts import receipt as receipt_of
 from facturier.services.submission import NotMandated, SubmissionRefused, Submissions
 
 SESSION_COOKIE = "facturier_portal"
@@ -58,10 +109,15 @@ SESSION_HOURS = 8
 LOGIN_FORM_SECONDS = 3600
 SUBMITTERS = frozenset({ApiRole.SUPPLIER, ApiRole.OPERATOR, ApiRole.ADMIN})
 STATIC = Path(__file__).parent / "static"
-STATIC_TYPES = {"portal.js": "text/javascript", "portal.css": "text/css"}
+STATIC_TYPES = {
+    "portal.js": "text/javascript",
+    "portal.css": "text/css",
+    "live.js": "text/javascript",  # status pushes (services/live.py)
+}
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self';"
+        " connect-src 'self';"  # live.js's EventSource on /portal/live
         " form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
@@ -102,69 +158,14 @@ MAX_FORM_FIELDS = len(HEADER_FIELDS) + 8 + MAX_LINES * len(LINE_FIELDS)
 MAX_FORM_BYTES = 512 * 1024
 LINE_KEY = re.compile(r"lines-(\d{1,4})-(name|quantity|unit|unit_price|vat)")
 
-LABELS = {
-    "supplier_scheme": "Identifier scheme",
-    "supplier_id": "Supplier identifier",
-    "supplier_name": "Supplier name",
-    "supplier_vat_number": "VAT number",
-    "supplier_address_line1": "Address",
-    "supplier_address_line2": "Address, line 2",
-    "supplier_address_postcode": "Postcode",
-    "supplier_address_city": "City",
-    "supplier_address_country": "Country",
-    "recipient_siret": "Recipient SIRET",
-    "service_code": "Service code",
-    "order_reference": "Order reference (EJ)",
-    "number": "Invoice number",
-    "kind": "Kind",
-    "issue_date": "Issue date",
-    "due_date": "Due date",
-    "currency": "Currency",
-    "iban": "IBAN",
-    "bic": "BIC",
-    "payment_terms": "Payment terms",
-    "vat_exemption_reason": "VAT exemption reason",
-    "lines": "Lines",
-}
-LINE_LABELS = {
-    "name": "description",
-    "quantity": "quantity",
-    "unit": "unit",
-    "unit_price": "unit price",
-    "vat": "VAT",
-}
-KINDS = (
-    ("380", "Invoice (380)"),
-    ("381", "Credit note (381)"),
-    ("384", "Corrective invoice (384)"),
-    ("389", "Self-billed invoice (389)"),
-)
-SCHEMES = tuple((s.value, s.value) for s in SupplierScheme)
+# Inputs an error can be placed next to (their labels are in the catalogue: "form.<name>").
+FIELD_KEYS = frozenset((*HEADER_FIELDS, "lines"))
+KINDS = ("380", "381", "384", "389")
+SCHEMES = tuple(s.value for s in SupplierScheme)
 # VAT choices: "category:rate" (UNCL 5305 category, percent).
-VATS = (
-    ("S:20", "20 %"),
-    ("S:10", "10 %"),
-    ("S:5.5", "5.5 %"),
-    ("S:2.1", "2.1 %"),
-    ("Z:0", "0 % zero rated (Z)"),
-    ("E:0", "0 % exempt (E)"),
-    ("AE:0", "0 % reverse charge (AE)"),
-    ("K:0", "0 % intra-EU supply (K)"),
-    ("G:0", "0 % export outside the EU (G)"),
-)
-VAT_VALUES = frozenset(value for value, _ in VATS)
-UNITS = (
-    ("C62", "unit (C62)"),
-    ("H87", "piece (H87)"),
-    ("HUR", "hour (HUR)"),
-    ("DAY", "day (DAY)"),
-    ("MON", "month (MON)"),
-    ("KGM", "kilogram (KGM)"),
-    ("MTR", "metre (MTR)"),
-    ("MTK", "square metre (MTK)"),
-    ("LTR", "litre (LTR)"),
-    ("LS", "lump sum (LS)"),
-)
+VATS = ("S:20", "S:10", "S:5.5", "S:2.1", "Z:0", "E:0", "AE:0", "K:0", "G:0")
+VAT_VALUES = frozenset(VATS)
+UNITS = ("C62", "H87", "HUR", "DAY", "MON", "KGM", "MTR", "MTK", "LTR", "LS")
 
 
 def blank_line() -> dict[str, str]:
@@ -301,11 +302,7 @@ class Finding:
     location: str = ""
 
 
-PATTERN_HINTS = {
-    "recipient_siret": "A SIRET is 14 digits.",
-    "currency": "A 3-letter currency code, e.g. EUR.",
-    "country": "A 2-letter country code, e.g. FR.",
-}
+PATTERN_HINTS = frozenset({"recipient_siret", "currency", "country"})  # "form.hint.<name>"
 PROBLEM_FIELDS = frozenset(
     {
         "supplier_id",
@@ -352,7 +349,7 @@ def loc_key(loc: tuple[int | str, ...], lines: int) -> str | None:
             return _line_key(index, "", lines)
         case ("lines",):
             return "lines"
-        case (str(name),) if name in LABELS:
+        case (str(name),) if name in FIELD_KEYS:
             return name
     return None
 
@@ -368,27 +365,27 @@ def problem_key(location: str, lines: int) -> str | None:
     return match[1] if match else None
 
 
-def _message(error: ErrorDetails) -> str:
+def _message(error: ErrorDetails, t: Callable[..., str]) -> str:
     kind, loc = error["type"], error["loc"]
     last = str(loc[-1]) if loc else ""
     if loc == ("lines",) and kind == "too_short":
-        return "Add at least one line."
+        return t("form.error.one_line")
     if kind in ("missing", "string_too_short"):
-        return "Required."
+        return t("error.required")
     if kind in ("decimal_parsing", "decimal_type"):
-        return "Enter a number, e.g. 12.50."
+        return t("form.error.number")
     if kind.startswith("date"):
-        return "Enter a date (YYYY-MM-DD)."
+        return t("error.date")
     if kind == "string_pattern_mismatch" and last in PATTERN_HINTS:
-        return PATTERN_HINTS[last]
+        return t(f"form.hint.{last}")
     return error["msg"]
 
 
-def validation_findings(error: ValidationError, lines: int) -> list[Finding]:
+def validation_findings(error: ValidationError, lines: int, t: Callable[..., str]) -> list[Finding]:
     found: list[Finding] = []
     for item in error.errors(include_url=False):
         location = ".".join(str(part) for part in item["loc"])
-        found.append(Finding(loc_key(item["loc"], lines), _message(item), location=location))
+        found.append(Finding(loc_key(item["loc"], lines), _message(item, t), location=location))
     return found
 
 
@@ -540,21 +537,38 @@ def _when(value: datetime | None) -> str:
     return "" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def page(template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    html = TEMPLATES.get_template(template).render(money=_money, rate=_rate, when=_when, **context)
-    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+def page(
+    template: str,
+    status: int = 200,
+    *,
+    lang: str = i18n.DEFAULT,
+    here: str = "/portal",
+    **context: Any,
+) -> HTMLResponse:
+    html = TEMPLATES.get_template(template).render(
+        money=_money,
+        rate=_rate,
+        when=_when,
+        t=i18n.translator(lang),
+        lang=lang,
+        languages=i18n.LANGUAGES,
+        here=here,
+        **context,
+    )
+    headers = {**SECURITY_HEADERS, "Content-Language": lang, "Vary": "Cookie, Accept-Language"}
+    return HTMLResponse(html, status_code=status, headers=headers)
 
 
 def _secure(request: Request) -> bool:
     return request.url.scheme == "https"
 
 
-def _label(key: str) -> str:
+def _label(key: str, t: Callable[..., str]) -> str:
     match = re.fullmatch(r"lines-(\d+)(?:-(\w+))?", key)
     if match:
-        number = int(match[1]) + 1
-        return f"Line {number}, {LINE_LABELS[match[2]]}" if match[2] else f"Line {number}"
-    return LABELS.get(key, key)
+        line = t("form.line_n", n=int(match[1]) + 1)
+        return f"{line}, {t('form.line.' + match[2])}" if match[2] else line
+    return t(f"form.{key}")
 
 
 def _target(key: str) -> str:
@@ -562,13 +576,173 @@ def _target(key: str) -> str:
     return f"{key}-quantity" if re.fullmatch(r"lines-\d+", key) else key
 
 
+def _here(request: Request) -> str:
+    query = request.url.query
+    return request.url.path + (f"?{query}" if query else "")
+
+
+def _local(target: str, fallback: str) -> str:
+    """`target` if it is a page of the portal (never another site: no open redirect)."""
+    if target.startswith("/portal") and not target.startswith("//") and "\\" not in target:
+        return target
+    return fallback
+
+
+def _with_param(url: str, name: str, value: str) -> str:
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != name] + [(name, value)]
+    return urlunsplit(("", "", parts.path, urlencode(query), ""))
+
+
+# ---------------------------------------------------------------- the list
+
+PAGE_SIZE = 25
+CATEGORIES = tuple(s.value for s in Summary)
+CURSOR = re.compile(r"(?P<at>[0-9T:.+\- ]{19,40})~(?P<id>[0-9a-f-]{36})")
+
+
+def _cursor(text: str) -> tuple[datetime, uuid.UUID] | None:
+    """A page's position, `<submitted_at ISO>~<invoice id>`; None: the first page."""
+    match = CURSOR.fullmatch(text)
+    if match is None:
+        return None
+    try:
+        at = datetime.fromisoformat(match["at"].replace(" ", "+"))
+        return (at, uuid.UUID(match["id"])) if at.tzinfo else None
+    except ValueError:
+        return None
+
+
+def _scope(principal: Principal) -> dict[str, Any]:
+    """What a principal's list holds: its invoices (supplier, operator's mandates), those
+    addressed to its structure (buyer), or all (auditor, admin)."""
+    if principal.role is ApiRole.BUYER:
+        return {"recipient_siret": principal.scope}
+    if principal.role in (ApiRole.SUPPLIER, ApiRole.OPERATOR):
+        return {"suppliers": list(principal.suppliers)}
+    return {}
+
+
+# ---------------------------------------------------------------- action forms
+
+# Attachments a supplier may add when completing an invoice (Chorus: 10 MB each).
+ATTACHMENT_TYPES = {
+    ".pdf": "application/pdf",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".xml": "application/xml",
+    ".txt": "text/plain",
+    ".csv": "text/csv",
+}
+ATTACHMENT_FIELD = "attachment"
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    kind: str  # text, textarea, select, date, decimal, file
+    required: bool
+    value: str = ""
+    maxlength: int | None = None
+    choices: tuple[str, ...] = ()
+    accept: str = ""
+
+
+@dataclass(frozen=True)
+class ActionForm:
+    action: str
+    fields: tuple[FieldSpec, ...]
+    multipart: bool
+    primary: bool
+
+
+def _max_length(info: FieldInfo) -> int | None:
+    for item in info.metadata:
+        if isinstance(item, annotated_types.MaxLen):
+            return int(item.max_length)
+    return None
+
+
+def field_specs(action: Action, values: Mapping[str, str]) -> tuple[FieldSpec, ...]:
+    """The inputs of an action's form, read from the model its API route takes."""
+    specs: list[FieldSpec] = []
+    for name, info in body_of(action).model_fields.items():
+        required = info.is_required()
+        default = "" if required or info.default is None else str(info.default)
+        maxlength = _max_length(info)
+        kind = "text"
+        choices: tuple[str, ...] = ()
+        if name == "reason_code":
+            kind, choices = "select", tuple(code.value for code in ReasonCode)
+        elif info.annotation is date:
+            kind = "date"
+        elif info.annotation is Decimal:
+            kind = "decimal"
+        elif maxlength is not None and maxlength >= 1000:
+            kind = "textarea"
+        specs.append(FieldSpec(name, kind, required, values.get(name, default), maxlength, choices))
+    if action is Action.COMPLETE:  # the domain takes documents; the JSON route has none
+        accept = ",".join(ATTACHMENT_TYPES)
+        specs.append(FieldSpec(ATTACHMENT_FIELD, "file", False, accept=accept))
+    return tuple(specs)
+
+
+def action_forms(
+    actions: Iterable[Action], prefill: Mapping[str, str], posted: Mapping[str, str], failed: str
+) -> list[ActionForm]:
+    forms: list[ActionForm] = []
+    for action in actions:
+        values = posted if action.value == failed else prefill
+        fields = field_specs(action, values)
+        forms.append(
+            ActionForm(
+                action.value,
+                fields,
+                multipart=any(f.kind == "file" for f in fields),
+                primary=TRANSITION_BY_ACTION[action].target not in (Status.REJETEE,),
+            )
+        )
+    return forms
+
+
+def _validation_text(error: ErrorDetails, t: Callable[..., str]) -> str:
+    kind = error["type"]
+    if kind in ("missing", "string_too_short"):
+        return t("error.required")
+    if kind in ("decimal_parsing", "decimal_type", "greater_than", "decimal_max_places"):
+        return t("error.amount")
+    if kind.startswith("date"):
+        return t("error.date")
+    if kind == "string_pattern_mismatch":
+        return t("error.siret")
+    if kind == "string_too_long":
+        return t("error.too_long")
+    return error["msg"]
+
+
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class ActionPost:
+    fields: dict[str, str]
+    upload: Upload | None
+
+
 # ---------------------------------------------------------------- routes
 
 
 def web_routes(
-    pool: Callable[[], ConnectionPool], submissions: Callable[[], Submissions]
+    pool: Callable[[], ConnectionPool],
+    submissions: Callable[[], Submissions],
+    flows: Callable[[], FlowIntake] | None = None,
 ) -> APIRouter:
-    """The portal's routes; `pool` reads the tracking view, `submissions` records invoices."""
+    """The portal's routes; `pool` reads the tracking view, `submissions` records invoices
+    (and holds the invoicing application and the document store), `flows` reads flows."""
     router = APIRouter(prefix="/portal", include_in_schema=False)
     sessions = Sessions(pool)
 
@@ -578,36 +752,54 @@ def web_routes(
             return None
         return sessions.find(session_id)
 
+    def language(request: Request) -> str:
+        return i18n.negotiate(
+            request.cookies.get(i18n.COOKIE), request.headers.get("accept-language", "")
+        )
+
+    def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+        return page(template, status, lang=language(request), here=_here(request), **context)
+
     def to_login() -> RedirectResponse:
         return RedirectResponse("/portal/login", status_code=303)
 
-    def message(status: int, title: str, text: str, session: Session | None = None) -> HTMLResponse:
-        return page(
-            "portal_message.html",
-            status,
-            title=title,
-            text=text,
-            session=session,
+    def message(
+        request: Request, status: int, title: str, text: str, session: Session | None = None
+    ) -> HTMLResponse:
+        return render(
+            request, "portal_message.html", status, title=title, text=text, session=session
         )
 
-    def forbidden(session: Session | None, text: str) -> HTMLResponse:
-        return message(403, "Not allowed", text, session)
+    def forbidden(request: Request, session: Session | None, text: str) -> HTMLResponse:
+        t = i18n.translator(language(request))
+        return message(request, 403, t("message.forbidden"), text, session)
+
+    def not_found(request: Request, session: Session | None) -> HTMLResponse:
+        t = i18n.translator(language(request))
+        return message(request, 404, t("message.not_found"), t("message.not_found_text"), session)
 
     def checked(request: Request, form: Mapping[str, str]) -> Session | HTMLResponse:
         """The session of a state-changing post, or the 403 page."""
+        t = i18n.translator(language(request))
         session = current(request)
         if session is None:
-            return forbidden(None, "Your session has ended: sign in again.")
+            return forbidden(request, None, t("message.session_ended"))
         if not _same(form.get("csrf", ""), session.csrf):
-            return forbidden(session, "This form is out of date: open it again.")
+            return forbidden(request, session, t("message.form_expired"))
         return session
 
     def login_page(
         request: Request, status: int = 200, error: str = "", summary: str = ""
     ) -> HTMLResponse:
         nonce = secrets.token_urlsafe(32)
-        response = page(
-            "portal_login.html", status, csrf=nonce, error=error, summary=summary, session=None
+        response = render(
+            request,
+            "portal_login.html",
+            status,
+            csrf=nonce,
+            error=error,
+            summary=summary,
+            session=None,
         )
         response.set_cookie(
             LOGIN_COOKIE,
@@ -620,11 +812,21 @@ def web_routes(
         )
         return response
 
-    @router.get("")
-    def home(request: Request) -> Response:
-        return RedirectResponse(
-            "/portal/invoices/new" if current(request) else "/portal/login", status_code=303
-        )
+    @router.get("/language/{code}")
+    def choose_language(code: str, request: Request, next: str = "/portal") -> Response:
+        """The language switch of every page: remembered in a cookie, then back to the page."""
+        response = RedirectResponse(_local(next, "/portal"), status_code=303)
+        if code in i18n.CODES:
+            response.set_cookie(
+                i18n.COOKIE,
+                code,
+                max_age=365 * 24 * 3600,
+                path="/portal",
+                httponly=True,
+                samesite="lax",
+                secure=_secure(request),
+            )
+        return response
 
     @router.get("/login")
     def login_form(request: Request) -> Response:
@@ -632,22 +834,21 @@ def web_routes(
 
     @router.post("/login")
     def login(request: Request, form: PostedForm) -> Response:
+        t = i18n.translator(language(request))
         nonce = request.cookies.get(LOGIN_COOKIE, "")
         if not nonce or not _same(form.get("csrf", ""), nonce):
-            return login_page(
-                request, 403, summary="The sign-in form had expired: paste your token again."
-            )
+            return login_page(request, 403, summary=t("login.expired"))
         token = form.get("token", "").strip()
         if not token:
-            return login_page(request, 422, error="Paste your API token.")
+            return login_page(request, 422, error=t("login.missing"))
         opened = sessions.open(token)
         if opened is None:
-            return login_page(request, 401, error="Unknown or revoked token.")
+            return login_page(request, 401, error=t("login.unknown"))
         previous = current(request)
         if previous is not None:
             sessions.close(previous)
         session_id, _ = opened
-        response = RedirectResponse("/portal/invoices/new", status_code=303)
+        response = RedirectResponse("/portal", status_code=303)
         response.set_cookie(
             SESSION_COOKIE,
             session_id,
@@ -676,13 +877,109 @@ def web_routes(
         )
         return response
 
+    # ------------------------------------------------------------ the list
+
+    @router.get("")
+    def dashboard(
+        request: Request,
+        q: str = "",
+        category: str = "",
+        recipient: str = "",
+        issued_from: str = "",
+        issued_to: str = "",
+        after: str = "",
+        done: str = "",
+    ) -> Response:
+        """The invoices the account sees, newest first: a supplier's own, an operator's
+        mandates', a buyer structure's queue, everything for auditors and admins."""
+        session = current(request)
+        if session is None:
+            return to_login()
+        t = i18n.translator(language(request))
+        principal = session.principal
+        buyer = principal.role is ApiRole.BUYER
+        errors: dict[str, str] = {}
+        filters: dict[str, Any] = _scope(principal)
+        q = q.strip()[:20]
+        if q:
+            filters["number_prefix"] = q
+        if category in CATEGORIES:
+            filters["summary"] = category
+        recipient = "".join(recipient.split())
+        if recipient and not buyer:
+            if re.fullmatch(r"\d{14}", recipient):
+                filters["recipient_siret"] = recipient
+            else:
+                errors["recipient"] = t("error.siret")
+        for name, text in (("issued_from", issued_from), ("issued_to", issued_to)):
+            if text:
+                try:
+                    filters[name] = date.fromisoformat(text)
+                except ValueError:
+                    errors[name] = t("error.date")
+        cursor = _cursor(after)
+        with pool().connection() as conn:
+            rows = views.portal_invoices(conn, limit=PAGE_SIZE + 1, after=cursor, **filters)
+        more = len(rows) > PAGE_SIZE
+        rows = rows[:PAGE_SIZE]
+        for row in rows:
+            row["quick"] = (
+                [
+                    a.value
+                    for a in available(principal, Status(row["status"]))
+                    if body_of(a) is NoBody
+                ]
+                if buyer
+                else []
+            )
+        here = _here(request)
+        first_page = _with_param(here, "after", "")
+        next_page = ""
+        if more:
+            last = rows[-1]
+            position = f"{last['submitted_at'].isoformat()}~{last['invoice_id']}"
+            next_page = _with_param(here, "after", position)
+        role = principal.role
+        heading = t("list.heading_buyer" if buyer else "list.heading")
+        if role in (ApiRole.AUDITOR, ApiRole.ADMIN):
+            heading = t("list.heading_all")
+        return render(
+            request,
+            "portal_dashboard.html",
+            422 if errors else 200,
+            session=session,
+            heading=heading,
+            rows=rows,
+            errors=errors,
+            filters={
+                "q": q,
+                "category": category if category in CATEGORIES else "",
+                "recipient": recipient,
+                "issued_from": issued_from,
+                "issued_to": issued_to,
+            },
+            categories=CATEGORIES,
+            show_recipient_filter=not buyer,
+            show_supplier=role is not ApiRole.SUPPLIER,
+            quick_actions=buyer,
+            cursor=cursor,
+            first_page=first_page,
+            next_page=next_page,
+            done=t("invoice.done", action=t(f"action.{done}")) if done in ACTION_NAMES else "",
+        )
+
+    # ------------------------------------------------------------ the invoice form
+
     def render_form(
+        request: Request,
         session: Session,
         state: FormState,
         findings: list[Finding] | None = None,
         status: int = 200,
-        title: str = "The invoice was not submitted",
+        title: str = "",
     ) -> HTMLResponse:
+        t = i18n.translator(language(request))
+        title = title or t("form.not_submitted")
         findings = findings or []
         errors: dict[str, list[str]] = {}
         seen: set[tuple[str | None, str]] = set()
@@ -696,7 +993,7 @@ def web_routes(
                 summary.append(
                     {
                         "href": "#" + _target(finding.key),
-                        "label": _label(finding.key),
+                        "label": _label(finding.key, t),
                         "message": finding.message,
                     }
                 )
@@ -710,7 +1007,8 @@ def web_routes(
                     }
                 )
         principal = session.principal
-        return page(
+        return render(
+            request,
             "portal_form.html",
             status,
             session=session,
@@ -719,10 +1017,10 @@ def web_routes(
             summary=summary,
             summary_title=title,
             totals=totals_of(state),
-            kinds=KINDS,
-            schemes=SCHEMES,
-            vats=VATS,
-            units=UNITS,
+            kinds=[(k, t(f"kind.{k}")) for k in KINDS],
+            schemes=[(code, code) for code in SCHEMES],
+            vats=[(v, t(f"form.vat.{v}")) for v in VATS],
+            units=[(u, t(f"form.unit.{u}")) for u in UNITS],
             blank=blank_line(),
             supplier_locked=principal.role is ApiRole.SUPPLIER,
             mandates=[s for s in principal.suppliers if s != "*"],
@@ -747,14 +1045,18 @@ def web_routes(
                 fields["supplier_name"] = str(latest[0]["supplier_name"])
         return FormState(fields, [blank_line()])
 
+    def cannot_submit(request: Request, session: Session) -> HTMLResponse:
+        t = i18n.translator(language(request))
+        return forbidden(request, session, t("message.cannot_submit", role=session.principal.role))
+
     @router.get("/invoices/new")
     def invoice_form(request: Request) -> Response:
         session = current(request)
         if session is None:
             return to_login()
         if not session.submits:
-            return forbidden(session, f"A {session.principal.role} account cannot submit invoices.")
-        return render_form(session, new_state(session.principal))
+            return cannot_submit(request, session)
+        return render_form(request, session, new_state(session.principal))
 
     @router.post("/invoices")
     def post_invoice(request: Request, form: PostedForm) -> Response:
@@ -762,26 +1064,26 @@ def web_routes(
         if isinstance(session, Response):
             return session
         if not session.submits:
-            return forbidden(session, f"A {session.principal.role} account cannot submit invoices.")
+            return cannot_submit(request, session)
         state = FormState.posted(form)
         action = form.get("action", "compute")
         if action == "add-line":
             if len(state.lines) >= MAX_LINES:
-                too_many = Finding(
-                    "lines", f"At most {MAX_LINES} lines here: send larger invoices as a file."
-                )
-                return render_form(session, state, [too_many], 422)
+                t = i18n.translator(language(request))
+                too_many = Finding("lines", t("form.error.too_many", n=MAX_LINES))
+                return render_form(request, session, state, [too_many], 422)
             state.lines.append(blank_line())
-            return render_form(session, state)
+            return render_form(request, session, state)
         if action.startswith("remove-") and action[7:].isdigit():
             index = int(action[7:])
             if index < len(state.lines):
                 del state.lines[index]
             state.lines = state.lines or [blank_line()]
-            return render_form(session, state)
+            return render_form(request, session, state)
         if action != "submit":  # "compute": the totals, and what is wrong with the lines
-            found = _line_findings(state)
-            return render_form(session, state, found, title="Lines not counted in the totals")
+            t = i18n.translator(language(request))
+            found = _line_findings(state, t)
+            return render_form(request, session, state, found, title=t("form.not_counted"))
         return submit(request, session, state)
 
     def submit(request: Request, session: Session, state: FormState) -> Response:
@@ -791,9 +1093,9 @@ def web_routes(
         try:
             typed = InvoiceIn.model_validate(body)
         except ValidationError as invalid:
-            findings = validation_findings(invalid, lines)
+            findings = validation_findings(invalid, lines, i18n.translator(language(request)))
             also = also_wrong(body, invalid, findings, lines)
-            return render_form(session, state, findings + also, 422)
+            return render_form(request, session, state, findings + also, 422)
         correlation_id = request.headers.get("x-correlation-id") or str(uuid.uuid4())
         try:
             invoice = submissions().portal(
@@ -803,23 +1105,26 @@ def web_routes(
                 allowed=lambda data: principal.submits_for(data.supplier_id),
             )
         except SubmissionRefused as refused:
-            return render_form(session, state, problem_findings(refused.problems, lines), 422)
+            found = problem_findings(refused.problems, lines)
+            return render_form(request, session, state, found, 422)
         except RoutingRefused as refused:
             problems = [routing_problem(f) for _, found in refused.refusals for f in found]
-            return render_form(session, state, problem_findings(problems, lines), 422)
+            return render_form(request, session, state, problem_findings(problems, lines), 422)
         except NotMandated:
             supplier = typed.supplier.id
-            text = f"This account does not submit invoices for supplier {supplier}."
-            return render_form(session, state, [Finding("supplier_id", text)], 403)
+            t = i18n.translator(language(request))
+            text = t("form.error.not_mandated", supplier=supplier)
+            return render_form(request, session, state, [Finding("supplier_id", text)], 403)
         except DuplicateInvoice as duplicate:
-            found = Finding(None, str(duplicate), "DOUBLON", "FR-DOUBLON", "number")
-            return render_form(session, state, [found], 409)
+            found_dup = Finding(None, str(duplicate), "DOUBLON", "FR-DOUBLON", "number")
+            return render_form(request, session, state, [found_dup], 409)
         except InvalidInvoice as invalid:
-            return render_form(session, state, problem_findings(invalid.problems, lines), 422)
+            found = problem_findings(invalid.problems, lines)
+            return render_form(request, session, state, found, 422)
         except InvalidCommand as invalid:
             key = problem_key(invalid.field, lines)
-            found = Finding(key, invalid.message, "INVALID", location=invalid.field)
-            return render_form(session, state, [found], 422)
+            found_one = Finding(key, invalid.message, "INVALID", location=invalid.field)
+            return render_form(request, session, state, [found_one], 422)
         return RedirectResponse(f"/portal/invoices/{invoice.id}", status_code=303)
 
     def also_wrong(
@@ -836,38 +1141,272 @@ def web_routes(
         refused = {f.key for f in found}
         return [f for f in problem_findings(problems, lines) if f.key not in refused]
 
+    # ------------------------------------------------------------ one invoice
+
+    def visible(session: Session, invoice_id: uuid.UUID) -> Invoice | None:
+        """The invoice from the event store, if the session's account may see it."""
+        try:
+            invoice = submissions().app.get(invoice_id)
+        except InvoiceNotFound:
+            return None
+        data = invoice.data
+        return invoice if session.principal.sees(data.supplier_id, data.recipient_siret) else None
+
+    def flow_of(invoice: Invoice, principal: Principal) -> str:
+        """The flow an EDI invoice came in (its correlation id), if the account sees it."""
+        if flows is None or invoice.mode != SubmissionMode.EDI:
+            return ""
+        first = submissions().app.history(invoice.id)[0]
+        try:
+            flow_id = uuid.UUID(str(getattr(first, "correlation_id", "")))
+            flow = flows().get(flow_id)
+        except (ValueError, LookupError):
+            return ""
+        return str(flow_id) if flow_visible(flow, principal) else ""
+
+    def show_invoice(
+        request: Request,
+        session: Session,
+        invoice: Invoice,
+        status: int = 200,
+        problem: dict[str, Any] | None = None,
+        posted: Mapping[str, str] | None = None,
+        done: str = "",
+    ) -> HTMLResponse:
+        principal = session.principal
+        with pool().connection() as conn:
+            row = views.invoice(conn, invoice.id)
+            timeline = views.timeline(conn, invoice.id) if row else []
+            delays = fetch_state(conn, invoice.id)
+        today = paris_date(datetime.now(UTC))
+        if row is None:  # recorded, not projected yet
+            return render(
+                request,
+                "portal_invoice.html",
+                status,
+                session=session,
+                invoice=None,
+                number=invoice.data.number,
+                done="",
+                problem=None,
+            )
+        try:
+            acknowledgment: dict[str, Any] | None = receipt_of(submissions().app, invoice)
+        except NotReceived:
+            acknowledgment = None
+        info = STATUS_INFO[Status(row["status"])]
+        prefill = {
+            "amount": _money(invoice.data.payable_amount),
+            "payment_date": today.isoformat(),
+        }
+        forms = action_forms(
+            available(principal, invoice.status),
+            prefill,
+            posted or {},
+            problem["action"] if problem else "",
+        )
+        return render(
+            request,
+            "portal_invoice.html",
+            status,
+            session=session,
+            invoice=row,
+            number=row["number"],
+            current={
+                "status": row["status"],
+                "summary": info.summary.value,
+                "reform_code": info.reform_code,
+            },
+            address=invoice.data,
+            timeline=timeline,
+            documents=invoice.documents,
+            payment=delays.view(today) if delays else None,
+            receipt=acknowledgment,
+            flow_id=flow_of(invoice, principal),
+            actions=forms,
+            problem=problem,
+            done=done if done in ACTION_NAMES else "",
+        )
+
     @router.get("/invoices/{invoice_id}")
-    def invoice_page(invoice_id: uuid.UUID, request: Request) -> Response:
+    def invoice_page(invoice_id: uuid.UUID, request: Request, done: str = "") -> Response:
         session = current(request)
         if session is None:
             return to_login()
-        principal = session.principal
-        with pool().connection() as conn:
-            row = views.invoice(conn, invoice_id)
-            timeline = views.timeline(conn, invoice_id) if row else []
-        if row is not None and principal.sees(row["supplier_id"], row["recipient_siret"]):
-            return page("portal_invoice.html", session=session, invoice=row, timeline=timeline)
+        invoice = visible(session, invoice_id)
+        if invoice is None:
+            return not_found(request, session)
+        return show_invoice(request, session, invoice, done=done)
+
+    @router.get("/invoices/{invoice_id}/documents/{sha256}")
+    def document(invoice_id: uuid.UUID, sha256: str, request: Request) -> Response:
+        session = current(request)
+        if session is None:
+            return to_login()
+        invoice = visible(session, invoice_id)
+        if invoice is None:
+            return not_found(request, session)
         try:
-            recorded = submissions().app.get(invoice_id).data
-        except InvoiceNotFound:
-            recorded = None
-        if (
-            row is None
-            and recorded is not None
-            and principal.sees(recorded.supplier_id, recorded.recipient_siret)
-        ):
-            return page(
-                "portal_invoice.html",
-                session=session,
-                invoice=None,
-                number=recorded.number,
-                timeline=[],
+            response = document_download(invoice, sha256, submissions().documents)
+        except DocumentMissing:
+            raise HTTPException(500, "document referenced but not stored") from None
+        except NoSuchDocument:
+            return not_found(request, session)
+        response.headers.update({"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"})
+        return response
+
+    @router.get("/invoices/{invoice_id}/receipt")
+    def receipt(invoice_id: uuid.UUID, request: Request) -> Response:
+        """The reception acknowledgment, as the JSON API gives it, to download."""
+        session = current(request)
+        if session is None:
+            return to_login()
+        invoice = visible(session, invoice_id)
+        if invoice is None:
+            return not_found(request, session)
+        try:
+            content = receipt_of(submissions().app, invoice)
+        except NotReceived:
+            t = i18n.translator(language(request))
+            return message(request, 409, t("receipt.none"), t("receipt.none_text"), session)
+        filename = f"receipt-{invoice.id}.json"
+        return JSONResponse(
+            to_jsonable_python(content),  # as the JSON API encodes it
+            headers={
+                "Content-Disposition": f'attachment; filename="{filename}"',
+                "Cache-Control": "no-store",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
+
+    @router.get("/flows/{flow_id}/report")
+    def flow_page(flow_id: uuid.UUID, request: Request) -> Response:
+        """The processing report of a flow (`GET /flows/{id}/report`'s, with the session)."""
+        session = current(request)
+        if session is None:
+            return to_login()
+        try:
+            flow = flows().get(flow_id) if flows is not None else None
+        except LookupError:
+            flow = None
+        if flow is None or not flow_visible(flow, session.principal):
+            return not_found(request, session)
+        report = flow_report(flow)
+        final = FlowStatus(report["status"]).is_final
+        return render(request, "portal_flow.html", session=session, report=report, final=final)
+
+    # ------------------------------------------------------------ lifecycle actions
+
+    async def action_post(request: Request) -> ActionPost:
+        """An action's form: urlencoded, or multipart with at most one attachment (completing
+        a suspended invoice), bounded before it is read."""
+        limit = submissions().limits.max_pdf_bytes
+        length = request.headers.get("content-length", "")
+        if not length.isdigit():
+            raise HTTPException(411, "a form post states its length")
+        if int(length) > limit + MAX_FORM_BYTES:
+            raise HTTPException(413, f"an attachment is at most {limit // 1_000_000} MB")
+        form = await request.form(max_files=1, max_fields=20)
+        fields: dict[str, str] = {}
+        upload: Upload | None = None
+        for key, value in form.multi_items():
+            if isinstance(value, str):
+                fields[key] = value
+            elif key == ATTACHMENT_FIELD and value.filename:
+                upload = Upload(Path(value.filename).name, await value.read(limit + 1))
+        await form.close()
+        return ActionPost(fields, upload)
+
+    @router.post("/invoices/{invoice_id}/actions/{name}")
+    def act(
+        invoice_id: uuid.UUID,
+        name: str,
+        request: Request,
+        posted: Annotated[ActionPost, Depends(action_post)],
+    ) -> Response:
+        """One lifecycle action through its form; POST/redirect/GET on success, the invoice
+        page with the errors in place otherwise."""
+        form = posted.fields
+        session = checked(request, form)
+        if isinstance(session, Response):
+            return session
+        t = i18n.translator(language(request))
+        invoice = visible(session, invoice_id)
+        if invoice is None or name not in ACTION_NAMES:
+            return not_found(request, session)
+        action = Action(name)
+        principal = session.principal
+        if not may_perform(principal, action) or TRANSITION_BY_ACTION[action].by is Role.PLATFORM:
+            return forbidden(request, session, t("message.not_yours", action=t(f"action.{name}")))
+
+        def refused(status: int, fields: dict[str, str], text: str = "") -> HTMLResponse:
+            items = [
+                {"href": f"#{name}-{field}", "text": f"{t('field.' + field)}: {message}"}
+                for field, message in fields.items()
+            ]
+            if text:
+                items.append({"href": "", "text": text})
+            problem = {"action": name, "fields": fields, "items": items}
+            return show_invoice(request, session, invoice, status, problem, form)
+
+        model = body_of(action)
+        raw: dict[str, str] = {}
+        for field, info in model.model_fields.items():
+            value = form.get(field, "").strip()
+            if info.annotation is Decimal:
+                value = "".join(value.split()).replace(",", ".")
+            if value:
+                raw[field] = value
+        try:
+            params = model.model_validate(raw).model_dump()
+        except ValidationError as invalid:
+            errors = {
+                str(e["loc"][0]): _validation_text(e, t)
+                for e in invalid.errors(include_url=False)
+                if e["loc"]
+            }
+            return refused(422, errors)
+        if posted.upload is not None:
+            upload = posted.upload
+            media_type = ATTACHMENT_TYPES.get(Path(upload.filename).suffix.lower())
+            limit = submissions().limits.max_pdf_bytes
+            if media_type is None:
+                return refused(422, {ATTACHMENT_FIELD: t("error.attachment_type")})
+            if not upload.content:
+                return refused(422, {ATTACHMENT_FIELD: t("error.attachment_empty")})
+            if len(upload.content) > limit:
+                text = t("error.attachment_size", mb=limit // 1_000_000)
+                return refused(413, {ATTACHMENT_FIELD: text})
+            # Stored before the event that references it (content-addressed: a retry is free).
+            stored = submissions().documents.put(
+                upload.content, upload.filename, media_type, role="attachment"
             )
-        return message(404, "No such invoice", "No invoice with this id for this account.", session)
+            params["documents"] = (stored,)
+        correlation_id = request.headers.get("x-correlation-id") or str(uuid.uuid4())
+        try:
+            perform(submissions().app, invoice_id, action, params, principal, correlation_id)
+        except ActionForbidden:
+            return forbidden(request, session, t("message.not_yours", action=t(f"action.{name}")))
+        except LifecycleError:
+            current_status = submissions().app.get(invoice_id).status
+            text = t("error.not_allowed", status=t(f"status.{current_status}"))
+            return refused(409, {}, text)
+        except RoutingRefused as routing:
+            errors = {}
+            for finding in routing.findings:
+                key = finding.field if finding.field in model.model_fields else "recipient_siret"
+                errors[key] = f"[{finding.reason_code}] {finding.message}"
+            return refused(422, errors)
+        except InvalidCommand as invalid:
+            if invalid.field in model.model_fields:
+                return refused(422, {invalid.field: invalid.message})
+            return refused(422, {}, invalid.message)
+        back = _local(form.get("back", ""), f"/portal/invoices/{invoice_id}")
+        return RedirectResponse(_with_param(back, "done", name), status_code=303)
 
     @router.get("/static/{name}")
     def static(name: str) -> Response:
-        if name not in STATIC_TYPES:
+        if name not in STATIC_TYPES or not (STATIC / name).is_file():
             return Response(status_code=404)
         return Response(
             (STATIC / name).read_bytes(),
@@ -878,7 +1417,10 @@ def web_routes(
     return router
 
 
-def _line_findings(state: FormState) -> list[Finding]:
+ACTION_NAMES = frozenset(a.value for a in Action)
+
+
+def _line_findings(state: FormState, t: Callable[..., str]) -> list[Finding]:
     """Why lines are left out of the totals ("compute totals"): the model's word on each."""
     found: list[Finding] = []
     for index, row in enumerate(state.lines):
@@ -889,5 +1431,5 @@ def _line_findings(state: FormState) -> list[Finding]:
         except ValidationError as invalid:
             for error in invalid.errors(include_url=False):
                 loc = ("lines", index, *error["loc"])
-                found.append(Finding(loc_key(loc, len(state.lines)), _message(error)))
+                found.append(Finding(loc_key(loc, len(state.lines)), _message(error, t)))
     return found

@@ -6,6 +6,13 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT"
 bash deploy/local/setup.sh
 .venv/bin/facturier up
+# The browser tests drive Debian's Chromium (never a browser Playwright downloads).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "[test] installing Debian's chromium for the browser tests" >&2
+  SUDO=$([ "$(id -u)" -eq 0 ] || echo sudo)
+  $SUDO apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
 
 echo "[test] ruff" >&2
 .venv/bin/ruff check .

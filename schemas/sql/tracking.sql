@@ -48,3 +48,17 @@ CREATE TABLE IF NOT EXISTS tracking_timeline (
     details       jsonb NOT NULL DEFAULT '{}'::jsonb,
     PRIMARY KEY (invoice_id, version)
 );
+
+-- The portal's list (views.portal_query): newest first, keyset pagination, one index per
+-- filter it offers, in the order of the two indexes above (submitted_at DESC, invoice_id),
+-- so that any page, however deep, is an index range read and never a sort.
+CREATE INDEX IF NOT EXISTS tracking_invoice_supplier_summary
+    ON tracking_invoice (supplier_id, summary, submitted_at DESC, invoice_id);
+CREATE INDEX IF NOT EXISTS tracking_invoice_supplier_recipient
+    ON tracking_invoice (supplier_id, recipient_siret, submitted_at DESC, invoice_id);
+CREATE INDEX IF NOT EXISTS tracking_invoice_supplier_number
+    ON tracking_invoice (supplier_id, number text_pattern_ops);
+CREATE INDEX IF NOT EXISTS tracking_invoice_recipient_summary
+    ON tracking_invoice (recipient_siret, summary, submitted_at DESC, invoice_id);
+CREATE INDEX IF NOT EXISTS tracking_invoice_newest
+    ON tracking_invoice (submitted_at DESC, invoice_id);

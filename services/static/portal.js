@@ -129,8 +129,9 @@
     document.getElementById("total-vat").textContent = money(vatTotal);
     document.getElementById("total-gross").textContent = money(gross);
     document.getElementById("total-payable").textContent = money(gross);
-    document.getElementById("totals-note").textContent = leftOut.length
-      ? "Not counted until their quantity and unit price are numbers: line " + leftOut.join(", ") + "."
+    var note = document.getElementById("totals-note");
+    note.textContent = leftOut.length
+      ? note.getAttribute("data-left-out") + " " + leftOut.join(", ") + "."
       : "";
     var currency = document.getElementById("currency").value.trim().toUpperCase();
     Array.prototype.forEach.call(document.querySelectorAll("[data-currency]"), function (span) {
@@ -150,12 +151,13 @@
         });
       });
       Array.prototype.forEach.call(row.querySelectorAll("label"), function (label) {
-        label.textContent = label.textContent.replace(/^Line \d+/, "Line " + n);
+        // The page's own words (its language), with "#" for the line's number.
+        label.textContent = rows.getAttribute("data-line-label").replace("#", n) + label.getAttribute("data-suffix");
       });
       row.querySelector("[data-number]").textContent = n;
       var remove = row.querySelector("[data-remove]");
       remove.value = "remove-" + i;
-      remove.textContent = "Remove line " + n;
+      remove.textContent = rows.getAttribute("data-remove-label").replace("#", n);
     });
   }
 

@@ -192,7 +192,7 @@ def test_login_sets_a_strict_http_only_session_cookie(api: tuple[Api, Settings])
 
         response = login(web, client.tokens["supplier"])
         assert response.status_code == 303
-        assert response.headers["location"] == "/portal/invoices/new"
+        assert response.headers["location"] == "/portal"
         cookie = next(
             c for c in response.headers.get_list("set-cookie") if c.startswith("facturier_portal=")
         )

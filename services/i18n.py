@@ -1,0 +1,542 @@
+"""The portal's strings, in English and French: one catalogue, `MESSAGES`, key -> (en, fr).
+
+Templates call `t("key", name=value)`; the text is a `str.format` pattern. The language is
+the `facturier_lang` cookie set by the switch on every page, else the best of
+`Accept-Language`, else English. Codes and identifiers (Chorus statuses, reform and reason
+codes, SIRETs) are shown as they are in both languages: they are what the buyer and the
+supplier quote to each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+COOKIE = "facturier_lang"
+DEFAULT = "en"
+LANGUAGES: tuple[tuple[str, str], ...] = (("en", "English"), ("fr", "Français"))
+CODES = tuple(code for code, _ in LANGUAGES)
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    # ------------------------------------------------------------ frame
+    "portal.name": ("supplier portal", "portail fournisseurs"),
+    "base.skip": ("Skip to the content", "Aller au contenu"),
+    "base.nav": ("Sections", "Rubriques"),
+    "base.invoices": ("Invoices", "Factures"),
+    "base.queue": ("Invoices to process", "Factures à traiter"),
+    "base.new": ("New invoice", "Nouvelle facture"),
+    "base.language": ("Language", "Langue"),
+    "base.account": ("Account", "Compte"),
+    "base.signed_in": ("Signed in as", "Connecté en tant que"),
+    "base.sign_out": ("Sign out", "Se déconnecter"),
+    "common.error_prefix": ("Error:", "Erreur :"),
+    "common.problem": ("There is a problem", "Il y a un problème"),
+    "common.required": ("required", "obligatoire"),
+    # ------------------------------------------------------------ sign in, messages
+    "login.title": ("Sign in", "Se connecter"),
+    "login.token": ("API token", "Jeton d'API"),
+    "login.token_hint": (
+        "Paste the token your platform administrator issued you (facturier admin "
+        "create-token). It is not kept in the browser: a session cookie stands for it for "
+        "8 hours.",
+        "Collez le jeton que l'administrateur de la plateforme vous a remis (facturier admin "
+        "create-token). Le navigateur ne le garde pas : un cookie de session le remplace "
+        "pendant 8 heures.",
+    ),
+    "login.submit": ("Sign in", "Se connecter"),
+    "login.expired": (
+        "The sign-in form had expired: paste your token again.",
+        "Le formulaire de connexion avait expiré : collez de nouveau votre jeton.",
+    ),
+    "login.missing": ("Paste your API token.", "Collez votre jeton d'API."),
+    "login.unknown": ("Unknown or revoked token.", "Jeton inconnu ou révoqué."),
+    "message.back": ("Back to the invoices", "Retour aux factures"),
+    "message.forbidden": ("Not allowed", "Non autorisé"),
+    "message.not_found": ("No such invoice", "Facture introuvable"),
+    "message.not_found_text": (
+        "No invoice with this id for this account.",
+        "Aucune facture avec cet identifiant pour ce compte.",
+    ),
+    "message.session_ended": (
+        "Your session has ended: sign in again.",
+        "Votre session a pris fin : reconnectez-vous.",
+    ),
+    "message.form_expired": (
+        "This form is out of date: open it again.",
+        "Ce formulaire n'est plus valable : rouvrez-le.",
+    ),
+    "message.cannot_submit": (
+        "A {role} account cannot submit invoices.",
+        "Un compte {role} ne peut pas déposer de factures.",
+    ),
+    "message.not_yours": (
+        "This account cannot {action}.",
+        "Ce compte ne peut pas effectuer l'action « {action} ».",
+    ),
+    "receipt.none": ("No reception acknowledgment", "Pas d'accusé de réception"),
+    "receipt.none_text": (
+        "The invoice is not made available to a buyer: it has no reception acknowledgment.",
+        "La facture n'est mise à disposition d'aucun destinataire : elle n'a pas d'accusé "
+        "de réception.",
+    ),
+    # ------------------------------------------------------------ list
+    "list.heading": ("Your invoices", "Vos factures"),
+    "list.heading_buyer": ("Invoices to process", "Factures à traiter"),
+    "list.heading_all": ("All invoices", "Toutes les factures"),
+    "list.filters": ("Filters", "Filtres"),
+    "list.search": ("Invoice number starts with", "Numéro de facture commençant par"),
+    "list.category": ("Status", "Statut"),
+    "list.any": ("Any", "Tous"),
+    "list.recipient": ("Recipient SIRET", "SIRET du destinataire"),
+    "list.from": ("Issued from", "Émise du"),
+    "list.to": ("Issued until", "Émise jusqu'au"),
+    "list.apply": ("Apply the filters", "Appliquer les filtres"),
+    "list.reset": ("Clear the filters", "Effacer les filtres"),
+    "list.caption": ("Invoices, newest first", "Factures, les plus récentes d'abord"),
+    "list.caption_more": ("(continued)", "(suite)"),
+    "list.actions": ("Actions", "Actions"),
+    "list.open": ("Open", "Ouvrir"),
+    "list.empty": ("No invoice matches.", "Aucune facture ne correspond."),
+    "list.pages": ("Pages", "Pages"),
+    "list.first": ("Newest invoices", "Factures les plus récentes"),
+    "list.next": ("Older invoices", "Factures plus anciennes"),
+    # ------------------------------------------------------------ invoice
+    "invoice.title": ("Invoice {number}", "Facture {number}"),
+    "invoice.recording": (
+        "The invoice is submitted and being recorded: this page refreshes in a moment.",
+        "La facture est déposée et en cours d'enregistrement : cette page s'actualise dans "
+        "un instant.",
+    ),
+    "invoice.number": ("Number", "Numéro"),
+    "invoice.supplier": ("Supplier", "Fournisseur"),
+    "invoice.recipient": ("Recipient", "Destinataire"),
+    "invoice.service": ("service", "service"),
+    "invoice.kind": ("Kind", "Type"),
+    "invoice.issue_date": ("Issue date", "Date d'émission"),
+    "invoice.due_date": ("Due date", "Date d'échéance"),
+    "invoice.net": ("Total excluding VAT", "Total hors TVA"),
+    "invoice.vat": ("VAT", "TVA"),
+    "invoice.gross": ("Total including VAT", "Total TTC"),
+    "invoice.payable": ("Amount payable", "Montant à payer"),
+    "invoice.payment_order": ("Payment order", "Mandat de paiement"),
+    "invoice.submitted": ("Submitted", "Déposée le"),
+    "invoice.flow": ("Flow", "Flux"),
+    "invoice.flow_report": ("Processing report of the flow", "Compte-rendu de traitement du flux"),
+    "invoice.id": ("Invoice id", "Identifiant de la facture"),
+    "invoice.status": ("Status", "Statut"),
+    "invoice.chorus_status": ("Chorus status", "Statut Chorus"),
+    "invoice.summary": ("Summary", "Résumé"),
+    "invoice.actions": ("What you can do now", "Ce que vous pouvez faire maintenant"),
+    "invoice.action_refused": ("“{action}” was not done", "« {action} » n'a pas été fait"),
+    "invoice.done": (
+        "Done: {action}. The status shown follows in a moment.",
+        "C'est fait : {action}. Le statut affiché suit dans un instant.",
+    ),
+    "invoice.payment": ("Payment", "Paiement"),
+    "invoice.documents": ("Documents", "Documents"),
+    "invoice.receipt": ("Reception acknowledgment (JSON)", "Accusé de réception (JSON)"),
+    "invoice.receipt_of": ("received {when}", "reçue le {when}"),
+    "invoice.timeline": ("Timeline", "Historique"),
+    "invoice.type_another": ("Type another invoice", "Saisir une autre facture"),
+    "timeline.caption": (
+        "Every step of the invoice, oldest first",
+        "Chaque étape, la plus ancienne d'abord",
+    ),
+    "timeline.when": ("When", "Quand"),
+    "timeline.status": ("Status", "Statut"),
+    "timeline.event": ("Event", "Événement"),
+    "timeline.by": ("By", "Par"),
+    "timeline.reason": ("Reason or comment", "Motif ou commentaire"),
+    "document.invoice": ("the invoice", "la facture"),
+    "document.data": ("its data, XML", "ses données, XML"),
+    "document.attachment": ("attachment", "pièce jointe"),
+    "document.size": ("{n} bytes", "{n} octets"),
+    "mode.portal": ("typed in the portal", "saisie sur le portail"),
+    "mode.pdf": ("PDF deposit", "dépôt PDF"),
+    "mode.edi": ("EDI flow", "flux EDI"),
+    "kind.380": ("invoice (380)", "facture (380)"),
+    "kind.381": ("credit note (381)", "avoir (381)"),
+    "kind.384": ("corrective invoice (384)", "facture rectificative (384)"),
+    "kind.389": ("self-billed invoice (389)", "autofacture (389)"),
+    # ------------------------------------------------------------ payment
+    "payment.received_on": ("Received on", "Reçue le"),
+    "payment.period": ("Legal payment period", "Délai global de paiement"),
+    "payment.days": ("{n} days", "{n} jours"),
+    "payment.plus_suspended": ("+ {n} days suspended", "+ {n} jours de suspension"),
+    "payment.deadline": ("Payment deadline", "Date limite de paiement"),
+    "payment.clock": ("Payment clock", "Délai"),
+    "payment.elapsed": ("Days elapsed", "Jours écoulés"),
+    "payment.late": ("Late", "Retard"),
+    "payment.days_late": ("{n} days late", "{n} jours de retard"),
+    "payment.paid": ("Paid", "Payée"),
+    "payment.interest": ("Late-payment interest", "Intérêts moratoires"),
+    "payment.interest_when_paid": (
+        "computed on the payment (amount and date)",
+        "calculés au paiement (montant et date)",
+    ),
+    "payment.indemnity": ("Recovery indemnity", "Indemnité forfaitaire de recouvrement"),
+    "payment.total_owed": ("Owed to the supplier", "Dû au fournisseur"),
+    "payment.none": (
+        "No payment deadline yet: it starts when the buyer's service receives the invoice.",
+        "Pas encore de délai de paiement : il court dès la réception par le service du "
+        "destinataire.",
+    ),
+    "clock.not-received": ("not started", "pas commencé"),
+    "clock.not-applicable": ("none (credit note)", "aucun (avoir)"),
+    "clock.running": ("running", "en cours"),
+    "clock.suspended": ("stopped: invoice suspended", "arrêté : facture suspendue"),
+    "clock.paid": ("paid", "payée"),
+    "clock.rejected": ("stopped: invoice rejected", "arrêté : facture rejetée"),
+    "clock.rerouting": ("stopped: to re-route", "arrêté : à réacheminer"),
+    # ------------------------------------------------------------ statuses
+    "summary.submitted": ("submitted", "déposée"),
+    "summary.received": ("received", "reçue"),
+    "summary.in processing": ("in processing", "en cours de traitement"),
+    "summary.action needed": ("action needed", "action requise"),
+    "summary.rejected": ("rejected", "rejetée"),
+    "summary.paid": ("paid", "payée"),
+    "status.DEPOSEE": ("submitted", "déposée"),
+    "status.EN_COURS_ACHEMINEMENT": ("being routed", "en cours d'acheminement"),
+    "status.MISE_A_DISPOSITION": (
+        "received by the invoice-processing service",
+        "mise à disposition du service facturier",
+    ),
+    "status.PRISE_EN_COMPTE_DESTINATAIRE": (
+        "taken in hand by the buyer",
+        "prise en compte par le destinataire",
+    ),
+    "status.SUSPENDUE": ("suspended: documents missing", "suspendue : pièces manquantes"),
+    "status.COMPLETEE": ("completed by the supplier", "complétée par le fournisseur"),
+    "status.A_RECYCLER": (
+        "sent to the wrong service: re-route it",
+        "adressée au mauvais service : à recycler",
+    ),
+    "status.REJETEE": ("rejected by the buyer", "rejetée par le destinataire"),
+    "status.SERVICE_FAIT": ("service certified", "service fait"),
+    "status.MANDATEE": ("payment ordered", "mandatée"),
+    "status.MISE_A_DISPOSITION_COMPTABLE": (
+        "with the public accountant",
+        "mise à disposition du comptable",
+    ),
+    "status.COMPTABILISEE": ("recorded by the public accountant", "comptabilisée"),
+    "status.MISE_EN_PAIEMENT": ("paid", "mise en paiement"),
+    # ------------------------------------------------------------ actions
+    "action.route": ("route", "acheminer"),
+    "action.make-available": ("make available", "mettre à disposition"),
+    "action.take-in-hand": ("Take in hand", "Prendre en compte"),
+    "action.suspend": ("Suspend", "Suspendre"),
+    "action.complete": ("Complete the invoice", "Compléter la facture"),
+    "action.mark-for-rerouting": ("Send back to re-route", "Renvoyer pour recyclage"),
+    "action.reroute": ("Re-route the invoice", "Recycler la facture"),
+    "action.reject": ("Reject", "Rejeter"),
+    "action.certify-service-done": ("Certify service done", "Certifier le service fait"),
+    "action.order-payment": ("Order payment", "Mandater"),
+    "action.hand-to-accounting": ("Hand to accounting", "Transmettre au comptable"),
+    "action.record-in-accounts": ("Record in the accounts", "Comptabiliser"),
+    "action.pay": ("Mark paid", "Marquer payée"),
+    "action_hint.route": ("", ""),
+    "action_hint.make-available": ("", ""),
+    "action_hint.take-in-hand": (
+        "The service starts processing the invoice.",
+        "Le service commence le traitement de la facture.",
+    ),
+    "action_hint.suspend": (
+        "Documents are missing: the supplier is asked to complete the invoice; the payment "
+        "clock stops meanwhile.",
+        "Des pièces manquent : le fournisseur doit compléter la facture ; le délai de "
+        "paiement est suspendu entre-temps.",
+    ),
+    "action_hint.complete": (
+        "Add what the buyer asked for: a comment and, if needed, a document.",
+        "Ajoutez ce que le destinataire demande : un commentaire et, si besoin, un document.",
+    ),
+    "action_hint.mark-for-rerouting": (
+        "The invoice is not for this service: the supplier re-routes it.",
+        "La facture n'est pas pour ce service : le fournisseur doit la recycler.",
+    ),
+    "action_hint.reroute": (
+        "Give the right recipient; the invoice keeps its number.",
+        "Indiquez le bon destinataire ; la facture garde son numéro.",
+    ),
+    "action_hint.reject": (
+        "Final: the supplier must issue a new invoice with a new number.",
+        "Définitif : le fournisseur devra émettre une nouvelle facture, avec un nouveau numéro.",
+    ),
+    "action_hint.certify-service-done": (
+        "The goods or services were delivered as ordered.",
+        "Les biens ou services ont été livrés conformément à la commande.",
+    ),
+    "action_hint.order-payment": (
+        "Give the payment order number.",
+        "Indiquez le numéro du mandat de paiement.",
+    ),
+    "action_hint.hand-to-accounting": (
+        "The public accountant takes over.",
+        "Le comptable public prend la suite.",
+    ),
+    "action_hint.record-in-accounts": (
+        "The public accountant records the invoice.",
+        "Le comptable public comptabilise la facture.",
+    ),
+    "action_hint.pay": (
+        "The payment was sent: its amount, date and reference.",
+        "Le paiement est parti : montant, date et référence.",
+    ),
+    "field.reason": ("Reason", "Motif"),
+    "field.reason_code": ("Reason code", "Code motif"),
+    "field.comment": ("Comment", "Commentaire"),
+    "field.attachment": ("Document (optional)", "Document (facultatif)"),
+    "field.recipient_siret": ("Recipient SIRET", "SIRET du destinataire"),
+    "field.service_code": ("Service code", "Code service"),
+    "field.order_reference": ("Order reference (EJ)", "Engagement juridique (EJ)"),
+    "field.payment_order_number": ("Payment order number", "Numéro du mandat"),
+    "field.amount": ("Amount paid", "Montant payé"),
+    "field.payment_date": ("Payment date", "Date du paiement"),
+    "field.payment_reference": ("Payment reference", "Référence du paiement"),
+    "reason.DOUBLON": ("duplicate", "doublon"),
+    "reason.DEST_INC": ("unknown recipient", "destinataire inconnu"),
+    "reason.DEST_ERR": ("wrong recipient", "erreur de destinataire"),
+    "reason.SIRET_ERR": ("invalid SIRET", "SIRET erroné"),
+    "reason.CODE_ROUTAGE_ERR": ("wrong service code", "code service erroné"),
+    "reason.REF_CT_ABSENT": ("contract reference missing", "référence contractuelle absente"),
+    "reason.CMD_ERR": ("wrong order reference", "engagement juridique erroné"),
+    "reason.MONTANTTOTAL_ERR": ("wrong total", "montant total erroné"),
+    "reason.CALCUL_ERR": ("calculation error", "erreur de calcul"),
+    "reason.TX_TVA_ERR": ("wrong VAT rate", "taux de TVA erroné"),
+    "reason.JUSTIF_ABS": ("supporting document missing", "justificatif absent"),
+    "reason.NON_CONFORME": ("not compliant", "non conforme"),
+    "reason.REJ_SEMAN": ("semantic error", "rejet sémantique"),
+    "reason.REJ_UNI": ("not unique", "rejet d'unicité"),
+    "reason.IRR_SYNTAX": ("syntax error", "syntaxe irrégulière"),
+    "reason.IRR_TYPE_F": ("wrong file type", "type de fichier irrégulier"),
+    "reason.IRR_TAILLE_F": ("file too large", "fichier trop volumineux"),
+    "reason.IRR_TAILLE_PJ": ("attachment too large", "pièce jointe trop volumineuse"),
+    "reason.IRR_VIDE_F": ("empty file", "fichier vide"),
+    "reason.IRR_ANTIVIRUS": ("virus found", "antivirus"),
+    "reason.AUTRE": ("other", "autre"),
+    # ------------------------------------------------------------ the invoice form
+    "form.invoice": ("Invoice", "Facture"),
+    "form.supplier_scheme": ("Identifier scheme", "Type d'identifiant"),
+    "form.supplier_id": ("Supplier identifier", "Identifiant du fournisseur"),
+    "form.supplier_id.locked": (
+        "The supplier your account submits for.",
+        "Le fournisseur pour lequel votre compte dépose.",
+    ),
+    "form.supplier_id.hint": (
+        "For a French company, its SIRET (14 digits).",
+        "Pour une entreprise française, son SIRET (14 chiffres).",
+    ),
+    "form.mandates": ("You submit for: {ids}.", "Vous déposez pour : {ids}."),
+    "form.supplier_name": ("Supplier name", "Raison sociale du fournisseur"),
+    "form.supplier_vat_number": ("VAT number", "Numéro de TVA"),
+    "form.supplier_vat_number.hint": (
+        "Optional: computed from the SIREN of a French company when left empty.",
+        "Facultatif : déduit du SIREN d'une entreprise française s'il est laissé vide.",
+    ),
+    "form.supplier_address_line1": ("Address", "Adresse"),
+    "form.supplier_address_line2": ("Address, line 2", "Adresse, ligne 2"),
+    "form.supplier_address_postcode": ("Postcode", "Code postal"),
+    "form.supplier_address_city": ("City", "Ville"),
+    "form.supplier_address_country": ("Country", "Pays"),
+    "form.supplier_address_country.hint": ("2 letters, e.g. FR.", "2 lettres, par exemple FR."),
+    "form.recipient_siret": ("Recipient SIRET", "SIRET du destinataire"),
+    "form.recipient_siret.hint": (
+        "The public buyer's SIRET, 14 digits.",
+        "Le SIRET de la structure publique, 14 chiffres.",
+    ),
+    "form.service_code": ("Service code", "Code service"),
+    "form.service_code.hint": (
+        "The buyer's service the invoice is for, when it requires one.",
+        "Le service destinataire de la facture, quand la structure l'exige.",
+    ),
+    "form.order_reference": ("Order reference (EJ)", "Engagement juridique (EJ)"),
+    "form.order_reference.hint": (
+        "The engagement juridique number on the purchase order, when there is one.",
+        "Le numéro d'engagement juridique du bon de commande, s'il y en a un.",
+    ),
+    "form.number": ("Invoice number", "Numéro de facture"),
+    "form.number.hint": (
+        "1 to 20 characters, unique for the year.",
+        "1 à 20 caractères, unique dans l'année.",
+    ),
+    "form.kind": ("Kind", "Type"),
+    "form.issue_date": ("Issue date", "Date d'émission"),
+    "form.due_date": ("Due date", "Date d'échéance"),
+    "form.optional": ("Optional.", "Facultatif."),
+    "form.currency": ("Currency", "Devise"),
+    "form.currency.hint": ("3 letters, e.g. EUR.", "3 lettres, par exemple EUR."),
+    "form.iban": ("IBAN", "IBAN"),
+    "form.iban.hint": (
+        "The account to pay, for a transfer.",
+        "Le compte à créditer, pour un virement.",
+    ),
+    "form.bic": ("BIC", "BIC"),
+    "form.payment_terms": ("Payment terms", "Conditions de paiement"),
+    "form.payment_terms.hint": (
+        "Without a due date: 30 days from receipt (délai global de paiement).",
+        "Sans date d'échéance : 30 jours à réception (délai global de paiement).",
+    ),
+    "form.lines": ("Lines", "Lignes"),
+    "form.lines_caption": (
+        "Invoice lines; amounts excluding VAT",
+        "Lignes de la facture ; montants hors TVA",
+    ),
+    "form.line_n": ("Line {n}", "Ligne {n}"),
+    "form.line.name": ("description", "désignation"),
+    "form.line.quantity": ("quantity", "quantité"),
+    "form.line.unit": ("unit", "unité"),
+    "form.line.unit_price": ("unit price excluding VAT", "prix unitaire hors TVA"),
+    "form.line.vat": ("VAT rate", "taux de TVA"),
+    "form.col.name": ("Description", "Désignation"),
+    "form.col.quantity": ("Quantity", "Quantité"),
+    "form.col.unit": ("Unit", "Unité"),
+    "form.col.unit_price": ("Unit price excl. VAT", "Prix unitaire HT"),
+    "form.col.net": ("Net amount", "Montant HT"),
+    "form.col.remove": ("Remove", "Supprimer"),
+    "form.col.category": ("Category", "Catégorie"),
+    "form.col.rate": ("Rate", "Taux"),
+    "form.col.taxable": ("Taxable amount", "Base imposable"),
+    "form.remove_line": ("Remove line {n}", "Supprimer la ligne {n}"),
+    "form.add_line": ("Add a line", "Ajouter une ligne"),
+    "form.vat_exemption_reason": ("VAT exemption reason", "Motif d'exonération de TVA"),
+    "form.vat_exemption_reason.hint": (
+        "For exempt (E) or reverse-charge (AE) lines: the legal reason, e.g. article 261 of "
+        "the CGI.",
+        "Pour les lignes exonérées (E) ou autoliquidées (AE) : le motif légal, par exemple "
+        "l'article 261 du CGI.",
+    ),
+    "form.totals": ("Totals", "Totaux"),
+    "form.breakdown": ("VAT breakdown", "Ventilation de la TVA"),
+    "form.left_out": (
+        "Not counted until their quantity and unit price are numbers: line",
+        "Non comptées tant que quantité et prix unitaire ne sont pas des nombres : ligne",
+    ),
+    "form.compute": ("Compute totals", "Calculer les totaux"),
+    "form.submit": ("Submit the invoice", "Déposer la facture"),
+    "form.problem": ("1 problem", "1 problème"),
+    "form.problems": ("{n} problems", "{n} problèmes"),
+    "form.rule": ("rule", "règle"),
+    "form.at": ("at", "à"),
+    "form.not_submitted": ("The invoice was not submitted", "La facture n'a pas été déposée"),
+    "form.not_counted": ("Lines not counted in the totals", "Lignes non comptées dans les totaux"),
+    "form.error.one_line": ("Add at least one line.", "Ajoutez au moins une ligne."),
+    "form.error.number": ("Enter a number, e.g. 12.50.", "Saisissez un nombre, par exemple 12,50."),
+    "form.error.too_many": (
+        "At most {n} lines here: send larger invoices as a file.",
+        "Au plus {n} lignes ici : envoyez les factures plus longues sous forme de fichier.",
+    ),
+    "form.error.not_mandated": (
+        "This account does not submit invoices for supplier {supplier}.",
+        "Ce compte ne dépose pas de factures pour le fournisseur {supplier}.",
+    ),
+    "form.hint.recipient_siret": ("A SIRET is 14 digits.", "Un SIRET comporte 14 chiffres."),
+    "form.hint.currency": (
+        "A 3-letter currency code, e.g. EUR.",
+        "Un code devise de 3 lettres, par exemple EUR.",
+    ),
+    "form.hint.country": (
+        "A 2-letter country code, e.g. FR.",
+        "Un code pays de 2 lettres, par exemple FR.",
+    ),
+    "form.vat.S:20": ("20 %", "20 %"),
+    "form.vat.S:10": ("10 %", "10 %"),
+    "form.vat.S:5.5": ("5.5 %", "5,5 %"),
+    "form.vat.S:2.1": ("2.1 %", "2,1 %"),
+    "form.vat.Z:0": ("0 % zero rated (Z)", "0 % taux zéro (Z)"),
+    "form.vat.E:0": ("0 % exempt (E)", "0 % exonéré (E)"),
+    "form.vat.AE:0": ("0 % reverse charge (AE)", "0 % autoliquidation (AE)"),
+    "form.vat.K:0": ("0 % intra-EU supply (K)", "0 % livraison intracommunautaire (K)"),
+    "form.vat.G:0": ("0 % export outside the EU (G)", "0 % exportation hors UE (G)"),
+    "form.unit.C62": ("unit (C62)", "unité (C62)"),
+    "form.unit.H87": ("piece (H87)", "pièce (H87)"),
+    "form.unit.HUR": ("hour (HUR)", "heure (HUR)"),
+    "form.unit.DAY": ("day (DAY)", "jour (DAY)"),
+    "form.unit.MON": ("month (MON)", "mois (MON)"),
+    "form.unit.KGM": ("kilogram (KGM)", "kilogramme (KGM)"),
+    "form.unit.MTR": ("metre (MTR)", "mètre (MTR)"),
+    "form.unit.MTK": ("square metre (MTK)", "mètre carré (MTK)"),
+    "form.unit.LTR": ("litre (LTR)", "litre (LTR)"),
+    "form.unit.LS": ("lump sum (LS)", "forfait (LS)"),
+    # ------------------------------------------------------------ flow report
+    "flow.title": ("Processing report of flow", "Compte-rendu de traitement du flux"),
+    "flow.processing": (
+        "processing: this page refreshes",
+        "en cours de traitement : cette page s'actualise",
+    ),
+    "flow.file": ("File", "Fichier"),
+    "flow.received": ("Received", "Reçu"),
+    "flow.entries": ("Entries", "Entrées"),
+    "flow.counts": (
+        "{entries}: {integrated} integrated, {rejected} rejected, {pending} pending",
+        "{entries} : {integrated} intégrées, {rejected} rejetées, {pending} en attente",
+    ),
+    "flow.refused": ("The file was refused", "Le fichier a été refusé"),
+    "flow.caption": ("Invoices of the flow", "Factures du flux"),
+    "flow.entry": ("Entry", "Entrée"),
+    "flow.outcome": ("Outcome", "Résultat"),
+    "flow.invoice": ("Invoice", "Facture"),
+    "flow.errors": ("Errors and warnings", "Erreurs et avertissements"),
+    "flow.warning": ("warning", "avertissement"),
+    "flow.outcome.integrated": ("integrated", "intégrée"),
+    "flow.outcome.rejected": ("rejected", "rejetée"),
+    "flow.outcome.pending": ("pending", "en attente"),
+    # ------------------------------------------------------------ errors
+    "error.required": ("Required.", "Obligatoire."),
+    "error.amount": (
+        "Enter a positive amount, e.g. 120.50.",
+        "Saisissez un montant positif, par exemple 120,50.",
+    ),
+    "error.date": ("Enter a date (YYYY-MM-DD).", "Saisissez une date (AAAA-MM-JJ)."),
+    "error.siret": ("A SIRET is 14 digits.", "Un SIRET comporte 14 chiffres."),
+    "error.too_long": ("Too long.", "Trop long."),
+    "error.not_allowed": (
+        "Not possible now: the invoice is {status}.",
+        "Impossible maintenant : la facture est {status}.",
+    ),
+    "error.attachment_type": (
+        "IRR_TYPE_F: attach a PDF, PNG, JPEG, XML, TXT or CSV file.",
+        "IRR_TYPE_F : joignez un fichier PDF, PNG, JPEG, XML, TXT ou CSV.",
+    ),
+    "error.attachment_empty": (
+        "IRR_VIDE_F: the file is empty.",
+        "IRR_VIDE_F : le fichier est vide.",
+    ),
+    "error.attachment_size": (
+        "IRR_TAILLE_PJ: an attachment is at most {mb} MB.",
+        "IRR_TAILLE_PJ : une pièce jointe fait au plus {mb} Mo.",
+    ),
+}
+
+
+def negotiate(cookie: str | None, accept_language: str) -> str:
+    """The page's language: the switch's cookie, else the best of Accept-Language."""
+    if cookie in CODES:
+        return str(cookie)
+    best, best_q = DEFAULT, -1.0
+    for item in accept_language.split(","):
+        tag, _, params = item.strip().partition(";")
+        code = tag.strip().lower().split("-")[0]
+        if code not in CODES:
+            continue
+        q = 1.0
+        params = params.strip()
+        if params.startswith("q="):
+            try:
+                q = float(params[2:])
+            except ValueError:
+                continue
+        if q > best_q:
+            best, best_q = code, q
+    return best
+
+
+def translator(lang: str) -> Callable[..., str]:
+    """`t(key, **values)` in `lang`; an unknown key shows as itself (a test finds them)."""
+    index = CODES.index(lang) if lang in CODES else 0
+
+    def t(key: str, **values: object) -> str:
+        entry = MESSAGES.get(key)
+        if entry is None:
+            return key
+        return entry[index].format(**values) if values else entry[index]
+
+    return t

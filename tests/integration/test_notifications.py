@@ -1,0 +1,552 @@
+"""E-mail notifications end to end: real `facturier serve` processes, real PostgreSQL and
+Kafka, and a real SMTP server (aiosmtpd, in this process) collecting what is sent.
+
+- subscriptions over HTTP; the statuses subscribed mail the address subscribed, in its
+  language, with the right content; the others, and other suppliers' invoices, do not;
+- the notifier SIGKILLed while the SMTP server holds a message: the standby notifier takes
+  over, no e-mail is sent twice, the one claimed but unconfirmed is recorded `unknown` (and
+  counted), and every other one is delivered;
+- the SMTP server down: failures counted, e-mails retried, delivered once it is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from facturier.domain.invoice import SubmissionMode
+from facturier.events.lifecycle import event_id
+from facturier.projections.notifications import (
+    DEFAULT_STATUSES,
+    STATUS_WORDS,
+    Subscription,
+    save_subscription,
+)
+from facturier.services.db import apply_schema, connect
+from facturier.services.invoicing import InvoicingApp
+from facturier.services.settings import Settings
+from tests.conftest import (
+    OTHER_SUPPLIER,
+    SUPPLIER,
+    Api,
+    Service,
+    free_port,
+    invoice_data,
+    running_api,
+    wait_until,
+)
+from tests.integration._pipeline import build_invoices, query, read_topic, stored_offsets
+from tests.integration.test_api_end_to_end import PAID_PATH, body
+
+pytestmark = [
+    pytest.mark.stack,
+    # The test servers take AUTH over plain TCP (or implicit TLS, which aiosmtpd ignores).
+    pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS"),
+]
+
+FROM = "Facturier <noreply@facturier.example>"
+PORTAL = "https://factures.example"
+DURAND = "compta@durand.example"
+AUTRE = "factures@autre.example"
+GONE = "parti@autre.example"  # the server refuses it for good (550)
+LOGIN = ("facturier", "s3cret")
+
+
+@dataclass(frozen=True)
+class Mail:
+    recipients: tuple[str, ...]
+    message: EmailMessage
+
+    @property
+    def event_id(self) -> str:
+        return str(self.message["X-Facturier-Event-Id"])
+
+    @property
+    def text(self) -> str:
+        content: str = self.message.get_content()
+        return content.replace("\r\n", "\n")
+
+
+class Inbox:
+    """An aiosmtpd handler keeping every message; it can hold the reply to the n-th one
+    (the message is then with the server, the sender not yet told). With `credentials`, it
+    requires AUTH (over plain TCP: a test)."""
+
+    def __init__(self, credentials: tuple[str, str] | None = None) -> None:
+        self.credentials = credentials
+        self.logins: list[str] = []
+        self.port = free_port()
+        self.mails: list[Mail] = []
+        self.lock = threading.Lock()
+        self.hold_at: int | None = None
+        self.holding = threading.Event()
+        self.release = threading.Event()
+        self.controller: Controller | None = None
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        if address == GONE:
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    def authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+    ) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and self.credentials == (
+            data.login.decode(),
+            data.password.decode(),
+        )
+        if ok:
+            self.logins.append(data.login.decode())
+        return AuthResult(success=ok)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = message_from_bytes(envelope.content, policy=default_policy)
+        assert isinstance(message, EmailMessage)
+        with self.lock:
+            self.mails.append(Mail(tuple(envelope.rcpt_tos), message))
+            count = len(self.mails)
+        if count == self.hold_at:
+            self.holding.set()
+            await asyncio.get_running_loop().run_in_executor(None, self.release.wait, 60)
+        return "250 OK"
+
+    def start(self) -> None:
+        auth: dict[str, Any] = {}
+        if self.credentials:
+            auth = {
+                "authenticator": self.authenticate,
+                "auth_required": True,
+                "auth_require_tls": False,
+            }
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port, **auth)
+        self.controller.start()
+
+    def stop(self) -> None:
+        self.release.set()
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def to(self, address: str) -> list[Mail]:
+        with self.lock:
+            return [m for m in self.mails if m.recipients == (address,)]
+
+    def count(self) -> int:
+        with self.lock:
+            return len(self.mails)
+
+
+@pytest.fixture
+def inbox() -> Iterator[Inbox]:
+    box = Inbox()
+    yield box
+    box.stop()
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> Iterator[Callable[..., Service]]:
+    started: list[Service] = []
+
+    def start(settings: Settings, *flags: str) -> Service:
+        service = Service(settings, *flags, log=tmp_path / f"service-{len(started)}.log")
+        started.append(service)
+        return service
+
+    yield start
+    for service in started:
+        service.stop()
+        print(service.output()[-3000:])
+
+
+def notifier_settings(settings: Settings, inbox: Inbox) -> Settings:
+    return replace(
+        settings,
+        notifications_group=f"notifications-test-{uuid.uuid4().hex[:10]}",
+        notifications_metrics_port=free_port(),
+        smtp_host="127.0.0.1",
+        smtp_port=inbox.port,
+        smtp_from=FROM,
+        smtp_timeout_s=5,
+        smtp_retry_s=1,
+        portal_url=PORTAL,
+    )
+
+
+def metric(settings: Settings, name: str, labels: str = "") -> float:
+    """A sample of the notifier's /metrics (its own port: it runs without the API)."""
+    text = httpx.get(f"http://127.0.0.1:{settings.notifications_metrics_port}/metrics").text
+    pattern = rf"^{re.escape(name)}{re.escape(labels)} (\S+)$"
+    found = re.search(pattern, text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+def metrics_up(settings: Settings) -> Callable[[], bool]:
+    def up() -> bool:
+        try:
+            return (
+                "facturier_emails_sent_total"
+                in httpx.get(f"http://127.0.0.1:{settings.notifications_metrics_port}/metrics").text
+            )
+        except httpx.HTTPError:
+            return False
+
+    return up
+
+
+def outbox(settings: Settings) -> dict[str, tuple[str, int]]:
+    """event id -> (state, attempts)."""
+    rows = query(settings, "SELECT event_id::text, state, attempts FROM notification_outbox")
+    return {str(e): (str(s), int(a)) for e, s, a in rows}
+
+
+def settled(settings: Settings, events: int) -> Callable[[], bool]:
+    """The notifier has applied `events` messages and has nothing left to send."""
+
+    def done() -> bool:
+        if sum(stored_offsets(settings, settings.notifications_group).values()) < events:
+            return False
+        states = {s for s, _ in outbox(settings).values()}
+        return not states & {"pending", "sending"}
+
+    return done
+
+
+def subscribe(settings: Settings, supplier: str, email: str, language: str = "fr") -> None:
+    apply_schema(settings, "notifications")
+    with connect(settings) as conn:
+        save_subscription(conn, Subscription.checked(supplier, email, None, language), "test")
+
+
+def expected_mails(settings: Settings) -> set[str]:
+    """Event ids of the topic whose status the default subscription names."""
+    records, _ = read_topic(settings)
+    return {
+        r.event.event_id for r in records if STATUS_WORDS.get(r.event.status) in DEFAULT_STATUSES
+    }
+
+
+# ---------------------------------------------------------------- over HTTP
+
+
+def act(api: Api, invoice_id: str, action: str, who: str, payload: Any = None) -> None:
+    response = api.call("POST", f"/invoices/{invoice_id}/{action}", who, payload)
+    assert response.status_code == 200, response.text
+
+
+def submit(api: Api, number: str, who: str, supplier: str) -> str:
+    created = api.call("POST", "/invoices", who, body(number, supplier=supplier))
+    assert created.status_code == 201, created.text
+    return str(created.json()["invoice_id"])
+
+
+def test_subscribed_statuses_are_mailed_in_the_subscribers_language(
+    make_settings: Callable[[], Settings],
+    services: Callable[..., Service],
+    tmp_path: Path,
+) -> None:
+    inbox = Inbox(credentials=LOGIN)
+    inbox.start()
+    try:
+        mailed_in_each_language(make_settings, inbox, services, tmp_path)
+    finally:
+        inbox.stop()
+
+
+def mailed_in_each_language(
+    make_settings: Callable[[], Settings],
+    inbox: Inbox,
+    services: Callable[..., Service],
+    tmp_path: Path,
+) -> None:
+    settings = replace(
+        notifier_settings(make_settings(), inbox), smtp_user=LOGIN[0], smtp_password=LOGIN[1]
+    )
+    with running_api(settings, tmp_path / "api.log", "--api", "--relay") as api:
+        path = f"/suppliers/{SUPPLIER}/notifications"
+        # Nothing yet: the defaults.
+        empty = api.call("GET", path, "supplier")
+        assert empty.status_code == 200, empty.text
+        assert empty.json()["subscribed"] is False and empty.json()["email"] is None
+        assert empty.json()["statuses"] == list(DEFAULT_STATUSES)
+        # Only the supplier itself, or an admin.
+        mine = {"email": DURAND, "statuses": ["rejected", "received", "suspended"]}
+        for who in ("other_supplier", "buyer", "auditor"):
+            assert api.call("PUT", path, who, mine).status_code == 403, who
+            assert api.call("GET", path, who).status_code == 403, who
+        assert api.call("PUT", path, None, mine).status_code == 401
+        bad = api.call("PUT", path, "supplier", {**mine, "statuses": ["received", "archived"]})
+        assert bad.status_code == 422 and bad.json()["detail"]["field"] == "statuses"
+        bad = api.call("PUT", path, "supplier", {**mine, "email": "compta@durand"})
+        assert bad.status_code == 422 and bad.json()["detail"]["field"] == "email"
+        bad = api.call("PUT", path, "supplier", {**mine, "language": "de"})
+        assert bad.status_code == 422 and bad.json()["detail"]["field"] == "language"
+        assert api.call("PUT", path, "supplier", {**mine, "cc": DURAND}).status_code == 422
+        put = api.call("PUT", path, "supplier", mine)
+        assert put.status_code == 200, put.text
+        assert put.json()["statuses"] == ["received", "suspended", "rejected"]  # lifecycle order
+        assert put.json()["language"] == "fr"
+        other_path = f"/suppliers/{OTHER_SUPPLIER}/notifications"
+        theirs = api.call("PUT", other_path, "admin", {"email": AUTRE, "language": "en"})
+        assert theirs.status_code == 200, theirs.text
+        assert api.call("GET", other_path, "other_supplier").json()["statuses"] == list(
+            DEFAULT_STATUSES
+        )
+        assert api.call("GET", path, "supplier").json()["email"] == DURAND
+
+        notifier = services(settings, "--notifications")
+        # A: received, suspended (mailed), completed, ..., paid (not subscribed).
+        a = submit(api, "NOTIF-A", "supplier", SUPPLIER)
+        act(api, a, "suspend", "buyer", {"reason_code": "JUSTIF_ABS", "reason": "bon manquant"})
+        act(api, a, "complete", "supplier", {"comment": "bon joint"})
+        for action, payload in PAID_PATH:
+            act(api, a, action, "buyer", payload)
+        # B: received, rejected; C: received, ..., paid (all mailed, in English).
+        b = submit(api, "NOTIF-B", "other_supplier", OTHER_SUPPLIER)
+        act(api, b, "reject", "buyer", {"reason_code": "NON_CONFORME", "reason": "TVA erronée"})
+        c = submit(api, "NOTIF-C", "other_supplier", OTHER_SUPPLIER)
+        for action, payload in PAID_PATH:
+            act(api, c, action, "buyer", payload)
+        events = 9 + 4 + 7
+        wait_until(settled(settings, events), 90, "the notifier to apply every event and send")
+
+        durand = {m.event_id: m for m in inbox.to(DURAND)}
+        assert set(durand) == {event_id(a, 3), event_id(a, 4)}  # received, suspended
+        autre = {m.event_id: m for m in inbox.to(AUTRE)}
+        assert set(autre) == {event_id(b, 3), event_id(b, 4), event_id(c, 3), event_id(c, 7)}
+        assert inbox.count() == 6  # nobody else got anything
+        assert inbox.logins and set(inbox.logins) == {LOGIN[0]}  # authenticated
+        suspended = durand[event_id(a, 4)]
+        assert suspended.message["Subject"] == "Facture NOTIF-A : suspendue"
+        assert suspended.message["From"] == FROM
+        assert suspended.message["Message-ID"] == f"<{event_id(a, 4)}@facturier.example>"
+        assert suspended.message["Content-Language"] == "fr"
+        assert "Nouveau statut : suspendue" in suspended.text
+        assert "Code du cycle de vie : 208 (Suspendue)" in suspended.text
+        assert "Motif : JUSTIF_ABS - bon manquant" in suspended.text
+        assert f"Voir la facture : {PORTAL}/portal/invoices/{a}\n" in suspended.text
+        received = durand[event_id(a, 3)]
+        assert received.message["Subject"] == "Facture NOTIF-A : mise à disposition du destinataire"
+        assert "(SIRET 11000201100044)" in received.text and "Motif" not in received.text
+
+        rejected = autre[event_id(b, 4)]
+        assert rejected.message["Subject"] == "Invoice NOTIF-B: rejected"
+        assert rejected.message["Content-Language"] == "en"
+        assert "New status: rejected" in rejected.text
+        assert "Lifecycle code: 210 (Refusée)" in rejected.text
+        assert "Reason: NON_CONFORME - TVA erronée" in rejected.text
+        assert f"See the invoice: {PORTAL}/portal/invoices/{b}\n" in rejected.text
+        assert autre[event_id(c, 7)].message["Subject"] == "Invoice NOTIF-C: paid"
+
+        wait_until(metrics_up(settings), 30, "the notifier's metrics")
+        assert metric(settings, "facturier_emails_sent_total") == 6
+        assert metric(settings, "facturier_emails_unknown_total") == 0
+
+        # Unsubscribed: no more e-mails.
+        assert api.call("DELETE", path, "supplier").status_code == 204
+        assert api.call("DELETE", path, "supplier").status_code == 404
+        assert api.call("GET", path, "supplier").json()["subscribed"] is False
+        submit(api, "NOTIF-D", "supplier", SUPPLIER)
+        wait_until(settled(settings, events + 3), 60, "the notifier to apply NOTIF-D")
+        assert inbox.count() == 6
+        assert notifier.process.poll() is None
+
+
+# ---------------------------------------------------------------- crash and outage
+
+
+def test_killed_notifier_sends_nothing_twice_and_loses_nothing_unclaimed(
+    make_settings: Callable[[], Settings],
+    inbox: Inbox,
+    services: Callable[..., Service],
+) -> None:
+    inbox.start()
+    settings = notifier_settings(make_settings(), inbox)
+    subscribe(settings, SUPPLIER, DURAND)
+    app = InvoicingApp(settings)
+    try:
+        built = build_invoices(app, 40)
+    finally:
+        app.close()
+    services(settings, "--relay")
+    inbox.hold_at = 20  # the 20th message reaches the server, its reply is held
+    first = services(settings, "--notifications")
+    assert inbox.holding.wait(120), "the notifier never reached the 20th e-mail"
+    # A second notifier: it shares the partitions, but its sender stands by (advisory lock).
+    settings_2 = replace(settings, notifications_metrics_port=free_port())
+    second = services(settings_2, "--notifications")
+    wait_until(lambda: "consuming" in second.output(), 60, "the second notifier to start")
+    time.sleep(1.5)  # the standby tries the lock every second
+    assert inbox.count() == 20 and "e-mail sender active" not in second.output()
+    first.kill()
+    inbox.release.set()
+    held = inbox.mails[19].event_id
+    assert outbox(settings)[held][0] == "sending"  # claimed, committed, never confirmed
+
+    wait_until(settled(settings, built.events), 120, "the standby notifier to finish")
+    assert "e-mail sender active" in second.output()
+    expected = expected_mails(settings)
+    assert len(expected) == 64  # 16 per 10 invoices of the MIX
+
+    rows = outbox(settings)
+    assert set(rows) == expected  # the projection lost nothing, added nothing
+    assert {e for e, (state, _) in rows.items() if state == "unknown"} == {held}
+    assert {e for e, (state, _) in rows.items() if state == "sent"} == expected - {held}
+    received = Counter(m.event_id for m in inbox.mails)
+    assert max(received.values()) == 1, received.most_common(3)  # nothing twice
+    assert set(received) == expected  # the held one reached the server once, before the kill
+    assert all(m.recipients == (DURAND,) for m in inbox.mails)
+
+    wait_until(metrics_up(settings_2), 30, "the second notifier's metrics")
+    assert metric(settings_2, "facturier_emails_unknown_total") == 1
+    assert metric(settings_2, "facturier_emails_sent_total") == len(expected) - 20
+    assert second.process.poll() is None
+    assert "delivery unknown, not re-sent" in second.output()
+
+
+def test_smtp_down_failures_are_counted_and_retried_until_delivered(
+    make_settings: Callable[[], Settings],
+    inbox: Inbox,
+    services: Callable[..., Service],
+) -> None:
+    settings = notifier_settings(make_settings(), inbox)  # nothing listens on its port yet
+    subscribe(settings, SUPPLIER, DURAND, "en")
+    subscribe(settings, OTHER_SUPPLIER, GONE)
+    app = InvoicingApp(settings)
+    try:
+        built = build_invoices(app, 5)
+        (refused,) = app.submit_many(
+            [(invoice_data("GONE-1", supplier=OTHER_SUPPLIER), SubmissionMode.EDI, "s", "c")]
+        )
+    finally:
+        app.close()
+    gone = event_id(refused.id, 3)  # its MadeAvailable
+    services(settings, "--relay")
+    notifier = services(settings, "--notifications")
+
+    def all_attempted() -> bool:
+        rows = outbox(settings)
+        return len(rows) == 9 and all(
+            state == "pending" and attempts >= 1 for state, attempts in rows.values()
+        )
+
+    wait_until(all_attempted, 90, "every e-mail to fail once")
+    wait_until(metrics_up(settings), 30, "the notifier's metrics")
+    assert metric(settings, "facturier_email_failures_total", '{kind="transient"}') >= 9
+    assert metric(settings, "facturier_emails_sent_total") == 0
+    errors = query(settings, "SELECT DISTINCT last_error FROM notification_outbox")
+    assert all("Connection" in str(e) or "refused" in str(e) for (e,) in errors), errors
+    assert inbox.count() == 0
+
+    inbox.start()  # the server is back
+    wait_until(settled(settings, built.events + 3), 90, "the e-mails to be delivered")
+    rows = outbox(settings)
+    # Refused for good (5xx): not retried.
+    state, attempts = rows.pop(gone)
+    assert state == "undeliverable" and attempts >= 2
+    assert metric(settings, "facturier_email_failures_total", '{kind="permanent"}') == 1
+    assert {state for state, _ in rows.values()} == {"sent"}
+    assert all(attempts >= 2 for _, attempts in rows.values())
+    received = Counter(m.event_id for m in inbox.mails)
+    assert set(received) == set(rows) and max(received.values()) == 1
+    assert all(m.message["Content-Language"] == "en" for m in inbox.mails)
+    assert metric(settings, "facturier_emails_sent_total") == 8
+    assert notifier.process.poll() is None
+
+
+# ---------------------------------------------------------------- TLS
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key (the certificate is its own CA)."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "smtp.test")])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "smtp.pem", folder / "smtp.key"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+@pytest.mark.parametrize("mode", ["starttls", "ssl"])
+def test_tls_modes_verify_the_server_and_log_in(mode: str, tmp_path: Path) -> None:
+    import ssl
+
+    from facturier.services.email_sender import SmtpConfig, deliver
+
+    cert_file, key_file = self_signed(tmp_path)
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(cert_file, key_file)
+    inbox = Inbox(credentials=LOGIN)
+    options: dict[str, Any] = {
+        "authenticator": inbox.authenticate,
+        "auth_required": True,  # and, by default, only over TLS
+    }
+    if mode == "starttls":
+        options.update(tls_context=server_context, require_starttls=True)
+    else:
+        # aiosmtpd does not count implicit TLS as TLS for AUTH: the whole session is TLS.
+        options.update(ssl_context=server_context, auth_require_tls=False)
+    inbox.controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port, **options)
+    inbox.controller.start()
+    try:
+        config = SmtpConfig("127.0.0.1", inbox.port, mode, *LOGIN, FROM, 5, str(cert_file))
+        smtp = config.connect()
+        try:
+            deliver(smtp, FROM, DURAND, b"Subject: hi\r\nX-Facturier-Event-Id: e1\r\n\r\nhi\r\n")
+        finally:
+            smtp.quit()
+        assert [m.event_id for m in inbox.to(DURAND)] == ["e1"] and inbox.logins == [LOGIN[0]]
+        # The system's CAs do not know this certificate: refused, nothing sent.
+        with pytest.raises(ssl.SSLCertVerificationError):
+            SmtpConfig("127.0.0.1", inbox.port, mode, *LOGIN, FROM, 5).connect()
+    finally:
+        inbox.stop()
+    assert inbox.count() == 1
