@@ -98,8 +98,14 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def children_peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+def workers_peak_rss_mib(intake: FlowIntake) -> float:
+    """The largest VmHWM of the validating processes, read while they are alive."""
+    peaks = [0.0]
+    for pid in getattr(intake.executor, "_processes", None) or {}:
+        status = Path(f"/proc/{pid}/status").read_text()
+        kib = next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM"))
+        peaks.append(int(kib) / 1024)
+    return max(peaks)
 
 
 def raw_schematron(batch: list[tuple[str, bytes]]) -> float:
@@ -162,7 +168,8 @@ def flow_intake(base: Settings, upload: bytes, count: int, workers: int) -> dict
         if len(flow.integrated) != count:
             rejected = list(flow.rejected.items())[:3] or flow.problems
             raise SystemExit(f"{len(flow.integrated)} of {count} integrated: {rejected}")
-        return {"invoices_per_s": count / elapsed, "seconds": elapsed}
+        worker_rss = workers_peak_rss_mib(intake) if workers > 1 else 0.0
+        return {"invoices_per_s": count / elapsed, "seconds": elapsed, "worker_rss": worker_rss}
     finally:
         intake.close()
         documents.close()
@@ -210,7 +217,7 @@ def main() -> None:
         "ratio_single": single["invoices_per_s"] / baseline,
         "ratio_all_cores": parallel["invoices_per_s"] / baseline,
         "peak_rss_main_mib": peak_rss_mib(),
-        "peak_rss_worker_mib": children_peak_rss_mib(),
+        "peak_rss_worker_mib": parallel["worker_rss"],
     }
 
     table = Table(title=f"EDI flow intake, {len(batch)} invoices, {os.cpu_count()} CPUs")
