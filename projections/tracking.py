@@ -106,9 +106,9 @@ class TrackingProjection:
         if later:
             changed.update(self._advance_invoices(cur, later))
         if changed:
-            cur.executemany(
-                "SELECT pg_notify(%s, %s)",
-                [(LIVE_CHANNEL, json.dumps(c, separators=(",", ":"))) for c in changed.values()],
+            cur.execute(
+                "SELECT count(pg_notify(%s, payload)) FROM unnest(%s::text[]) AS payload",
+                (LIVE_CHANNEL, [json.dumps(c, separators=(",", ":")) for c in changed.values()]),
             )
 
     @staticmethod

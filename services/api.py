@@ -49,6 +49,7 @@ from facturier.services.flows import FlowIntake
 from facturier.services.http import command_result, error
 from facturier.services.intake_api import intake_routes
 from facturier.services.invoicing import (
+    ConcurrentChange,
     InvoiceNotFound,
     InvoicingApp,
     RoutingRefused,
@@ -228,9 +229,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(LifecycleError)
     async def not_allowed(_: Request, error: LifecycleError) -> JSONResponse:
+        code = "CONCURRENT_CHANGE" if isinstance(error, ConcurrentChange) else "ACTION_NOT_ALLOWED"
         return JSONResponse(
-            status_code=409,
-            content={"detail": {"code": "ACTION_NOT_ALLOWED", "message": str(error)}},
+            status_code=409, content={"detail": {"code": code, "message": str(error)}}
         )
 
     @app.get("/health", tags=["operations"])

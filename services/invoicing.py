@@ -23,7 +23,7 @@ from facturier.domain.invoice import (
     SignatureCheck,
     SubmissionMode,
 )
-from facturier.domain.lifecycle import Action
+from facturier.domain.lifecycle import Action, LifecycleError
 from facturier.services import metrics, transcodings
 from facturier.services.db import ddl_lock
 
@@ -146,7 +146,10 @@ class InvoicingApp(Application[UUID]):
         if action is Action.REROUTE:  # the platform delivers to the new address at once
             self._check_routing([invoice.data])
             invoice.make_available(correlation_id=params.get("correlation_id", ""))
-        self.save(invoice)
+        try:
+            self.save(invoice)
+        except IntegrityError:  # the event store's (id, version) key: someone acted first
+            raise ConcurrentChange(invoice_id) from None
         return invoice
 
     def get(self, invoice_id: UUID) -> Invoice:
@@ -173,6 +176,14 @@ class InvoicingApp(Application[UUID]):
         if not events:
             raise InvoiceNotFound(invoice_id)
         return events
+
+
+class ConcurrentChange(LifecycleError):
+    """Another action on the invoice was recorded between reading it and saving this one;
+    nothing of this one was saved. Not retried: the action was chosen on a stale status."""
+
+    def __init__(self, invoice_id: UUID) -> None:
+        super().__init__(f"invoice {invoice_id} changed meanwhile: reload it and try again")
 
 
 class InvoiceNotFound(LookupError):

@@ -4,6 +4,7 @@ PostgreSQL, real Kafka; an independent Kafka consumer checks what reached the to
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -299,6 +300,28 @@ def test_duplicate_and_forbidden_transition(api: tuple[Api, Settings]) -> None:
     )
     assert missing.status_code == 422 and "reason" in missing.text
     assert client.call("GET", "/openapi.json", None).json()["paths"]["/invoices"]
+
+
+def test_concurrent_actions_on_one_invoice_one_wins_the_others_get_409(
+    api: tuple[Api, Settings],
+) -> None:
+    """Buyers clicking at once: exactly one action is recorded, every other request is told
+    (409: not allowed any more, or the invoice changed meanwhile), none fails with a 500."""
+    client, _ = api
+    invoice_id = client.call("POST", "/invoices", "supplier", body("E2E-RACE")).json()["invoice_id"]
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(
+            pool.map(
+                lambda _: client.call("POST", f"/invoices/{invoice_id}/take-in-hand", "buyer", {}),
+                range(8),
+            )
+        )
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [200] + [409] * 7, [a.text for a in answers]
+    codes = {a.json()["detail"]["code"] for a in answers if a.status_code == 409}
+    assert codes <= {"ACTION_NOT_ALLOWED", "CONCURRENT_CHANGE"}, codes
+    events = client.call("GET", f"/invoices/{invoice_id}/events", "auditor").json()
+    assert [e["type"] for e in events["events"]].count("TakenInHand") == 1
 
 
 def test_directory_routes_or_refuses_with_reason_codes(api: tuple[Api, Settings]) -> None:
