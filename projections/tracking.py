@@ -13,7 +13,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Json, Jsonb
 
 from facturier.events.lifecycle import LifecycleEvent
 from facturier.projections.consumer import Cursor
@@ -45,6 +45,10 @@ def live_change(e: LifecycleEvent, supplier_id: str, recipient_siret: str) -> di
         "reason_code": e.payload.get("reason_code"),
         "reason": (e.payload.get("reason") or "")[:_REASON_CHARS] or None,
     }
+
+
+def _compact_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
 
 
 def _json_safe(value: Any) -> Any:
@@ -106,9 +110,11 @@ class TrackingProjection:
         if later:
             changed.update(self._advance_invoices(cur, later))
         if changed:
+            # One statement, its payloads as one JSON array (a text[] would be escaped value
+            # by value, client side): json_array_elements keeps each one's text as written.
             cur.execute(
-                "SELECT count(pg_notify(%s, payload)) FROM unnest(%s::text[]) AS payload",
-                (LIVE_CHANNEL, [json.dumps(c, separators=(",", ":")) for c in changed.values()]),
+                "SELECT count(pg_notify(%s, change::text)) FROM json_array_elements(%s) AS change",
+                (LIVE_CHANNEL, Json(list(changed.values()), dumps=_compact_json)),
             )
 
     @staticmethod
