@@ -156,8 +156,11 @@ def from_value(value: bytes, reader: Schema | None = None) -> LifecycleEvent:
         occurred_at=record["occurred_at"],
         actor=record["actor"],
         correlation_id=record["correlation_id"],
-        status=Status(record["status"]),
+        status=_STATUS_BY_VALUE[record["status"]],
         reform_code=record["reform_code"],
         summary=record["summary"],
-        payload=dict(payload),
+        payload=payload,  # a dict of its own, fresh from the decoder
     )
+
+
+_STATUS_BY_VALUE = {s.value: s for s in Status}  # a dict lookup: Status(value) is slower

@@ -11,7 +11,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import psycopg
@@ -40,18 +43,46 @@ class Projection(Protocol):
         """Apply a batch, in order. Must be idempotent on (aggregate id, version)."""
 
 
+@contextmanager
+def batch_transaction(conn: psycopg.Connection[Any], projection: Projection) -> Iterator[Cursor]:
+    """The transaction a batch is applied in, with its cursor. Pipeline mode by default: the
+    projection's statements go out without waiting for each result, and errors still surface
+    before the commit, which they abort. A projection that writes by COPY, which pipeline
+    mode does not allow, says `pipelined = False`."""
+    pipeline = conn.pipeline() if getattr(projection, "pipelined", True) else nullcontext()
+    with pipeline, conn.transaction(), conn.cursor() as cur:
+        yield cur
+
+
 class _SeekToStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, runner: ProjectionRunner) -> None:
         self.runner = runner
 
     def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
-        pass
+        self.runner.wait_in_flight()  # hand the partitions over with their batch committed
 
     def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        self.runner.wait_in_flight()  # so that the stored offsets include it
         self.runner.seek_to_stored_offsets(list(assigned))
 
 
+@dataclass
+class _Batch:
+    """One poll, decoded: what the applying thread writes in one transaction."""
+
+    events: list[Any] = field(default_factory=list)
+    undecodable: list[tuple[Any, Exception]] = field(default_factory=list)
+    next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
+    count: int = 0
+
+
 class ProjectionRunner:
+    """Polls in the calling thread (kafka-python's consumer is not thread-safe) and applies
+    in a thread of its own: while PostgreSQL executes one batch, the next one is fetched and
+    decoded. At most one batch is in flight; it is committed before the next is handed over,
+    so batches are applied in order, and a crash loses only uncommitted ones, which the
+    stored offsets make the next run read again."""
+
     def __init__(self, projection: Projection, settings: Settings) -> None:
         self.projection = projection
         self.settings = settings
@@ -62,6 +93,8 @@ class ProjectionRunner:
         self.consumer: KafkaConsumer | None = None
         self.consumed = metrics.EVENTS_CONSUMED.labels(self.group_id)
         self.dead = metrics.DEAD_LETTERS.labels(self.group_id)
+        self._applier = ThreadPoolExecutor(1, thread_name_prefix=f"{self.group_id}-apply")
+        self._in_flight: tuple[Future[None], _Batch] | None = None
 
     def prepare(self) -> None:
         apply_schema(self.settings, "consumer_offsets", *self.projection.schemas)
@@ -94,41 +127,70 @@ class ProjectionRunner:
             else:  # never applied anything from it: the whole partition is new to us
                 self.consumer.seek_to_beginning(tp)
 
+    @property
+    def in_flight(self) -> bool:
+        return self._in_flight is not None
+
     def poll_once(self, timeout_ms: int = 200) -> int:
-        """Apply one polled batch in one transaction; return how many messages it held."""
+        """Poll a batch and hand it to the applying thread. Returns how many messages were
+        committed during the call: those of the previous batch, waited for here."""
         assert self.consumer is not None
         polled = self.consumer.poll(timeout_ms=timeout_ms)
-        if not polled:
+        batch = self._decode(polled)
+        committed = self.finish_in_flight()
+        if batch.count:
+            self._in_flight = (self._applier.submit(self._apply, batch), batch)
+        return committed
+
+    def wait_in_flight(self) -> None:
+        """Wait until the batch in flight, if any, is committed or has failed."""
+        if self._in_flight is not None:
+            wait([self._in_flight[0]])
+
+    def finish_in_flight(self) -> int:
+        """Wait for the batch in flight (its error is raised here) and return its size."""
+        if self._in_flight is None:
             return 0
-        count = 0
-        next_offsets: dict[TopicPartition, int] = {}
-        # Pipeline mode: the projection's statements (one or two per event) go out without
-        # waiting for each result; errors still surface before the commit, which they abort.
-        with self.conn.pipeline(), self.conn.transaction(), self.conn.cursor() as cur:
+        (future, batch), self._in_flight = self._in_flight, None
+        future.result()
+        self.consumed.inc(batch.count)
+        assert self.consumer is not None
+        # Only so that standard tools show the lag: the offsets that count are stored.
+        self.consumer.commit_async(
+            {tp: OffsetAndMetadata(o, "", -1) for tp, o in batch.next_offsets.items()}
+        )
+        return batch.count
+
+    def _decode(self, polled: dict[TopicPartition, list[Any]]) -> _Batch:
+        batch = _Batch()
+        for tp, records in polled.items():
+            for record in records:
+                try:
+                    batch.events.append(self.decode(record.value))
+                except Exception as error:  # undecodable: kept as a dead letter, said, skipped
+                    batch.undecodable.append((record, error))
+            batch.next_offsets[tp] = records[-1].offset + 1
+            batch.count += len(records)
+        return batch
+
+    def _apply(self, batch: _Batch) -> None:
+        """One batch in one transaction, with the offsets after it."""
+        with batch_transaction(self.conn, self.projection) as cur:
+            for record, error in batch.undecodable:
+                self._dead_letter(cur, record, error)
             # One apply for the whole poll, every partition's events together: an invoice's
             # events are all in one partition (keyed by invoice id), so they keep their order,
             # and the projection's per-batch queries run once instead of once per partition.
-            events = []
-            for tp, records in polled.items():
-                for record in records:
-                    try:
-                        events.append(self.decode(record.value))
-                    except Exception as error:  # undecodable: keep it, say it, go on
-                        self._dead_letter(cur, record, error)
-                next_offsets[tp] = records[-1].offset + 1
-                count += len(records)
-            self.projection.apply(cur, events)
+            self.projection.apply(cur, batch.events)
             cur.executemany(
                 "INSERT INTO consumer_offsets (group_id, topic, partition, next_offset) "
                 "VALUES (%s, %s, %s, %s) ON CONFLICT (group_id, topic, partition) "
                 "DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()",
-                [(self.group_id, tp.topic, tp.partition, o) for tp, o in next_offsets.items()],
+                [
+                    (self.group_id, tp.topic, tp.partition, o)
+                    for tp, o in batch.next_offsets.items()
+                ],
             )
-        self.consumed.inc(count)
-        self.consumer.commit_async(
-            {tp: OffsetAndMetadata(o, "", -1) for tp, o in next_offsets.items()}
-        )
-        return count
 
     def _dead_letter(self, cur: Cursor, record: Any, error: Exception) -> None:
         log.error("dead letter %s/%s@%s: %s", record.topic, record.partition, record.offset, error)
@@ -167,10 +229,12 @@ class ProjectionRunner:
                 if time.monotonic() >= lag_due:  # once a second: it asks the broker
                     self.update_lag()
                     lag_due = time.monotonic() + 1.0
+            self.finish_in_flight()
         finally:
             self.close()
 
     def close(self) -> None:
+        self._applier.shutdown(wait=True)  # a batch being applied commits or fails first
         if self.consumer is not None:
             self.consumer.close(autocommit=False)
         self.conn.close()

@@ -55,7 +55,7 @@ from facturier.services.invoicing import (
     RoutingRefused,
 )
 from facturier.services.live import LiveHub, live_routes
-from facturier.services.notifications_api import notification_routes
+from facturier.services.notifications_api import Subscriptions, notification_routes
 from facturier.services.receipts import NotReceived
 from facturier.services.receipts import receipt as receipt_of
 from facturier.services.settings import Settings
@@ -151,12 +151,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     )
     app.include_router(live_routes(lambda: live, principal, pool=lambda: state["pool"]))
-    app.include_router(notification_routes(principal, settings, pool=lambda: state["pool"]))
+    subscriptions = Subscriptions(settings, pool=lambda: state["pool"])
+    app.include_router(notification_routes(principal, subscriptions))
     app.include_router(
         web_routes(
             pool=lambda: state["pool"],
             submissions=lambda: state["submissions"],
             flows=lambda: state["flows"],
+            subscriptions=subscriptions,
         )
     )
 

@@ -456,6 +456,43 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "form.unit.MTK": ("square metre (MTK)", "mètre carré (MTK)"),
     "form.unit.LTR": ("litre (LTR)", "litre (LTR)"),
     "form.unit.LS": ("lump sum (LS)", "forfait (LS)"),
+    # ------------------------------------------------------------ e-mail notifications
+    "base.notifications": ("E-mail notifications", "Notifications par courriel"),
+    "notify.title": ("E-mail notifications", "Notifications par courriel"),
+    "notify.intro": (
+        "Be told by e-mail when one of your invoices reaches a status you choose. A change"
+        " applies to the statuses reached from now on.",
+        "Soyez prévenu par courriel quand l'une de vos factures atteint un statut choisi."
+        " Un changement vaut pour les statuts atteints à partir de maintenant.",
+    ),
+    "notify.subscribed": ("E-mails go to {email}.", "Les courriels partent vers {email}."),
+    "notify.not_subscribed": (
+        "You receive no e-mails yet.",
+        "Vous ne recevez encore aucun courriel.",
+    ),
+    "notify.email": ("E-mail address", "Adresse électronique"),
+    "notify.statuses": ("Statuses to be told about", "Statuts à signaler"),
+    "notify.language": ("Language of the e-mails", "Langue des courriels"),
+    "notify.save": ("Save", "Enregistrer"),
+    "notify.remove": ("Stop the e-mails", "Arrêter les courriels"),
+    "notify.done.saved": ("Your choices are saved.", "Vos choix sont enregistrés."),
+    "notify.done.removed": (
+        "You will receive no more e-mails.",
+        "Vous ne recevrez plus de courriels.",
+    ),
+    "notify.invalid.email": (
+        "Enter one e-mail address, like compta@example.fr",
+        "Saisissez une adresse électronique, comme compta@example.fr",
+    ),
+    "notify.invalid.statuses": (
+        "Choose at least one status, or stop the e-mails",
+        "Choisissez au moins un statut, ou arrêtez les courriels",
+    ),
+    "notify.invalid.language": ("Choose English or French", "Choisissez l'anglais ou le français"),
+    "notify.suppliers_only": (
+        "Only a supplier's own account chooses its e-mails.",
+        "Seul le compte du fournisseur choisit ses courriels.",
+    ),
     # ------------------------------------------------------------ flow report
     "flow.title": ("Processing report of flow", "Compte-rendu de traitement du flux"),
     "flow.processing": (

@@ -7,7 +7,8 @@
 - `PUT` the same path: subscribe or change (address, statuses, language);
 - `DELETE` it: unsubscribe.
 
-A supplier's token manages its own; an admin's any supplier's.
+A supplier's token manages its own; an admin's any supplier's. The portal's page
+(`/portal/notifications`, services/web.py) uses the same `Subscriptions`.
 """
 
 import threading
@@ -58,24 +59,45 @@ def _view(supplier_id: str, found: Subscription | None) -> dict[str, Any]:
     }
 
 
+class Subscriptions:
+    """The subscriptions as the API and the portal read and change them. The tables are
+    created on first use, so that the API's own start-up list stays untouched."""
+
+    def __init__(self, settings: Settings, pool: Callable[[], ConnectionPool]) -> None:
+        self.settings = settings
+        self.pool = pool
+        self._ready = threading.Event()
+        self._creating = threading.Lock()
+
+    def _tables(self) -> None:
+        if not self._ready.is_set():
+            with self._creating:
+                if not self._ready.is_set():
+                    apply_schema(self.settings, "notifications")
+                    self._ready.set()
+
+    def get(self, supplier_id: str) -> Subscription | None:
+        self._tables()
+        with self.pool().connection() as conn:
+            return fetch_subscription(conn, supplier_id)
+
+    def save(self, subscription: Subscription, by: str) -> None:
+        self._tables()
+        with self.pool().connection() as conn:
+            save_subscription(conn, subscription, by)
+
+    def delete(self, supplier_id: str) -> bool:
+        self._tables()
+        with self.pool().connection() as conn:
+            return delete_subscription(conn, supplier_id)
+
+
 def notification_routes(
-    principal: Callable[..., Principal],
-    settings: Settings,
-    pool: Callable[[], ConnectionPool],
+    principal: Callable[..., Principal], subscriptions: Subscriptions
 ) -> APIRouter:
     """The routes; `principal` is the API's dependency authenticating the caller."""
     router = APIRouter(tags=["notifications"])
     Caller = Annotated[Principal, Depends(principal)]
-    ready = threading.Event()
-    creating = threading.Lock()
-
-    def tables() -> None:
-        # Created on first use, so that the API's own start-up list stays untouched.
-        if not ready.is_set():
-            with creating:
-                if not ready.is_set():
-                    apply_schema(settings, "notifications")
-                    ready.set()
 
     def allowed(caller: Principal, supplier_id: str) -> None:
         if caller.role is ApiRole.ADMIN:
@@ -89,9 +111,7 @@ def notification_routes(
     def get_notifications(supplier_id: SupplierPath, caller: Caller) -> dict[str, Any]:
         """The supplier's e-mail subscription (defaults when it has none)."""
         allowed(caller, supplier_id)
-        tables()
-        with pool().connection() as conn:
-            return _view(supplier_id, fetch_subscription(conn, supplier_id))
+        return _view(supplier_id, subscriptions.get(supplier_id))
 
     @router.put("/suppliers/{supplier_id}/notifications")
     def put_notifications(
@@ -106,19 +126,15 @@ def notification_routes(
             )
         except InvalidSubscription as invalid:
             raise error(422, "INVALID", invalid.message, invalid.field) from None
-        tables()
-        with pool().connection() as conn:
-            save_subscription(conn, subscription, caller.actor)
+        subscriptions.save(subscription, caller.actor)
         return _view(supplier_id, subscription)
 
     @router.delete("/suppliers/{supplier_id}/notifications", status_code=204)
     def delete_notifications(supplier_id: SupplierPath, caller: Caller) -> Response:
         """Unsubscribe: no more e-mails (those already due are still sent)."""
         allowed(caller, supplier_id)
-        tables()
-        with pool().connection() as conn:
-            if not delete_subscription(conn, supplier_id):
-                raise error(404, "NOT_FOUND", f"supplier {supplier_id} has no subscription")
+        if not subscriptions.delete(supplier_id):
+            raise error(404, "NOT_FOUND", f"supplier {supplier_id} has no subscription")
         return Response(status_code=204)
 
     return router

@@ -75,6 +75,13 @@ from facturier.domain.lifecycle import (
     Summary,
 )
 from facturier.projections import views
+from facturier.projections.notifications import (
+    DEFAULT_STATUSES,
+    STATUS_OF_WORD,
+    WORDS,
+    InvalidSubscription,
+    Subscription,
+)
 from facturier.projections.payment_delays import fetch_state, paris_date
 from facturier.services import i18n
 from facturier.services.actions import (
@@ -99,6 +106,7 @@ from facturier.services.intake_api import (
     flow_visible,
 )
 from facturier.services.invoicing import DuplicateInvoice, InvoiceNotFound, RoutingRefused
+from facturier.services.notifications_api import Subscriptions
 from facturier.services.receipts import NotReceived
 from facturier.services.receipts import receipt as receipt_of
 from facturier.services.submission import NotMandated, SubmissionRefused, Submissions
@@ -740,9 +748,11 @@ def web_routes(
     pool: Callable[[], ConnectionPool],
     submissions: Callable[[], Submissions],
     flows: Callable[[], FlowIntake] | None = None,
+    subscriptions: Subscriptions | None = None,
 ) -> APIRouter:
     """The portal's routes; `pool` reads the tracking view, `submissions` records invoices
-    (and holds the invoicing application and the document store), `flows` reads flows."""
+    (and holds the invoicing application and the document store), `flows` reads flows,
+    `subscriptions` holds the suppliers' e-mail notification settings."""
     router = APIRouter(prefix="/portal", include_in_schema=False)
     sessions = Sessions(pool)
 
@@ -1404,6 +1414,88 @@ def web_routes(
         back = _local(form.get("back", ""), f"/portal/invoices/{invoice_id}")
         return RedirectResponse(_with_param(back, "done", name), status_code=303)
 
+    # ------------------------------------------------------------ e-mail notifications
+
+    def notifications_page(
+        request: Request,
+        session: Session,
+        status: int = 200,
+        posted: Mapping[str, Any] | None = None,
+        invalid: InvalidSubscription | None = None,
+        done: str = "",
+    ) -> HTMLResponse:
+        assert subscriptions is not None
+        found = subscriptions.get(session.principal.scope)
+        values = posted or {
+            "email": found.email if found else "",
+            "statuses": found.statuses if found else DEFAULT_STATUSES,
+            "language": found.language if found else language(request),
+        }
+        return render(
+            request,
+            "portal_notifications.html",
+            status,
+            session=session,
+            subscribed=found,
+            words=[(word, STATUS_OF_WORD[word].value) for word in WORDS],
+            invalid=invalid,
+            done=done,
+            **values,
+        )
+
+    def subscriber(request: Request, form: Mapping[str, str] | None = None) -> Session | Response:
+        """The session of a supplier (who manages its own e-mails), its CSRF token checked
+        for a post; else the page that refuses it."""
+        if form is None:
+            session: Session | Response | None = current(request)
+            if session is None:
+                return to_login()
+        else:
+            session = checked(request, form)
+        if isinstance(session, Response):
+            return session
+        if subscriptions is None or session.principal.role is not ApiRole.SUPPLIER:
+            t = i18n.translator(language(request))
+            return forbidden(request, session, t("notify.suppliers_only"))
+        return session
+
+    @router.get("/notifications")
+    def notifications(request: Request, done: str = "") -> Response:
+        session = subscriber(request)
+        if isinstance(session, Response):
+            return session
+        return notifications_page(request, session, done=done if done in NOTIFY_DONE else "")
+
+    @router.post("/notifications")
+    def save_notifications(request: Request, form: PostedForm) -> Response:
+        session = subscriber(request, form)
+        if isinstance(session, Response):
+            return session
+        assert subscriptions is not None
+        email, language_code = form.get("email", "").strip(), form.get("language", "")
+        # One checkbox per status word: posted forms keep one value per name.
+        statuses = tuple(word for word in WORDS if form.get(f"status-{word}"))
+        posted = {"email": email, "statuses": statuses, "language": language_code}
+        try:
+            if not statuses:  # the API allows none; on this page, that is what removing is for
+                raise InvalidSubscription("statuses", "no status chosen")
+            subscription = Subscription.checked(
+                session.principal.scope, email, statuses, language_code
+            )
+        except InvalidSubscription as invalid:
+            return notifications_page(request, session, 422, posted=posted, invalid=invalid)
+        subscriptions.save(subscription, session.principal.actor)
+        return RedirectResponse("/portal/notifications?done=saved", status_code=303)
+
+    @router.post("/notifications/delete")
+    def delete_notifications(request: Request, form: PostedForm) -> Response:
+        session = subscriber(request, form)
+        if isinstance(session, Response):
+            return session
+        assert subscriptions is not None
+        subscriptions.delete(session.principal.scope)
+        return RedirectResponse("/portal/notifications?done=removed", status_code=303)
+
     @router.get("/static/{name}")
     def static(name: str) -> Response:
         if name not in STATIC_TYPES or not (STATIC / name).is_file():
@@ -1418,6 +1510,7 @@ def web_routes(
 
 
 ACTION_NAMES = frozenset(a.value for a in Action)
+NOTIFY_DONE = frozenset({"saved", "removed"})
 
 
 def _line_findings(state: FormState, t: Callable[..., str]) -> list[Finding]:

@@ -16,6 +16,7 @@ from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -79,6 +80,26 @@ def invoice_data(
         payable_amount=gross,
         payment_means=(PaymentMeans("58", "FR7630006000011234567890189"),),
     )
+
+
+def invoice_body(number: str, supplier: str = SUPPLIER, **changes: Any) -> dict[str, Any]:
+    """`POST /invoices` to a buyer of the test directory; `changes` replace top-level fields."""
+    invoice: dict[str, Any] = {
+        "supplier": {"scheme": "SIRET", "id": supplier, "name": "Papeterie Durand"},
+        "recipient_siret": BUYER,
+        "service_code": "SE-01",
+        "order_reference": "EJ00004242",
+        "number": number,
+        "issue_date": "2026-04-01",
+        "lines": [
+            {"name": "Ramettes A4", "quantity": "200", "unit_price": "5.00", "vat_rate": "20"}
+        ],
+        "payment": {"iban": "FR7630006000011234567890189"},
+        "net_amount": "1000.00",
+        "vat_amount": "200.00",
+    }
+    invoice.update(changes)
+    return invoice
 
 
 def _stack_error(settings: Settings) -> str | None:
@@ -266,6 +287,16 @@ def running_api(settings: Settings, log: Path, *flags: str) -> Iterator[Api]:
     finally:
         service.stop()
         print(service.output()[-3000:])
+
+
+@pytest.fixture(scope="module")
+def api(
+    make_settings: Callable[[], Settings], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Api]:
+    """A running API with every service, for the test module: see `running_api`."""
+    settings = make_settings()
+    with running_api(settings, Path(tmp_path_factory.mktemp("api")) / "serve.log") as client:
+        yield client
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:

@@ -13,26 +13,6 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import BUYER, SUPPLIER
-
-
-def invoice_body(number: str, supplier: str = SUPPLIER, buyer: str = BUYER) -> dict[str, Any]:
-    """`POST /invoices` for a buyer of the demo directory."""
-    return {
-        "supplier": {"scheme": "SIRET", "id": supplier, "name": "Papeterie Durand"},
-        "recipient_siret": buyer,
-        "service_code": "SE-01",
-        "order_reference": "EJ00004242",
-        "number": number,
-        "issue_date": "2026-04-01",
-        "lines": [
-            {"name": "Ramettes A4", "quantity": "200", "unit_price": "5.00", "vat_rate": "20"}
-        ],
-        "payment": {"iban": "FR7630006000011234567890189"},
-        "net_amount": "1000.00",
-        "vat_amount": "200.00",
-    }
-
 
 @dataclass(frozen=True)
 class Event:

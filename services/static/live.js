@@ -100,7 +100,7 @@
       reason.appendChild(reasonCode);
       reason.appendChild(document.createTextNode(" "));
     }
-    reason.appendChild(document.createTextNode(change.reason || ""));
+    reason.appendChild(document.createTextNode((change.reason || "") + (change.comment || "")));
     tbody.appendChild(row);
     tbody.setAttribute("data-live-version", String(change.version));
   }

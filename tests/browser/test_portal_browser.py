@@ -8,29 +8,18 @@ main page goes to artifacts/screenshots/ (kept by CI as an artefact)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from facturier.services.settings import Settings
-from tests.conftest import ROOT, Api, running_api, wait_until
-from tests.sse import invoice_body
+from tests.conftest import ROOT, Api, invoice_body, wait_until
 
 pytestmark = pytest.mark.stack
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
-
-
-@pytest.fixture(scope="module")
-def api(
-    make_settings: Callable[[], Settings], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Api]:
-    settings = make_settings()
-    with running_api(settings, Path(tmp_path_factory.mktemp("browser")) / "serve.log") as client:
-        yield client
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +74,9 @@ def test_an_open_invoice_page_shows_a_buyer_action_live(api: Api, chromium: Brow
     shot(page, "02-supplier-home")
     page.goto("/portal/invoices/new")
     shot(page, "03-invoice-form")
+    page.goto("/portal/notifications")
+    expect(page.get_by_label("E-mail address")).to_have_count(1)
+    shot(page, "08-e-mail-notifications")
 
     page.goto(f"/portal/invoices/{invoice_id}")
     status = page.locator(f'[data-live-status="{invoice_id}"]')

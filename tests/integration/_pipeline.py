@@ -289,6 +289,12 @@ def read_topic(settings: Settings, timeout_s: float = 60.0) -> tuple[list[Record
         reader.close()
 
 
+def invoice_events(settings: Settings, invoice_id: str) -> list[LifecycleEvent]:
+    """One invoice's events as they are on the topic, in order."""
+    records, _ = read_topic(settings)
+    return [r.event for r in records if r.event.invoice_id == invoice_id]
+
+
 def check_topic(records: list[Record], store: dict[Key, int]) -> int:
     """Assert the topic carries the store without gaps and in per-invoice order; return how
     many messages were duplicates (allowed: at-least-once)."""

@@ -25,6 +25,7 @@ from facturier.domain.invoice import Invoice, InvoiceData, InvoiceKind, Submissi
 from facturier.domain.lifecycle import Action, Status
 from facturier.events.lifecycle import LifecycleEvent, from_value, to_message
 from facturier.projections.accounting import AccountingProjection
+from facturier.projections.consumer import batch_transaction
 from facturier.projections.fec import FEC_COLUMNS
 from facturier.services.db import apply_schema
 from facturier.services.invoicing import InvoicingApp
@@ -396,8 +397,7 @@ def journal(settings: Settings, *batches: list[LifecycleEvent]) -> set[tuple[Any
         conn.execute("TRUNCATE accounting_line, accounting_entry, accounting_invoice")
         conn.commit()
         for batch in batches:
-            # As ProjectionRunner.poll_once applies a batch: pipelined, in one transaction.
-            with conn.pipeline(), conn.transaction(), conn.cursor() as cur:
+            with batch_transaction(conn, projection) as cur:  # as the runner does
                 projection.apply(cur, batch)
         rows = conn.execute(
             "SELECT e.invoice_id, e.version, e.structure_siret, e.journal_code, l.line_no,"

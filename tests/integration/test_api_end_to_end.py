@@ -3,28 +3,24 @@ PostgreSQL, real Kafka; an independent Kafka consumer checks what reached the to
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 
-from facturier.events.lifecycle import LifecycleEvent, from_value
-from facturier.services.settings import Settings
 from tests.conftest import (
     BUYER,
     OTHER_BUYER,
     OTHER_SUPPLIER,
     SUPPLIER,
     Api,
+    invoice_body,
     load_directory,
-    running_api,
     wait_until,
 )
+from tests.integration._pipeline import invoice_events
 
 PAID_PATH = [
     ("take-in-hand", None),
@@ -32,53 +28,6 @@ PAID_PATH = [
     ("order-payment", {"payment_order_number": "MP-0042"}),
     ("pay", {"amount": "1200.00", "payment_date": "2026-04-30", "payment_reference": "VIR-0042"}),
 ]
-
-
-@pytest.fixture(scope="module")
-def api(
-    make_settings: Callable[[], Settings], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Api, Settings]]:
-    settings = make_settings()
-    with running_api(settings, Path(tmp_path_factory.mktemp("api")) / "serve.log") as client:
-        yield client, settings
-
-
-def body(number: str, supplier: str = SUPPLIER, **changes: Any) -> dict[str, Any]:
-    invoice = {
-        "supplier": {"scheme": "SIRET", "id": supplier, "name": "Papeterie Durand"},
-        "recipient_siret": BUYER,
-        "service_code": "SE-01",
-        "order_reference": "EJ00004242",
-        "number": number,
-        "issue_date": "2026-04-01",
-        "lines": [
-            {"name": "Ramettes A4", "quantity": "200", "unit_price": "5.00", "vat_rate": "20"}
-        ],
-        "payment": {"iban": "FR7630006000011234567890189"},
-        "net_amount": "1000.00",
-        "vat_amount": "200.00",
-    }
-    invoice.update(changes)
-    return invoice
-
-
-def read_topic(settings: Settings) -> list[LifecycleEvent]:
-    """Everything on the topic, read by a consumer outside any group."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
-    try:
-        partitions = [
-            TopicPartition(settings.topic, p) for p in consumer.partitions_for_topic(settings.topic)
-        ]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        ends = consumer.end_offsets(partitions)
-        events: list[LifecycleEvent] = []
-        while any(consumer.position(tp) < ends[tp] for tp in partitions):
-            for records in consumer.poll(timeout_ms=500).values():
-                events.extend(from_value(r.value) for r in records)
-        return events
-    finally:
-        consumer.close()
 
 
 def tracking(api: Api, invoice_id: str, version: int, who: str = "supplier") -> dict[str, Any]:
@@ -94,9 +43,9 @@ def tracking(api: Api, invoice_id: str, version: int, who: str = "supplier") -> 
     return seen
 
 
-def test_submit_to_paid_over_http_kafka_and_tracking(api: tuple[Api, Settings]) -> None:
-    client, settings = api
-    created = client.call("POST", "/invoices", "supplier", body("E2E-1"))
+def test_submit_to_paid_over_http_kafka_and_tracking(api: Api) -> None:
+    client, settings = api, api.settings
+    created = client.call("POST", "/invoices", "supplier", invoice_body("E2E-1"))
     assert created.status_code == 201, created.text
     invoice_id = created.json()["invoice_id"]
     assert created.json()["status"] == "MISE_A_DISPOSITION"
@@ -121,7 +70,7 @@ def test_submit_to_paid_over_http_kafka_and_tracking(api: tuple[Api, Settings]) 
     assert view["timeline"][0]["actor"] == f"supplier:{SUPPLIER}"
     assert view["timeline"][-1]["actor"] == f"buyer:{BUYER}"
 
-    on_topic = [e for e in read_topic(settings) if e.invoice_id == invoice_id]
+    on_topic = invoice_events(settings, invoice_id)
     assert [e.version for e in on_topic] == [1, 2, 3, 4, 5, 6, 7]  # decodable, in order
     assert [e.event_type for e in on_topic] == [
         "Submitted",
@@ -170,9 +119,9 @@ def test_submit_to_paid_over_http_kafka_and_tracking(api: tuple[Api, Settings]) 
     assert invoice_id in [row["invoice_id"] for row in listed]
 
 
-def test_suspend_complete_reject_and_reroute(api: tuple[Api, Settings]) -> None:
-    client, _ = api
-    first = client.call("POST", "/invoices", "supplier", body("E2E-2")).json()["invoice_id"]
+def test_suspend_complete_reject_and_reroute(api: Api) -> None:
+    client = api
+    first = client.call("POST", "/invoices", "supplier", invoice_body("E2E-2")).json()["invoice_id"]
     steps = [
         ("suspend", "buyer", {"reason_code": "JUSTIF_ABS", "reason": "delivery note"}),
         ("complete", "supplier", {"comment": "delivery note sent"}),
@@ -186,7 +135,9 @@ def test_suspend_complete_reject_and_reroute(api: tuple[Api, Settings]) -> None:
     assert view["timeline"][-1]["reason_code"] == "NON_CONFORME"
     assert view["allowed_actions"] == []
 
-    second = client.call("POST", "/invoices", "supplier", body("E2E-3")).json()["invoice_id"]
+    second = client.call("POST", "/invoices", "supplier", invoice_body("E2E-3")).json()[
+        "invoice_id"
+    ]
     client.call(
         "POST",
         f"/invoices/{second}/mark-for-rerouting",
@@ -211,9 +162,9 @@ def test_suspend_complete_reject_and_reroute(api: tuple[Api, Settings]) -> None:
     assert taken.status_code == 200
 
 
-def test_scopes_and_roles(api: tuple[Api, Settings]) -> None:
-    client, settings = api
-    mine = client.call("POST", "/invoices", "supplier", body("E2E-4")).json()["invoice_id"]
+def test_scopes_and_roles(api: Api) -> None:
+    client, settings = api, api.settings
+    mine = client.call("POST", "/invoices", "supplier", invoice_body("E2E-4")).json()["invoice_id"]
     tracking(client, mine, 3)
     # Another supplier cannot tell the invoice exists.
     for path in (f"/invoices/{mine}", f"/invoices/{mine}/events"):
@@ -225,14 +176,14 @@ def test_scopes_and_roles(api: tuple[Api, Settings]) -> None:
     # ...nor a supplier do the buyer's work, nor an auditor write, nor anyone without a token.
     assert client.call("POST", f"/invoices/{mine}/take-in-hand", "supplier").status_code == 403
     assert client.call("POST", f"/invoices/{mine}/take-in-hand", "auditor").status_code == 403
-    assert client.call("POST", "/invoices", "auditor", body("E2E-5")).status_code == 403
+    assert client.call("POST", "/invoices", "auditor", invoice_body("E2E-5")).status_code == 403
     assert client.call("GET", f"/invoices/{mine}", None).status_code == 401
     forged = httpx.get(
         f"{client.base}/invoices/{mine}", headers={"Authorization": "Bearer fct_forged"}
     )
     assert forged.status_code == 401
     # A supplier submits only as itself.
-    as_other = client.call("POST", "/invoices", "supplier", body("E2E-6", OTHER_SUPPLIER))
+    as_other = client.call("POST", "/invoices", "supplier", invoice_body("E2E-6", OTHER_SUPPLIER))
     assert as_other.status_code == 403
     # Auditors read everything; tokens are stored hashed.
     assert client.call("GET", f"/invoices/{mine}", "auditor").status_code == 200
@@ -262,23 +213,23 @@ def test_scopes_and_roles(api: tuple[Api, Settings]) -> None:
     ],
 )
 def test_bad_submissions_get_a_precise_4xx(
-    api: tuple[Api, Settings], changes: dict[str, Any], status: int, needle: str
+    api: Api, changes: dict[str, Any], status: int, needle: str
 ) -> None:
-    client, _ = api
-    response = client.call("POST", "/invoices", "supplier", body("E2E-BAD", **changes))
+    client = api
+    response = client.call("POST", "/invoices", "supplier", invoice_body("E2E-BAD", **changes))
     assert response.status_code == status, response.text
     assert needle in response.text
 
 
-def test_duplicate_and_forbidden_transition(api: tuple[Api, Settings]) -> None:
-    client, _ = api
-    first = client.call("POST", "/invoices", "supplier", body("E2E-DUP"))
+def test_duplicate_and_forbidden_transition(api: Api) -> None:
+    client = api
+    first = client.call("POST", "/invoices", "supplier", invoice_body("E2E-DUP"))
     assert first.status_code == 201
     again = client.call(
         "POST",
         "/invoices",
         "supplier",
-        body(
+        invoice_body(
             "E2E-DUP",
             lines=[{"name": "Stylo", "quantity": "1", "unit_price": "1.00"}],
             net_amount="1.00",
@@ -303,12 +254,14 @@ def test_duplicate_and_forbidden_transition(api: tuple[Api, Settings]) -> None:
 
 
 def test_concurrent_actions_on_one_invoice_one_wins_the_others_get_409(
-    api: tuple[Api, Settings],
+    api: Api,
 ) -> None:
     """Buyers clicking at once: exactly one action is recorded, every other request is told
     (409: not allowed any more, or the invoice changed meanwhile), none fails with a 500."""
-    client, _ = api
-    invoice_id = client.call("POST", "/invoices", "supplier", body("E2E-RACE")).json()["invoice_id"]
+    client = api
+    invoice_id = client.call("POST", "/invoices", "supplier", invoice_body("E2E-RACE")).json()[
+        "invoice_id"
+    ]
     with ThreadPoolExecutor(8) as pool:
         answers = list(
             pool.map(
@@ -324,21 +277,23 @@ def test_concurrent_actions_on_one_invoice_one_wins_the_others_get_409(
     assert [e["type"] for e in events["events"]].count("TakenInHand") == 1
 
 
-def test_directory_routes_or_refuses_with_reason_codes(api: tuple[Api, Settings]) -> None:
-    client, settings = api
+def test_directory_routes_or_refuses_with_reason_codes(api: Api) -> None:
+    client, settings = api, api.settings
     unknown = client.call(
-        "POST", "/invoices", "supplier", body("E2E-R1", recipient_siret="13002526500013")
+        "POST", "/invoices", "supplier", invoice_body("E2E-R1", recipient_siret="13002526500013")
     )
     assert unknown.status_code == 422, unknown.text
     assert unknown.json()["detail"]["code"] == "DEST_INC"
-    no_service = client.call("POST", "/invoices", "supplier", body("E2E-R2", service_code=""))
+    no_service = client.call(
+        "POST", "/invoices", "supplier", invoice_body("E2E-R2", service_code="")
+    )
     assert no_service.json()["detail"]["code"] == "CODE_ROUTAGE_ERR"
     wrong_service = client.call(
-        "POST", "/invoices", "supplier", body("E2E-R3", service_code="NOPE")
+        "POST", "/invoices", "supplier", invoice_body("E2E-R3", service_code="NOPE")
     )
     assert wrong_service.json()["detail"]["errors"][0]["location"] == "service_code"
     # Nothing was recorded for them: the same numbers are still free.
-    assert client.call("POST", "/invoices", "supplier", body("E2E-R1")).status_code == 201
+    assert client.call("POST", "/invoices", "supplier", invoice_body("E2E-R1")).status_code == 201
     # The directory is readable by any token, writable by admins only.
     known = client.call("GET", f"/directory/structures/{BUYER}", "supplier").json()
     assert known["service_code_required"] and "SE-01" in [s["code"] for s in known["services"]]

@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -18,7 +18,6 @@ from uuid import UUID
 
 import httpx
 import psycopg
-import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from facturier.domain.flow import Flow
@@ -47,15 +46,6 @@ XXE = (
     b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
     b"<Invoice>&x;</Invoice>"
 )
-
-
-@pytest.fixture(scope="module")
-def api(
-    make_settings: Callable[[], Settings], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Api]:
-    settings = make_settings()
-    with running_api(settings, Path(tmp_path_factory.mktemp("flows")) / "serve.log") as client:
-        yield client
 
 
 def zipped(entries: dict[str, bytes]) -> bytes:

@@ -5,26 +5,14 @@ streams of those who may see the invoice, within a second, and no one else's."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from facturier.services.settings import Settings
-from tests.conftest import BUYER, OTHER_SUPPLIER, SUPPLIER, Api, running_api
-from tests.sse import Stream, invoice_body, portal_login
+from tests.conftest import BUYER, OTHER_SUPPLIER, SUPPLIER, Api, invoice_body
+from tests.sse import Stream, portal_login
 
 pytestmark = pytest.mark.stack
-
-
-@pytest.fixture(scope="module")
-def api(
-    make_settings: Callable[[], Settings], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Api]:
-    settings = make_settings()
-    with running_api(settings, Path(tmp_path_factory.mktemp("live")) / "serve.log") as client:
-        yield client
 
 
 def stream(api: Api, who: str, **headers: str) -> Stream:
@@ -74,6 +62,13 @@ def test_a_buyer_action_reaches_the_supplier_within_a_second_and_no_one_else(api
         assert change["version"] == 4
         streams["buyer"].until(5, invoice_id=invoice_id, event_type="Suspended")
         streams["auditor"].until(5, invoice_id=invoice_id, event_type="Suspended")
+        answer = api.call(
+            "POST", f"/invoices/{invoice_id}/complete", "supplier", {"comment": "bon joint"}
+        )
+        assert answer.status_code == 200, answer.text
+        completed = streams["buyer"].until(5, invoice_id=invoice_id, event_type="Completed")
+        assert completed.json()["comment"] == "bon joint"
+        assert completed.json()["reason"] is None
 
         # A later change of the other supplier's own reaches its stream: everything pushed
         # before it has been fanned out, and none of it was the first supplier's invoice.

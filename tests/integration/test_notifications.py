@@ -47,12 +47,13 @@ from tests.conftest import (
     Api,
     Service,
     free_port,
+    invoice_body,
     invoice_data,
     running_api,
     wait_until,
 )
 from tests.integration._pipeline import build_invoices, query, read_topic, stored_offsets
-from tests.integration.test_api_end_to_end import PAID_PATH, body
+from tests.integration.test_api_end_to_end import PAID_PATH
 
 pytestmark = [
     pytest.mark.stack,
@@ -253,7 +254,7 @@ def act(api: Api, invoice_id: str, action: str, who: str, payload: Any = None) -
 
 
 def submit(api: Api, number: str, who: str, supplier: str) -> str:
-    created = api.call("POST", "/invoices", who, body(number, supplier=supplier))
+    created = api.call("POST", "/invoices", who, invoice_body(number, supplier=supplier))
     assert created.status_code == 201, created.text
     return str(created.json()["invoice_id"])
 

@@ -28,12 +28,12 @@ from tests.conftest import (
     Api,
     Service,
     free_port,
+    invoice_body,
     invoice_data,
     running_api,
     wait_until,
 )
 from tests.integration._pipeline import query, store_events, stored_offsets, wait_while_running
-from tests.integration.test_api_end_to_end import body
 
 pytestmark = pytest.mark.stack
 
@@ -110,7 +110,7 @@ def test_payment_terms_delays_interest_receipt_fec_and_scopes(api: Api) -> None:
             "POST",
             "/invoices",
             "supplier",
-            body(f"PAY-{name}", recipient_siret=recipient, service_code=service),
+            invoice_body(f"PAY-{name}", recipient_siret=recipient, service_code=service),
         )
         assert created.status_code == 201, created.text
         ids[name] = created.json()["invoice_id"]
@@ -212,14 +212,16 @@ def test_suspension_and_rerouting_over_http(api: Api) -> None:
         "PUT", f"/structures/{OTHER_BUYER}/payment-terms", "admin", {"payment_days": 50}
     )
     assert hospital.status_code == 200
-    created = api.call("POST", "/invoices", "supplier", body("PAY-susp"))
+    created = api.call("POST", "/invoices", "supplier", invoice_body("PAY-susp"))
     invoice_id = created.json()["invoice_id"]
     suspend = {"reason_code": "JUSTIF_ABS", "reason": "delivery note"}
     assert api.call("POST", f"/invoices/{invoice_id}/suspend", "buyer", suspend).status_code == 200
     view = payment(api, invoice_id, lambda v: v["clock"] == "suspended")
     assert view["suspended_since"] == view["received_on"] and view["days_elapsed"] == 0
 
-    moved = api.call("POST", "/invoices", "supplier", body("PAY-moved")).json()["invoice_id"]
+    moved = api.call("POST", "/invoices", "supplier", invoice_body("PAY-moved")).json()[
+        "invoice_id"
+    ]
     first = api.call("GET", f"/invoices/{moved}/receipt", "supplier").json()
     mark = {"reason_code": "DEST_ERR", "reason": "town hall's order"}
     assert (

@@ -11,12 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 
-from facturier.events.lifecycle import LifecycleEvent, from_value
+from facturier.events.lifecycle import LifecycleEvent
 from facturier.intake.canonical import to_cii
 from facturier.services.settings import Settings
 from tests.conftest import OTHER_SUPPLIER, Api, invoice_data, running_api, wait_until
+from tests.integration._pipeline import invoice_events
 from tests.pdfs import Pki, blank_pdf, facturx_pdf, make_pki, sign
 
 
@@ -71,25 +71,10 @@ def typed(number: str) -> dict[str, Any]:
 
 def submitted(api: Api, invoice_id: str) -> LifecycleEvent:
     """The invoice's Submitted event, read back from the lifecycle topic."""
-    settings = api.settings
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
-    try:
-        partitions = [
-            TopicPartition(settings.topic, p)
-            for p in consumer.partitions_for_topic(settings.topic) or ()
-        ]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        ends = consumer.end_offsets(partitions)
-        while any(consumer.position(tp) < ends[tp] for tp in partitions):
-            for records in consumer.poll(timeout_ms=500).values():
-                for record in records:
-                    event = from_value(record.value)
-                    if event.invoice_id == invoice_id and event.event_type == "Submitted":
-                        return event
-    finally:
-        consumer.close()
-    raise AssertionError(f"no Submitted event for {invoice_id} on {settings.topic}")
+    for event in invoice_events(api.settings, invoice_id):
+        if event.event_type == "Submitted":
+            return event
+    raise AssertionError(f"no Submitted event for {invoice_id} on {api.settings.topic}")
 
 
 def tracked(api: Api, invoice_id: str) -> dict[str, Any]:

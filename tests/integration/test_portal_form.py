@@ -6,31 +6,20 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 
-from facturier.events.lifecycle import LifecycleEvent, from_value
 from facturier.services.auth import ApiRole, create_token
 from facturier.services.settings import Settings
-from tests.conftest import BUYER, SUPPLIER, Api, running_api, wait_until
+from tests.conftest import BUYER, SUPPLIER, Api, wait_until
+from tests.integration._pipeline import invoice_events
 
 IBAN = "FR76 3000 6000 0112 3456 7890 189"
-
-
-@pytest.fixture(scope="module")
-def api(
-    make_settings: Callable[[], Settings], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Api, Settings]]:
-    settings = make_settings()
-    with running_api(settings, Path(tmp_path_factory.mktemp("portal")) / "serve.log") as client:
-        yield client, settings
 
 
 class Page(HTMLParser):
@@ -106,9 +95,9 @@ def login(client: httpx.Client, token: str, **headers: str) -> httpx.Response:
 
 
 @pytest.fixture
-def supplier(api: tuple[Api, Settings]) -> Iterator[httpx.Client]:
-    client = browser(api[0])
-    assert login(client, api[0].tokens["supplier"]).status_code == 303
+def supplier(api: Api) -> Iterator[httpx.Client]:
+    client = browser(api)
+    assert login(client, api.tokens["supplier"]).status_code == 303
     yield client
     client.close()
 
@@ -155,24 +144,6 @@ def post(client: httpx.Client, fields: dict[str, str], action: str) -> httpx.Res
     return client.post("/portal/invoices", data={**fields, "action": action})
 
 
-def read_topic(settings: Settings) -> list[LifecycleEvent]:
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
-    try:
-        partitions = [
-            TopicPartition(settings.topic, p) for p in consumer.partitions_for_topic(settings.topic)
-        ]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        ends = consumer.end_offsets(partitions)
-        events: list[LifecycleEvent] = []
-        while any(consumer.position(tp) < ends[tp] for tp in partitions):
-            for records in consumer.poll(timeout_ms=500).values():
-                events.extend(from_value(r.value) for r in records)
-        return events
-    finally:
-        consumer.close()
-
-
 def session_rows(settings: Settings) -> list[tuple[Any, ...]]:
     with psycopg.connect(settings.dsn) as conn:
         return conn.execute("SELECT session_sha256, csrf_token FROM portal_session").fetchall()
@@ -181,8 +152,8 @@ def session_rows(settings: Settings) -> list[tuple[Any, ...]]:
 # ---------------------------------------------------------------- sessions
 
 
-def test_login_sets_a_strict_http_only_session_cookie(api: tuple[Api, Settings]) -> None:
-    client, settings = api
+def test_login_sets_a_strict_http_only_session_cookie(api: Api) -> None:
+    client, settings = api, api.settings
     with browser(client) as web:
         page = web.get("/portal/login")
         assert page.status_code == 200
@@ -227,7 +198,7 @@ def test_login_sets_a_strict_http_only_session_cookie(api: tuple[Api, Settings])
 
 
 def test_the_form_is_prefilled_labelled_and_csrf_protected(
-    api: tuple[Api, Settings], supplier: httpx.Client
+    api: Api, supplier: httpx.Client
 ) -> None:
     page = new_form(supplier)
     assert "<main" in page.html and "<h1>New invoice</h1>" in page.html
@@ -245,7 +216,7 @@ def test_the_form_is_prefilled_labelled_and_csrf_protected(
         supplier, {k: v for k, v in fields.items() if k != "csrf"}, "submit"
     ).status_code == (403)
     assert post(supplier, {**fields, "csrf": "forged"}, "submit").status_code == 403
-    with browser(api[0]) as stranger:  # no session at all
+    with browser(api) as stranger:  # no session at all
         assert post(stranger, fields, "submit").status_code == 403
     assert supplier.post("/portal/logout", data={}).status_code == 403
 
@@ -311,9 +282,9 @@ def test_compute_totals_for_two_vat_rates(supplier: httpx.Client) -> None:
 
 
 def test_a_valid_submission_is_recorded_tracked_and_published(
-    api: tuple[Api, Settings], supplier: httpx.Client
+    api: Api, supplier: httpx.Client
 ) -> None:
-    client, settings = api
+    client, settings = api, api.settings
     response = post(supplier, filled(new_form(supplier), "WEB-0001"), "submit")
     assert response.status_code == 303, response.text
     location = response.headers["location"]
@@ -340,7 +311,7 @@ def test_a_valid_submission_is_recorded_tracked_and_published(
     assert (tracked["net_amount"], tracked["vat_amount"]) == ("521.13", "100.44")
     assert tracked["gross_amount"] == "621.57"
 
-    submitted = [e for e in read_topic(settings) if e.invoice_id == invoice_id and e.version == 1]
+    submitted = [e for e in invoice_events(settings, invoice_id) if e.version == 1]
     assert [e.event_type for e in submitted] == ["Submitted"]
     payload = submitted[0].payload
     assert payload["mode"] == "portal" and len(payload["lines"]) == 2
@@ -405,8 +376,8 @@ def test_a_routing_refusal_is_shown_at_the_service_code(supplier: httpx.Client) 
     assert "NOPE" in page.text["service_code-error"]
 
 
-def test_buyers_cannot_use_the_form(api: tuple[Api, Settings]) -> None:
-    client, _ = api
+def test_buyers_cannot_use_the_form(api: Api) -> None:
+    client = api
     with browser(client) as buyer:
         assert login(buyer, client.tokens["buyer"]).status_code == 303
         forbidden = buyer.get("/portal/invoices/new")
@@ -418,8 +389,8 @@ def test_buyers_cannot_use_the_form(api: tuple[Api, Settings]) -> None:
         assert post(buyer, {**fields, "csrf": csrf}, "add-line").status_code == 403
 
 
-def test_logout_expiry_and_revocation_end_the_session(api: tuple[Api, Settings]) -> None:
-    client, settings = api
+def test_logout_expiry_and_revocation_end_the_session(api: Api) -> None:
+    client, settings = api, api.settings
     with browser(client) as web:
         assert login(web, client.tokens["supplier"]).status_code == 303
         session_id = web.cookies["facturier_portal"]

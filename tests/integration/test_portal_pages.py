@@ -1,22 +1,21 @@
 """The portal's pages past the invoice form, over HTTP against a real `facturier serve` (API,
 relay, projections), PostgreSQL and Kafka: the list (scope, filters, search, keyset pages, and
 that a page is read from an index at any depth), French and English, the invoice page
-(timeline, documents, receipt, payment), and every lifecycle action through its form, as a
-browser without JavaScript posts it (CSRF token included)."""
+(timeline, documents, receipt, payment), every lifecycle action through its form, as a
+browser without JavaScript posts it (CSRF token included), and the e-mail notifications page."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
-import pytest
 
 from facturier.domain.invoice import ReasonCode
 from facturier.domain.lifecycle import Action, Status, Summary
@@ -26,15 +25,14 @@ from facturier.services import i18n
 from facturier.services import web as portal
 from facturier.services.actions import available, body_of
 from facturier.services.auth import ApiRole, Principal, create_token
-from facturier.services.settings import Settings
 from tests.conftest import (
     BUYER,
     OTHER_BUYER,
     OTHER_SUPPLIER,
     SUPPLIER,
     Api,
+    invoice_body,
     invoice_data,
-    running_api,
     wait_until,
 )
 from tests.integration.test_portal_form import Page, browser, login
@@ -43,35 +41,9 @@ TEMPLATES = Path(__file__).resolve().parents[2] / "services" / "templates"
 BIG_SUPPLIER = "99999999999999"  # loaded straight into the tracking view, 100,000 invoices
 
 
-@pytest.fixture(scope="module")
-def api(
-    make_settings: Callable[[], Settings], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Api, Settings]]:
-    settings = make_settings()
-    with running_api(settings, Path(tmp_path_factory.mktemp("pages")) / "serve.log") as client:
-        yield client, settings
-
-
-def body(number: str, supplier: str = SUPPLIER, **changes: Any) -> dict[str, Any]:
-    invoice = {
-        "supplier": {"scheme": "SIRET", "id": supplier, "name": "Papeterie Durand"},
-        "recipient_siret": BUYER,
-        "service_code": "SE-01",
-        "order_reference": "EJ00004242",
-        "number": number,
-        "issue_date": "2026-04-01",
-        "lines": [
-            {"name": "Ramettes A4", "quantity": "200", "unit_price": "5.00", "vat_rate": "20"}
-        ],
-        "payment": {"iban": "FR7630006000011234567890189"},
-    }
-    invoice.update(changes)
-    return invoice
-
-
 def submit(client: Api, number: str, who: str = "supplier", **changes: Any) -> str:
     supplier = OTHER_SUPPLIER if who == "other_supplier" else SUPPLIER
-    response = client.call("POST", "/invoices", who, body(number, supplier, **changes))
+    response = client.call("POST", "/invoices", who, invoice_body(number, supplier, **changes))
     assert response.status_code == 201, response.text
     return str(response.json()["invoice_id"])
 
@@ -156,6 +128,8 @@ def test_every_string_of_the_pages_is_in_both_languages() -> None:
     keys |= {f"form.vat.{v}" for v in portal.VATS} | {f"form.unit.{u}" for u in portal.UNITS}
     keys |= {f"form.hint.{h}" for h in portal.PATTERN_HINTS} | {f"kind.{k}" for k in portal.KINDS}
     keys |= {f"flow.outcome.{o}" for o in ("integrated", "rejected", "pending")}
+    keys |= {f"notify.done.{d}" for d in portal.NOTIFY_DONE}
+    keys |= {f"notify.invalid.{f}" for f in ("email", "statuses", "language")}
     keys = {k for k in keys if not k.endswith(".")}  # a family's prefix, covered above
     missing = sorted(k for k in keys if k not in i18n.MESSAGES)
     assert missing == []
@@ -170,9 +144,9 @@ def test_every_string_of_the_pages_is_in_both_languages() -> None:
 
 
 def test_a_supplier_lists_only_its_invoices_with_filters_search_and_pages(
-    api: tuple[Api, Settings],
+    api: Api,
 ) -> None:
-    client, _ = api
+    client = api
     mine = [submit(client, f"LST-{i:03d}") for i in range(30)]
     early = submit(client, "LST-EARLY", issue_date="2026-02-10")
     elsewhere = submit(client, "LST-MAIRIE", recipient_siret=OTHER_BUYER, service_code="MAIRIE")
@@ -279,8 +253,8 @@ def _plan(conn: psycopg.Connection[Any], sql: str, params: list[Any]) -> list[st
     return nodes
 
 
-def test_pages_are_read_from_an_index_at_100000_invoices(api: tuple[Api, Settings]) -> None:
-    client, settings = api
+def test_pages_are_read_from_an_index_at_100000_invoices(api: Api) -> None:
+    client, settings = api, api.settings
     with psycopg.connect(settings.dsn, autocommit=True) as conn:
         conn.execute(
             "INSERT INTO tracking_invoice (invoice_id, version, supplier_scheme, supplier_id,"
@@ -344,9 +318,9 @@ def test_pages_are_read_from_an_index_at_100000_invoices(api: tuple[Api, Setting
 
 
 def test_the_buyer_queue_and_every_buyer_action_through_its_form(
-    api: tuple[Api, Settings],
+    api: Api,
 ) -> None:
-    client, _ = api
+    client = api
     paid = submit(client, "BUY-PAY")
     tracked(client, paid, "MISE_A_DISPOSITION", who="buyer")
     with session(client, "buyer") as web:
@@ -502,9 +476,9 @@ def test_the_buyer_queue_and_every_buyer_action_through_its_form(
 
 
 def test_a_supplier_completes_with_an_attachment_and_downloads_its_documents(
-    api: tuple[Api, Settings],
+    api: Api,
 ) -> None:
-    client, _ = api
+    client = api
     invoice_id = submit(client, "SUP-001")
     client.call(
         "POST",
@@ -588,8 +562,8 @@ def test_a_supplier_completes_with_an_attachment_and_downloads_its_documents(
         assert anonymous.get("/portal").headers["location"] == "/portal/login"
 
 
-def test_an_edi_invoice_links_to_the_report_of_its_flow(api: tuple[Api, Settings]) -> None:
-    client, _ = api
+def test_an_edi_invoice_links_to_the_report_of_its_flow(api: Api) -> None:
+    client = api
     uploaded = httpx.post(
         f"{client.base}/flows",
         files={"file": ("FLW-1.xml", to_cii(invoice_data("FLW-1")))},
@@ -618,3 +592,90 @@ def test_an_edi_invoice_links_to_the_report_of_its_flow(api: tuple[Api, Settings
         assert "Compte-rendu de traitement du flux" in french.text and "intégrée" in french.text
     with session(client, "other_supplier") as other:
         assert other.get(f"/portal/flows/{flow_id}/report").status_code == 404
+
+
+def test_a_supplier_chooses_its_e_mails_on_a_page_of_its_own(api: Api) -> None:
+    """The e-mail subscription's page: labelled, CSRF-protected, errors in place and nothing
+    saved, the choices saved as the API then reads them, and removal; suppliers only."""
+    subscription = f"/suppliers/{SUPPLIER}/notifications"
+    with browser(api) as web:
+        assert login(web, api.tokens["supplier"]).status_code == 303
+        opened = web.get("/portal/notifications")
+        assert opened.status_code == 200, opened.text
+        assert 'href="/portal/notifications"' in opened.text  # in the navigation
+        form = Page(opened.text)
+        for element_id, (tag, attrs) in form.by_id.items():
+            if tag in ("input", "select") and attrs.get("type") != "hidden":
+                assert element_id in form.labels, f"#{element_id} has no label"
+        words = ("received", "in-processing", "suspended", "rejected", "paid")
+        assert {w for w in words if "checked" in form.attrs(f"status-{w}")} == {
+            "received",
+            "suspended",
+            "rejected",
+            "paid",
+        }
+        assert "unsubscribe" not in form.by_id  # nothing to stop yet
+        csrf = form.fields["csrf"]
+
+        wrong = web.post(
+            "/portal/notifications",
+            data={"csrf": csrf, "email": "not an address", "status-paid": "1", "language": "en"},
+        )
+        assert wrong.status_code == 422
+        shown = Page(wrong.text)
+        assert shown.invalid() == {"email"}
+        assert shown.attrs("email")["value"] == "not an address"  # what was typed, kept
+        assert "Enter one e-mail address" in wrong.text
+        none_chosen = web.post(
+            "/portal/notifications",
+            data={"csrf": csrf, "email": "compta@durand.example", "language": "en"},
+        )
+        assert none_chosen.status_code == 422
+        assert "Choose at least one status" in none_chosen.text
+        assert api.call("GET", subscription, "supplier").json()["subscribed"] is False
+
+        forged = web.post(
+            "/portal/notifications",
+            data={"email": "x@evil.example", "status-paid": "1", "language": "en"},
+        )
+        assert forged.status_code == 403
+
+        saved = web.post(
+            "/portal/notifications",
+            data={
+                "csrf": csrf,
+                "email": "compta@durand.example",
+                "status-in-processing": "1",
+                "status-paid": "1",
+                "language": "fr",
+            },
+        )
+        assert saved.status_code == 303
+        assert saved.headers["location"] == "/portal/notifications?done=saved"
+        stored = api.call("GET", subscription, "supplier").json()
+        assert (stored["subscribed"], stored["email"], stored["language"]) == (
+            True,
+            "compta@durand.example",
+            "fr",
+        )
+        assert stored["statuses"] == ["in-processing", "paid"]
+        again = web.get(saved.headers["location"])
+        assert "Your choices are saved." in again.text
+        assert "E-mails go to compta@durand.example." in again.text
+        page = Page(again.text)
+        assert "checked" in page.attrs("status-paid")
+        assert "checked" not in page.attrs("status-received")
+        assert page.fields["language"] == "fr"
+
+        french = web.get("/portal/notifications", headers={"Accept-Language": "fr"})
+        assert "Notifications par courriel" in french.text
+
+        removed = web.post("/portal/notifications/delete", data={"csrf": csrf})
+        assert removed.status_code == 303
+        assert api.call("GET", subscription, "supplier").json()["subscribed"] is False
+        assert "You will receive no more e-mails." in web.get(removed.headers["location"]).text
+
+    with browser(api) as web:
+        assert login(web, api.tokens["buyer"]).status_code == 303
+        assert web.get("/portal/notifications").status_code == 403
+        assert 'href="/portal/notifications"' not in web.get("/portal").text

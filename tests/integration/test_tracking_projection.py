@@ -9,6 +9,7 @@ import psycopg
 
 from facturier.domain.invoice import Invoice, SubmissionMode
 from facturier.events.lifecycle import LifecycleEvent, from_value, to_message
+from facturier.projections.consumer import batch_transaction
 from facturier.projections.tracking import TrackingProjection
 from facturier.services.db import apply_schema
 from facturier.services.settings import Settings
@@ -42,8 +43,7 @@ def apply(settings: Settings, *batches: list[LifecycleEvent]) -> dict[str, objec
     projection = TrackingProjection()
     with psycopg.connect(settings.dsn) as conn:
         for batch in batches:
-            # As ProjectionRunner.poll_once applies a batch: pipelined, in one transaction.
-            with conn.pipeline(), conn.transaction(), conn.cursor() as cur:
+            with batch_transaction(conn, projection) as cur:  # as the runner does
                 projection.apply(cur, batch)
         row = conn.execute(
             "SELECT version, status, recipient_siret, service_code, order_reference,"
@@ -96,8 +96,8 @@ def test_redelivered_old_events_after_newer_ones(settings: Settings) -> None:
 
 
 def test_large_mixed_batch(settings: Settings) -> None:
-    """Hundreds of new invoices and their next events in one pipelined transaction, applied
-    partition by partition on one cursor, as a projection catching up does."""
+    """Hundreds of new invoices and their next events in one transaction, applied partition
+    by partition on one cursor."""
     apply_schema(settings, "tracking")
     batch: list[LifecycleEvent] = []
     for i in range(300):
@@ -107,9 +107,10 @@ def test_large_mixed_batch(settings: Settings) -> None:
         invoice.take_in_hand(actor="b")
         batch += [from_value(to_message(e).value) for e in invoice.collect_events()]
     with psycopg.connect(settings.dsn) as conn:
-        with conn.pipeline(), conn.transaction(), conn.cursor() as cur:
+        projection = TrackingProjection()
+        with batch_transaction(conn, projection) as cur:
             for partition in range(6):
-                TrackingProjection().apply(cur, batch[partition * 200 : (partition + 1) * 200])
+                projection.apply(cur, batch[partition * 200 : (partition + 1) * 200])
         counts = conn.execute(
             "SELECT count(*), count(*) FILTER (WHERE version = 4 AND status ="
             " 'PRISE_EN_COMPTE_DESTINATAIRE') FROM tracking_invoice"

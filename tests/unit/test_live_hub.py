@@ -192,5 +192,7 @@ def test_a_change_fits_in_a_notification_whatever_the_reason() -> None:
         summary="rejected",
         payload={"reason_code": "NON_CONFORME", "reason": "\U0001f4c4" * 1000},
     )
+    # Even with a comment as long beside it (no event has both today).
+    event.payload["comment"] = "\U0001f4ac" * 1000
     payload = json.dumps(live_change(event, SUPPLIER, BUYER), separators=(",", ":"))
     assert len(payload.encode()) < 8000  # PostgreSQL's limit for a NOTIFY payload
