@@ -114,6 +114,34 @@ def delete_subscription(conn: psycopg.Connection[Any], supplier_id: str) -> bool
     return deleted.rowcount > 0
 
 
+FINAL_STATES = ("sent", "unknown", "undeliverable")
+
+
+def purge_outbox(conn: psycopg.Connection[Any], keep: timedelta, chunk: int = 10_000) -> int:
+    """Delete the outbox rows done (a final state) longer than `keep` ago, by chunks so that
+    no transaction grows with the table; pending and claimed rows are never touched. Returns
+    how many rows went."""
+    purged = 0
+    while True:
+        with conn.transaction():
+            deleted = conn.execute(
+                "DELETE FROM notification_outbox WHERE ctid IN (SELECT ctid FROM"
+                " notification_outbox WHERE state = ANY(%s) AND done_at < now() - %s"
+                " LIMIT %s)",
+                (list(FINAL_STATES), keep, chunk),
+            ).rowcount
+        purged += deleted
+        if deleted < chunk:
+            return purged
+
+
+def retention(days: int, max_age_hours: int) -> timedelta:
+    """How long done rows are kept: `days`, but never less than a day past the projection's
+    max age. A redelivered event older than that max age is not mailed, so a purged row can
+    never let an e-mail go twice."""
+    return max(timedelta(days=days), timedelta(hours=max_age_hours + 24))
+
+
 @dataclass
 class InvoiceFacts:
     """A row of `notification_invoice`."""

@@ -33,7 +33,12 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from facturier.domain.lifecycle import STATUS_INFO
-from facturier.projections.notifications import STATUS_OF_WORD, Notification
+from facturier.projections.notifications import (
+    STATUS_OF_WORD,
+    Notification,
+    purge_outbox,
+    retention,
+)
 from facturier.services import metrics
 from facturier.services.db import apply_schema, connect
 from facturier.services.settings import Settings
@@ -271,12 +276,15 @@ class EmailSender:
             self.conn = connect(self.settings, autocommit=True)
             try:
                 self.recover()
-                pending_due = 0.0
+                pending_due = purge_due = 0.0
                 while not stop.is_set():
                     pause = self.send_next()
                     if time.monotonic() >= pending_due:
                         self.update_pending()
                         pending_due = time.monotonic() + 1.0
+                    if time.monotonic() >= purge_due:
+                        self.purge()
+                        purge_due = time.monotonic() + 3600.0
                     if pause:
                         stop.wait(pause)
             finally:
@@ -297,6 +305,18 @@ class EmailSender:
             )
         metrics.EMAILS_UNKNOWN.inc(len(rows))
         return len(rows)
+
+    def purge(self) -> int:
+        """Old done rows out of the outbox (FACTURIER_NOTIFICATIONS_RETENTION_DAYS)."""
+        assert self.conn is not None
+        keep = retention(
+            self.settings.notifications_retention_days,
+            self.settings.notifications_max_age_hours,
+        )
+        purged = purge_outbox(self.conn, keep)
+        if purged:
+            log.info("e-mail outbox: %d rows done more than %s ago purged", purged, keep)
+        return purged
 
     def update_pending(self) -> None:
         assert self.conn is not None

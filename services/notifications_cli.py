@@ -14,6 +14,8 @@ from facturier.projections.notifications import (
     Subscription,
     delete_subscription,
     fetch_subscription,
+    purge_outbox,
+    retention,
     save_subscription,
 )
 from facturier.services.db import apply_schema, connect
@@ -77,6 +79,17 @@ def _outbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def _purge(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    days = settings.notifications_retention_days if args.days is None else args.days
+    keep = retention(days, settings.notifications_max_age_hours)
+    apply_schema(settings, "notifications")
+    with connect(settings, autocommit=True) as conn:
+        purged = purge_outbox(conn, keep)
+    print(f"outbox: {purged} rows done more than {keep.days} days ago purged")
+    return 0
+
+
 def _print(s: Subscription) -> None:
     print(f"supplier {s.supplier_id}: {s.email} ({s.language}) on {', '.join(s.statuses)}")
 
@@ -106,3 +119,10 @@ def add_commands(sub: Any) -> None:
     )
     outbox.add_argument("--limit", type=int, default=20)
     outbox.set_defaults(func=_outbox)
+    purge = commands.add_parser(
+        "purge",
+        help="delete e-mails done (sent, unknown, undeliverable) longer ago than the retention;"
+        " the running sender does it hourly",
+    )
+    purge.add_argument("--days", type=int, help="instead of FACTURIER_NOTIFICATIONS_RETENTION_DAYS")
+    purge.set_defaults(func=_purge)

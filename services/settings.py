@@ -114,6 +114,12 @@ SETTINGS: tuple[Setting, ...] = (
         "status changes older than this when read from the topic are not mailed",
     ),
     Setting(
+        "FACTURIER_NOTIFICATIONS_RETENTION_DAYS",
+        "400",
+        "e-mail outbox rows done for longer than this are purged, hourly by the sender"
+        " (at least a day past the max age above)",
+    ),
+    Setting(
         "FACTURIER_PORTAL_URL",
         "http://127.0.0.1:8000",
         "public base URL of the web portal, for the links in e-mails",
@@ -201,6 +207,7 @@ class Settings:
     notifications_metrics_port: int
     notifications_group: str
     notifications_max_age_hours: int
+    notifications_retention_days: int
     portal_url: str
     smtp_host: str
     smtp_port: int

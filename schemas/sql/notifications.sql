@@ -1,7 +1,7 @@
 -- E-mail notifications to suppliers (projections/notifications.py, services/email_sender.py).
 -- `notification_subscription` is configuration (set by the supplier through the API), never
 -- rebuilt; `notification_invoice` is projection state, rebuilt by a replay; the outbox is the
--- delivery record of every e-mail due, kept for audit.
+-- delivery record of every e-mail due, kept for audit FACTURIER_NOTIFICATIONS_RETENTION_DAYS.
 
 -- Who gets an e-mail for which of a supplier's invoice statuses. No row: no e-mail.
 CREATE TABLE IF NOT EXISTS notification_subscription (
@@ -56,3 +56,6 @@ CREATE TABLE IF NOT EXISTS notification_outbox (
 CREATE INDEX IF NOT EXISTS notification_outbox_due
     ON notification_outbox (next_attempt_at) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS notification_outbox_invoice ON notification_outbox (invoice_id);
+-- The purge (FACTURIER_NOTIFICATIONS_RETENTION_DAYS) reads done rows by age.
+CREATE INDEX IF NOT EXISTS notification_outbox_done
+    ON notification_outbox (done_at) WHERE state IN ('sent', 'unknown', 'undeliverable');

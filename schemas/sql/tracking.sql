@@ -62,3 +62,8 @@ CREATE INDEX IF NOT EXISTS tracking_invoice_recipient_summary
     ON tracking_invoice (recipient_siret, summary, submitted_at DESC, invoice_id);
 CREATE INDEX IF NOT EXISTS tracking_invoice_newest
     ON tracking_invoice (submitted_at DESC, invoice_id);
+-- Auditors' and admins' lists span every supplier: a category, a number across them all.
+CREATE INDEX IF NOT EXISTS tracking_invoice_summary
+    ON tracking_invoice (summary, submitted_at DESC, invoice_id);
+CREATE INDEX IF NOT EXISTS tracking_invoice_number
+    ON tracking_invoice (number text_pattern_ops);

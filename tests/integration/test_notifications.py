@@ -12,13 +12,17 @@ Kafka, and a real SMTP server (aiosmtpd, in this process) collecting what is sen
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default as default_policy
@@ -36,6 +40,8 @@ from facturier.projections.notifications import (
     DEFAULT_STATUSES,
     STATUS_WORDS,
     Subscription,
+    purge_outbox,
+    retention,
     save_subscription,
 )
 from facturier.services.db import apply_schema, connect
@@ -551,3 +557,53 @@ def test_tls_modes_verify_the_server_and_log_in(mode: str, tmp_path: Path) -> No
     finally:
         inbox.stop()
     assert inbox.count() == 1
+
+
+def test_the_outbox_keeps_done_rows_for_the_retention_then_purges_them(
+    settings: Settings,
+) -> None:
+    """Done rows (sent, unknown, undeliverable) older than the retention go; recent ones,
+    pending and claimed ones stay whatever their age. The retention never falls below a day
+    past the projection's max age, and the CLI purges with the same rule."""
+    apply_schema(settings, "notifications")
+    rows = {  # number: (state, days since created, days since done)
+        "old-sent": ("sent", 500, 500),
+        "old-unknown": ("unknown", 500, 450),
+        "recent-undeliverable": ("undeliverable", 10, 10),
+        "recent-sent": ("sent", 10, 9),
+        "old-pending": ("pending", 500, None),
+        "old-sending": ("sending", 500, None),
+    }
+    with connect(settings, autocommit=True) as conn:
+        for name, (state, created, done) in rows.items():
+            ids = (uuid.uuid4(), "compta@x.example", uuid.uuid4(), SUPPLIER, name, "1" * 14)
+            conn.execute(
+                "INSERT INTO notification_outbox (event_id, recipient, invoice_id, version,"
+                " supplier_id, status, language, number, recipient_siret, recipient_name,"
+                " reform_code, occurred_at, state, created_at, done_at) VALUES (%s, %s, %s,"
+                " 1, %s, 'paid', 'fr', %s, %s, '', 211, now(), %s,"
+                " now() - make_interval(days => %s),"
+                " now() - make_interval(days => %s::int))",
+                (*ids, state, created, done),
+            )
+
+        def left() -> set[str]:
+            return {r[0] for r in conn.execute("SELECT number FROM notification_outbox")}
+
+        assert retention(400, 48) == timedelta(days=400)
+        assert retention(0, 48) == timedelta(hours=72)  # never below max age + a day
+        assert purge_outbox(conn, retention(400, 48), chunk=1) == 2  # chunks add up
+        assert left() == {"recent-undeliverable", "recent-sent", "old-pending", "old-sending"}
+
+    purged = subprocess.run(
+        [sys.executable, "-m", "facturier.services.cli", "notifications", "purge", "--days", "0"],
+        env={**os.environ, **settings.to_env()},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert "outbox: 2 rows done more than 3 days ago purged" in purged.stdout
+    with connect(settings) as conn:
+        remaining = {r[0] for r in conn.execute("SELECT number FROM notification_outbox")}
+    assert remaining == {"old-pending", "old-sending"}
