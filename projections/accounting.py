@@ -30,7 +30,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from facturier.events.lifecycle import LifecycleEvent
-from facturier.projections.consumer import Cursor
+from facturier.projections.consumer import Cursor, StateTable
 from facturier.services.settings import Settings
 
 log = logging.getLogger("facturier.accounting")
@@ -296,11 +296,7 @@ class AccountingProjection:
     def apply(self, cur: Cursor, events: list[LifecycleEvent]) -> None:
         if not events:
             return
-        ids = list({e.invoice_id for e in events})
-        # A cursor of its own: in pipeline mode `cur` may still be owed earlier results.
-        with cur.connection.cursor() as query:
-            rows = query.execute(_SELECT_STATES, (ids,)).fetchall()
-        states = {row[0]: InvoiceState(*row) for row in rows}
+        states = _STATES.load(cur, (e.invoice_id for e in events))
         changed: dict[str, InvoiceState] = {}
         entries: list[Entry] = []
         for e in events:  # in partition order: one invoice's versions come in order
@@ -318,8 +314,7 @@ class AccountingProjection:
             changed[e.invoice_id] = state
             if entry is not None:
                 entries.append(entry)
-        if changed:
-            cur.executemany(_UPSERT_STATE, [_state_row(s) for s in changed.values()])
+        _STATES.save(cur, changed.values())
         if entries:
             cur.executemany(_INSERT_ENTRY, [_entry_row(x) for x in entries])
             cur.executemany(
@@ -332,32 +327,9 @@ class AccountingProjection:
             )
 
 
-_STATE_COLUMNS = (
-    "invoice_id",
-    "version",
-    "supplier_id",
-    "supplier_name",
-    "number",
-    "kind",
-    "issue_date",
-    "currency",
-    "net_amount",
-    "vat_amount",
-    "gross_amount",
-    "recipient_siret",
-    "posted_siret",
-)
-_SELECT_STATES = (
-    "SELECT invoice_id::text, "
-    + ", ".join(_STATE_COLUMNS[1:])
-    + " FROM accounting_invoice WHERE invoice_id = ANY(%s::uuid[]) FOR UPDATE"
-)
-_UPSERT_STATE = (
-    f"INSERT INTO accounting_invoice ({', '.join(_STATE_COLUMNS)})"
-    f" VALUES ({', '.join(['%s'] * len(_STATE_COLUMNS))})"
-    " ON CONFLICT (invoice_id) DO UPDATE SET version = EXCLUDED.version,"
-    " recipient_siret = EXCLUDED.recipient_siret, posted_siret = EXCLUDED.posted_siret"
-    " WHERE accounting_invoice.version < EXCLUDED.version"
+# Posting needs the invoice's first facts; later events change only these.
+_STATES = StateTable(
+    "accounting_invoice", InvoiceState, updated=("version", "recipient_siret", "posted_siret")
 )
 _INSERT_ENTRY = (
     "INSERT INTO accounting_entry (invoice_id, version, structure_siret, journal_code,"
@@ -370,10 +342,6 @@ _INSERT_LINE = (
     " aux_account, aux_label, debit, credit) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
     " ON CONFLICT (invoice_id, version, line_no) DO NOTHING"
 )
-
-
-def _state_row(s: InvoiceState) -> tuple[Any, ...]:
-    return tuple(getattr(s, c) for c in _STATE_COLUMNS)
 
 
 def _entry_row(x: Entry) -> tuple[Any, ...]:

@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass, field, fields
+from typing import Any, Generic, Protocol, TypeVar
 
 import psycopg
 from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
@@ -28,6 +28,7 @@ from facturier.services.settings import Settings
 
 log = logging.getLogger("facturier.projection")
 Cursor = psycopg.Cursor[Any]
+S = TypeVar("S")
 
 
 class Projection(Protocol):
@@ -52,6 +53,42 @@ def batch_transaction(conn: psycopg.Connection[Any], projection: Projection) -> 
     pipeline = conn.pipeline() if getattr(projection, "pipelined", True) else nullcontext()
     with pipeline, conn.transaction(), conn.cursor() as cur:
         yield cur
+
+
+class StateTable(Generic[S]):
+    """A projection's state per invoice: a table whose rows are the dataclass `kind`
+    (`invoice_id` first, then `version`). A batch reads and locks the rows of its invoices
+    once, folds its events over them, and upserts the changed ones; an upsert never moves a
+    row back to a lower version, so a redelivered batch changes nothing."""
+
+    def __init__(self, table: str, kind: type[S], updated: tuple[str, ...] = ()) -> None:
+        self.kind = kind
+        self.columns = tuple(f.name for f in fields(kind))  # type: ignore[arg-type]
+        self.select = (
+            f"SELECT invoice_id::text, {', '.join(self.columns[1:])} FROM {table}"
+            " WHERE invoice_id = ANY(%s::uuid[]) FOR UPDATE"
+        )
+        changed = updated or self.columns[1:]  # default: every column
+        self.upsert = (
+            f"INSERT INTO {table} ({', '.join(self.columns)})"
+            f" VALUES ({', '.join(['%s'] * len(self.columns))})"
+            f" ON CONFLICT (invoice_id) DO UPDATE SET "
+            + ", ".join(f"{c} = EXCLUDED.{c}" for c in changed)
+            + f" WHERE {table}.version < EXCLUDED.version"
+        )
+
+    def load(self, cur: Cursor, invoice_ids: Iterable[str]) -> dict[str, S]:
+        """The rows of these invoices, locked until the batch commits."""
+        # A cursor of its own: in pipeline mode `cur` may still be owed earlier results,
+        # which a fetch would read instead (psycopg issue #604).
+        with cur.connection.cursor() as query:
+            rows = query.execute(self.select, (list(set(invoice_ids)),)).fetchall()
+        return {row[0]: self.kind(*row) for row in rows}
+
+    def save(self, cur: Cursor, states: Iterable[S]) -> None:
+        rows = [tuple(getattr(s, c) for c in self.columns) for s in states]
+        if rows:
+            cur.executemany(self.upsert, rows)
 
 
 class _SeekToStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -25,7 +25,7 @@ import psycopg
 
 from facturier.domain.lifecycle import Status
 from facturier.events.lifecycle import LifecycleEvent
-from facturier.projections.consumer import Cursor
+from facturier.projections.consumer import Cursor, StateTable
 
 log = logging.getLogger("facturier.notifications")
 
@@ -266,11 +266,9 @@ class NotificationsProjection:
     def apply(self, cur: Cursor, events: list[LifecycleEvent]) -> None:
         if not events:
             return
-        ids = list({e.invoice_id for e in events})
+        known = _FACTS.load(cur, (e.invoice_id for e in events))
         # A cursor of its own: in pipeline mode `cur` may still be owed earlier results.
         with cur.connection.cursor() as query:
-            rows = query.execute(_SELECT_FACTS, (ids,)).fetchall()
-            known = {row[0]: InvoiceFacts(*row) for row in rows}
             suppliers = {f.supplier_id for f in known.values()} | {
                 e.payload["supplier_id"] for e in events if e.event_type == "Submitted"
             }
@@ -284,11 +282,7 @@ class NotificationsProjection:
             }
         rules = NotificationRules(subscriptions, self.max_age, self.clock())
         changed, due = rules.fold(known, events)
-        if changed:
-            cur.executemany(
-                _UPSERT_FACTS,
-                [tuple(getattr(f, c) for c in _FACTS_COLUMNS) for f in changed.values()],
-            )
+        _FACTS.save(cur, changed.values())
         if due:
             cur.executemany(
                 _INSERT_OUTBOX, [tuple(getattr(n, c) for c in _OUTBOX_COLUMNS) for n in due]
@@ -297,19 +291,7 @@ class NotificationsProjection:
             log.info("%d status changes older than %s not mailed", rules.stale, self.max_age)
 
 
-_FACTS_COLUMNS = tuple(f.name for f in fields(InvoiceFacts))
-_SELECT_FACTS = (
-    "SELECT invoice_id::text, "
-    + ", ".join(_FACTS_COLUMNS[1:])
-    + " FROM notification_invoice WHERE invoice_id = ANY(%s::uuid[]) FOR UPDATE"
-)
-_UPSERT_FACTS = (
-    f"INSERT INTO notification_invoice ({', '.join(_FACTS_COLUMNS)})"
-    f" VALUES ({', '.join(['%s'] * len(_FACTS_COLUMNS))})"
-    " ON CONFLICT (invoice_id) DO UPDATE SET "
-    + ", ".join(f"{c} = EXCLUDED.{c}" for c in _FACTS_COLUMNS[1:])
-    + " WHERE notification_invoice.version < EXCLUDED.version"
-)
+_FACTS = StateTable("notification_invoice", InvoiceFacts)
 _OUTBOX_COLUMNS = tuple(f.name for f in fields(Notification))
 _INSERT_OUTBOX = (
     f"INSERT INTO notification_outbox ({', '.join(_OUTBOX_COLUMNS)})"

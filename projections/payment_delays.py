@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from typing import Any
@@ -41,7 +41,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from facturier.events.lifecycle import LifecycleEvent
-from facturier.projections.consumer import Cursor
+from facturier.projections.consumer import Cursor, StateTable
 from facturier.services import metrics
 
 log = logging.getLogger("facturier.payment_delays")
@@ -295,15 +295,13 @@ class PaymentDelaysProjection:
     def apply(self, cur: Cursor, events: list[LifecycleEvent]) -> None:
         if not events:
             return
-        ids = list({e.invoice_id for e in events})
-        # Cursors of their own: in pipeline mode `cur` may still be owed earlier results.
+        states = _STATES.load(cur, (e.invoice_id for e in events))
+        sirets = {s.recipient_siret for s in states.values()}
+        for e in events:
+            if e.event_type in ("Submitted", "Rerouted"):
+                sirets.add(e.payload["recipient_siret"])
+        # A cursor of its own: in pipeline mode `cur` may still be owed earlier results.
         with cur.connection.cursor() as query:
-            rows = query.execute(_SELECT_STATES, (ids,)).fetchall()
-            states = {row[0]: PaymentState(*row) for row in rows}
-            sirets = {s.recipient_siret for s in states.values()}
-            for e in events:
-                if e.event_type in ("Submitted", "Rerouted"):
-                    sirets.add(e.payload["recipient_siret"])
             terms: dict[str, int] = dict(
                 query.execute(
                     "SELECT siret, payment_days FROM structure_settings WHERE siret = ANY(%s)",
@@ -328,38 +326,21 @@ class PaymentDelaysProjection:
             changed[e.invoice_id] = state
             if payment is not None:
                 payments.append(payment)
-        if changed:
-            cur.executemany(_UPSERT_STATE, [_state_row(s) for s in changed.values()])
+        _STATES.save(cur, changed.values())
         for p in payments:
             metrics.PAYMENT_DELAY_DAYS.labels(p.structure).observe(p.days)
             if p.late:
                 metrics.LATE_PAYMENTS.labels(p.structure).inc()
 
 
-_COLUMNS = tuple(f.name for f in fields(PaymentState))
-_SELECT_STATES = (
-    "SELECT invoice_id::text, "
-    + ", ".join(_COLUMNS[1:])
-    + " FROM payment_delay WHERE invoice_id = ANY(%s::uuid[]) FOR UPDATE"
-)
-_UPSERT_STATE = (
-    f"INSERT INTO payment_delay ({', '.join(_COLUMNS)})"
-    f" VALUES ({', '.join(['%s'] * len(_COLUMNS))})"
-    " ON CONFLICT (invoice_id) DO UPDATE SET "
-    + ", ".join(f"{c} = EXCLUDED.{c}" for c in _COLUMNS[1:])
-    + " WHERE payment_delay.version < EXCLUDED.version"
-)
-
-
-def _state_row(s: PaymentState) -> tuple[Any, ...]:
-    return tuple(getattr(s, c) for c in _COLUMNS)
+_STATES = StateTable("payment_delay", PaymentState)
 
 
 def fetch_state(conn: psycopg.Connection[Any], invoice_id: Any) -> PaymentState | None:
     """One invoice's row (for the API)."""
     row = conn.execute(
         "SELECT invoice_id::text, "
-        + ", ".join(_COLUMNS[1:])
+        + ", ".join(_STATES.columns[1:])
         + " FROM payment_delay WHERE invoice_id = %s",
         (invoice_id,),
     ).fetchone()
