@@ -21,15 +21,12 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import os
-import platform
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
 from functools import partial
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event
@@ -41,14 +38,12 @@ import psycopg
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from pipeline import (
     BUYER_ACTOR,
-    RESULTS,
-    ROOT,
     SUPPLIER,
     SUPPLIER_ACTOR,
+    BenchRun,
     Child,
     Progress,
     Usage,
-    _git,
     _stats,
     count_rows,
     drop_database,
@@ -612,24 +607,12 @@ def main(argv: list[str] | None = None) -> int:
     chosen = set(args.only or ["catch-up", "push"])
     consumers = args.consumer or list(CONSUMERS)
 
-    base = Settings.from_env()
-    run_tag = uuid.uuid4().hex[:8]
-    started = datetime.now()
-    stamp = started.strftime("%Y%m%d-%H%M%S")
-    logs = RESULTS / f"logs-{stamp}-{run_tag}"
-    result: dict[str, Any] = {
-        "started": started.isoformat(timespec="seconds"),
-        "argv": sys.argv[1:] if argv is None else argv,
-        "git": _git(),
-        "host": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "loadavg_before": [round(v, 2) for v in os.getloadavg()],
-        },
-        "targets": {"catch_up_events_per_s": TARGETS_EVENTS_S, "push_p99_ms": TARGET_PUSH_P99_MS},
-        "logs": str(logs.relative_to(ROOT)),
-    }
+    bench = BenchRun.start(
+        "consumers",
+        argv,
+        {"catch_up_events_per_s": TARGETS_EVENTS_S, "push_p99_ms": TARGET_PUSH_P99_MS},
+    )
+    base, run_tag, logs, result = bench.base, bench.tag, bench.logs, bench.result
     failed = False
     runs: list[tuple[str, Callable[[], dict[str, Any]]]] = [
         (
@@ -658,12 +641,7 @@ def main(argv: list[str] | None = None) -> int:
         console.log(f"done: {key}")
     for entry in result.get("catch_up", {}).get("consumers", {}).values():
         failed |= any("error" in run for run in entry.values() if isinstance(run, dict))
-    result["host"]["loadavg_after"] = [round(v, 2) for v in os.getloadavg()]
-    result["seconds"] = round((datetime.now() - started).total_seconds(), 1)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"consumers-{stamp}-{run_tag}.json"
-    result["path"] = str(path.relative_to(ROOT))
-    path.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    bench.save()
     render(result)
     return 1 if failed else 0
 

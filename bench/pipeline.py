@@ -847,6 +847,47 @@ def _git() -> dict[str, Any]:
     }
 
 
+@dataclass
+class BenchRun:
+    """One run of a bench: its settings, tag and log folder, and the JSON result that its
+    scenarios fill and `save` writes to bench/results/<name>-<date>-<tag>.json."""
+
+    name: str
+    base: Settings
+    tag: str
+    started: datetime
+    logs: Path
+    result: dict[str, Any]
+
+    @classmethod
+    def start(cls, name: str, argv: list[str] | None, targets: dict[str, Any]) -> BenchRun:
+        tag = uuid.uuid4().hex[:8]
+        started = datetime.now()
+        logs = RESULTS / f"logs-{started:%Y%m%d-%H%M%S}-{tag}"
+        result: dict[str, Any] = {
+            "started": started.isoformat(timespec="seconds"),
+            "argv": sys.argv[1:] if argv is None else argv,
+            "git": _git(),
+            "host": {
+                "cpus": os.cpu_count(),
+                "platform": platform.platform(),
+                "python": platform.python_version(),
+                "loadavg_before": [round(v, 2) for v in os.getloadavg()],
+            },
+            "targets": targets,
+            "logs": str(logs.relative_to(ROOT)),
+        }
+        return cls(name, Settings.from_env(), tag, started, logs, result)
+
+    def save(self) -> None:
+        self.result["host"]["loadavg_after"] = [round(v, 2) for v in os.getloadavg()]
+        self.result["seconds"] = round((datetime.now() - self.started).total_seconds(), 1)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        path = RESULTS / f"{self.name}-{self.started:%Y%m%d-%H%M%S}-{self.tag}.json"
+        self.result["path"] = str(path.relative_to(ROOT))
+        path.write_text(json.dumps(self.result, indent=2, default=str) + "\n")
+
+
 def _mib(kib: int | None) -> str:
     return "-" if kib is None else f"{kib / 1024:.0f} MiB"
 
@@ -991,32 +1032,24 @@ def main(argv: list[str] | None = None) -> int:
     latency_seconds = args.latency_seconds or (8.0 if args.quick else 20.0)
     chosen = set(args.only or ["write", "optimized", "latency", "baseline"])
 
-    base = Settings.from_env()
-    run_tag = uuid.uuid4().hex[:8]
-    started = datetime.now()
-    stamp = started.strftime("%Y%m%d-%H%M%S")
-    logs = RESULTS / f"logs-{stamp}-{run_tag}"
-    result: dict[str, Any] = {
-        "started": started.isoformat(timespec="seconds"),
-        "argv": sys.argv[1:] if argv is None else argv,
-        "git": _git(),
-        "host": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "loadavg_before": [round(v, 2) for v in os.getloadavg()],
-        },
-        "targets": {"end_to_end_events_per_s": TARGET_E2E_EVENTS_S, "p99_ms": TARGET_P99_MS},
-        "settings": {
-            "relay_batch": base.relay_batch,
-            "relay_idle_ms": base.relay_idle_ms,
-            "topic_partitions": base.topic_partitions,
-            "pg_pool_size": base.pg_pool_size,
-            "writer_batch_invoices": args.batch,
-        },
-        "logs": str(logs.relative_to(ROOT)),
-        "scenarios": {},
-    }
+    bench = BenchRun.start(
+        "pipeline",
+        argv,
+        {"end_to_end_events_per_s": TARGET_E2E_EVENTS_S, "p99_ms": TARGET_P99_MS},
+    )
+    base, run_tag, logs, result = bench.base, bench.tag, bench.logs, bench.result
+    result.update(
+        {
+            "settings": {
+                "relay_batch": base.relay_batch,
+                "relay_idle_ms": base.relay_idle_ms,
+                "topic_partitions": base.topic_partitions,
+                "pg_pool_size": base.pg_pool_size,
+                "writer_batch_invoices": args.batch,
+            },
+            "scenarios": {},
+        }
+    )
     s: dict[str, dict[str, Any]] = result["scenarios"]
     runs: list[tuple[str, str, Callable[[], dict]]] = [
         (
@@ -1068,12 +1101,7 @@ def main(argv: list[str] | None = None) -> int:
             o["end_to_end_events_per_s"] / b["end_to_end_events_per_s"], 2
         )
         result["ratio_write"] = round(o["write_events_per_s"] / b["write_events_per_s"], 2)
-    result["host"]["loadavg_after"] = [round(v, 2) for v in os.getloadavg()]
-    result["seconds"] = round((datetime.now() - started).total_seconds(), 1)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"pipeline-{stamp}-{run_tag}.json"
-    result["path"] = str(path.relative_to(ROOT))
-    path.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    bench.save()
     render(result)
     return 1 if failed else 0
 
