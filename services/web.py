@@ -747,8 +747,8 @@ class ActionPost:
 def web_routes(
     pool: Callable[[], ConnectionPool],
     submissions: Callable[[], Submissions],
+    subscriptions: Subscriptions,
     flows: Callable[[], FlowIntake] | None = None,
-    subscriptions: Subscriptions | None = None,
 ) -> APIRouter:
     """The portal's routes; `pool` reads the tracking view, `submissions` records invoices
     (and holds the invoicing application and the document store), `flows` reads flows,
@@ -1424,7 +1424,6 @@ def web_routes(
         invalid: InvalidSubscription | None = None,
         done: str = "",
     ) -> HTMLResponse:
-        assert subscriptions is not None
         found = subscriptions.get(session.principal.scope)
         values = posted or {
             "email": found.email if found else "",
@@ -1454,7 +1453,7 @@ def web_routes(
             session = checked(request, form)
         if isinstance(session, Response):
             return session
-        if subscriptions is None or session.principal.role is not ApiRole.SUPPLIER:
+        if session.principal.role is not ApiRole.SUPPLIER:
             t = i18n.translator(language(request))
             return forbidden(request, session, t("notify.suppliers_only"))
         return session
@@ -1471,7 +1470,6 @@ def web_routes(
         session = subscriber(request, form)
         if isinstance(session, Response):
             return session
-        assert subscriptions is not None
         email, language_code = form.get("email", "").strip(), form.get("language", "")
         # One checkbox per status word: posted forms keep one value per name.
         statuses = tuple(word for word in WORDS if form.get(f"status-{word}"))
@@ -1492,7 +1490,6 @@ def web_routes(
         session = subscriber(request, form)
         if isinstance(session, Response):
             return session
-        assert subscriptions is not None
         subscriptions.delete(session.principal.scope)
         return RedirectResponse("/portal/notifications?done=removed", status_code=303)
 
