@@ -465,7 +465,7 @@ def scenario_push(
 
             def api_up() -> bool:
                 try:
-                    return httpx.get(f"{base_url}/health", timeout=2).status_code == 200
+                    return httpx.get(f"{base_url}/health/live", timeout=2).status_code == 200
                 except httpx.HTTPError:
                     return False
 

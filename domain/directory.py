@@ -32,9 +32,9 @@ from enum import StrEnum
 from typing import NamedTuple, Protocol
 
 from eventsourcing.domain import Aggregate, event
-from stdnum.fr import siret as siret_number
 
 from facturier.domain.invoice import InvalidCommand, ReasonCode
+from facturier.domain.text import is_siret
 
 # Namespace of structure ids: id = uuid5(namespace, compact SIRET).
 STRUCTURE_ID_NAMESPACE = uuid.UUID("9b3c7e1a-4d2f-4a8b-8c61-0f5e2d7a9c34")
@@ -59,9 +59,10 @@ class Service:
 
 
 def compact_siret(value: str) -> str:
-    """The SIRET without spaces or dots (as python-stdnum compacts it)."""
-    compacted: str = siret_number.compact(value)
-    return compacted
+    """The SIRET without spaces or dots. (Not python-stdnum's compact(), which also turns
+    fullwidth and other scripts' digits into ASCII ones: an invoice addressed so would be
+    routed, then never found under the SIRET its buyer knows.)"""
+    return value.replace(" ", "").replace(".", "")
 
 
 def structure_id(siret: str) -> uuid.UUID:
@@ -69,9 +70,10 @@ def structure_id(siret: str) -> uuid.UUID:
 
 
 def _require_siret(value: str) -> str:
-    if not siret_number.is_valid(value):
-        raise InvalidCommand("siret", f"{value!r} is not a valid SIRET")
-    return compact_siret(value)
+    compacted = compact_siret(value)
+    if not is_siret(compacted):
+        raise InvalidCommand("siret", f"{value!r} is not a valid SIRET (14 digits 0-9)")
+    return compacted
 
 
 def _require_text(field_name: str, value: str, max_length: int) -> str:
@@ -234,7 +236,7 @@ def check_routing(
     """Why an invoice addressed so cannot be routed to `structure` (empty: it can).
 
     `structure` is what the directory holds at `recipient_siret` (None: nothing)."""
-    if not siret_number.is_valid(recipient_siret):
+    if not is_siret(recipient_siret):
         return [
             RoutingFinding(ReasonCode.SIRET_ERR, "recipient_siret", "not a valid SIRET"),
         ]

@@ -10,13 +10,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from enum import StrEnum
 
 from eventsourcing.domain import Aggregate, event
-from stdnum import iban
-from stdnum.eu import vat
-from stdnum.fr import siret
 
 from facturier.domain.lifecycle import (
     INITIAL_STATUS,
@@ -25,12 +22,16 @@ from facturier.domain.lifecycle import (
     StatusInfo,
     next_status,
 )
+from facturier.domain.money import to_cents, within_bounds
+from facturier.domain.text import is_siret, reference_problem, text_problem
 
 # Namespace of invoice ids: an id is derived from (seller, number, year), so a second
 # submission of the same invoice collides on the event store's primary key (DOUBLON).
 INVOICE_ID_NAMESPACE = uuid.UUID("4f0d1c52-7f7e-4c1b-9d7e-2b8f1a6c0e11")
 PLATFORM_ACTOR = "platform"
-CENTS = Decimal("0.01")
+# Dates a person can mean on an invoice; the generated CII and the FEC write 4-digit years.
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2099, 12, 31)
 
 
 class SubmissionMode(StrEnum):
@@ -169,17 +170,6 @@ class SignatureCheck:
 CREDIT_NOTE_CODES = frozenset(
     {"81", "83", "261", "262", "296", "308", "381", "396", "420", "458", "532"}
 )
-# VAT rates in force in France (standard, intermediate, reduced, special; Corsica; overseas
-# departments). A French seller's standard-rated line at another rate is TX_TVA_ERR.
-FRENCH_VAT_RATES = frozenset(
-    Decimal(r) for r in ("20", "10", "5.5", "2.1", "13", "0.9", "8.5", "1.75", "1.05")
-)
-# Rounding slack allowed between computed and stated amounts, per computation.
-TOLERANCE = CENTS
-# Factur-X MINIMUM carries no prepaid amount (BT-113): its payable amount cannot be checked.
-MINIMUM_PROFILE = "urn:factur-x.eu:1p0:minimum"
-# UNCL 4461 code 58, SEPA credit transfer: the account (BT-84) must be an IBAN.
-SEPA_CREDIT_TRANSFER = "58"
 
 
 def line(
@@ -192,7 +182,7 @@ def line(
     unit: str = "C62",
 ) -> InvoiceLine:
     """A line as a supplier types it: its net amount is computed, rounded half up."""
-    net = (quantity * unit_price).quantize(CENTS, ROUND_HALF_UP)
+    net = to_cents(quantity * unit_price)
     return InvoiceLine(line_id, name, quantity, unit, unit_price, net, vat_category, vat_rate)
 
 
@@ -210,7 +200,7 @@ def vat_breakdown_of(
             category,
             rate,
             base,
-            (base * (rate or 0) / 100).quantize(CENTS, ROUND_HALF_UP),
+            to_cents(base * (rate or 0) / 100),
             "" if category in ("S", "Z", "L", "M") else exemption_reason,
         )
         for (category, rate), base in bases.items()
@@ -295,214 +285,38 @@ class InvoiceData:
             raise InvalidInvoice.of(problems)
 
     def problems(self) -> list[Problem]:
-        """Everything wrong with the invoice, identifiers first, then arithmetic.
+        """Everything wrong with the invoice (`domain/rules.py`), in the order shown."""
+        from facturier.domain.rules import invoice_problems  # the rules read this model
 
-        The EN 16931 Schematron already checks the sums of an XML invoice (BR-CO-10...16);
-        these checks make portal entries obey the same rules before any XML exists, and add
-        what the Schematron leaves out: each line's quantity x price, each VAT amount against
-        its base and rate, French VAT rates, the IBAN's check digits."""
-        found = [*self._identifier_problems(), *self._total_problems()]
-        found += self._line_problems() + self._vat_problems() + self._payment_problems()
-        return found
-
-    def _identifier_problems(self) -> list[Problem]:
-        found: list[Problem] = []
-
-        def bad(name: str, message: str, code: ReasonCode, rule: str) -> None:
-            found.append(Problem(name, message, code, rule))
-
-        if not self.supplier_id.strip():
-            bad("supplier_id", "missing", ReasonCode.SIRET_ERR, "FR-ID-SUPPLIER")
-        elif self.supplier_scheme is SupplierScheme.SIRET and not siret.is_valid(self.supplier_id):
-            bad("supplier_id", "not a valid SIRET", ReasonCode.SIRET_ERR, "FR-ID-SUPPLIER")
-        elif self.supplier_scheme is SupplierScheme.VAT and not vat.is_valid(self.supplier_id):
-            bad("supplier_id", "not a valid EU VAT number", ReasonCode.SIRET_ERR, "FR-ID-SUPPLIER")
-        if self.supplier_vat_number and not vat.is_valid(self.supplier_vat_number):
-            bad(
-                "supplier_vat_number",
-                "not a valid EU VAT number",
-                ReasonCode.SIRET_ERR,
-                "FR-ID-VAT",
-            )
-        if not self.recipient_siret.strip():
-            bad(
-                "recipient_siret",
-                "no recipient: the SIRET of a public buyer is required",
-                ReasonCode.DEST_INC,
-                "FR-ID-RECIPIENT",
-            )
-        elif not siret.is_valid(self.recipient_siret):
-            bad("recipient_siret", "not a valid SIRET", ReasonCode.SIRET_ERR, "FR-ID-RECIPIENT")
-        if not self.number.strip() or len(self.number) > 20:
-            bad("number", "1 to 20 characters required", ReasonCode.REJ_SEMAN, "FR-NUMBER")
-        if not (self.kind.isdigit() and len(self.kind) <= 3):
-            bad("kind", "an UNTDID 1001 document type code", ReasonCode.REJ_SEMAN, "FR-KIND")
-        if len(self.currency) != 3 or not self.currency.isalpha() or not self.currency.isupper():
-            bad("currency", "ISO 4217 code expected", ReasonCode.REJ_SEMAN, "FR-CURRENCY")
-        if len(self.order_reference) > 50:
-            bad("order_reference", "at most 50 characters", ReasonCode.CMD_ERR, "FR-EJ-LENGTH")
-        if self.due_date is not None and self.due_date < self.issue_date:
-            bad("due_date", "before the issue date", ReasonCode.REJ_SEMAN, "FR-DUE-DATE")
-        return found
-
-    def _total_problems(self) -> list[Problem]:
-        found: list[Problem] = []
-        amounts = ("net_amount", "vat_amount", "gross_amount", "payable_amount")
-        for name in (*amounts, "allowance_total", "charge_total", "prepaid_amount"):
-            amount: Decimal = getattr(self, name)
-            if amount != amount.quantize(CENTS):
-                found.append(
-                    Problem(name, "at most 2 decimals", ReasonCode.CALCUL_ERR, "FR-CALC-DECIMALS")
-                )
-        if found:
-            return found
-        if self.net_amount + self.vat_amount != self.gross_amount:
-            found.append(
-                Problem(
-                    "gross_amount",
-                    f"net {self.net_amount} + VAT {self.vat_amount} != gross {self.gross_amount}",
-                    ReasonCode.MONTANTTOTAL_ERR,
-                    "FR-CALC-GROSS",
-                )
-            )
-        expected_payable = self.gross_amount - self.prepaid_amount + self.rounding_amount
-        if self.payable_amount != expected_payable and self.guideline_id != MINIMUM_PROFILE:
-            found.append(
-                Problem(
-                    "payable_amount",
-                    f"gross {self.gross_amount} - prepaid {self.prepaid_amount} + rounding "
-                    f"{self.rounding_amount} = {expected_payable}, not {self.payable_amount}",
-                    ReasonCode.MONTANTTOTAL_ERR,
-                    "FR-CALC-PAYABLE",
-                )
-            )
-        if self.line_total is not None:
-            expected_net = self.line_total - self.allowance_total + self.charge_total
-            if self.net_amount != expected_net:
-                found.append(
-                    Problem(
-                        "net_amount",
-                        f"lines {self.line_total} - allowances {self.allowance_total} + "
-                        f"charges {self.charge_total} = {expected_net}, not {self.net_amount}",
-                        ReasonCode.MONTANTTOTAL_ERR,
-                        "FR-CALC-NET",
-                    )
-                )
-        return found
-
-    def _line_problems(self) -> list[Problem]:
-        found: list[Problem] = []
-        for index, line in enumerate(self.lines):
-            where = f"lines[{index}]"
-            if line.base_quantity <= 0:
-                found.append(
-                    Problem(
-                        f"{where}.base_quantity",
-                        "must be positive",
-                        ReasonCode.CALCUL_ERR,
-                        "FR-CALC-LINE",
-                    )
-                )
-                continue
-            expected = (
-                line.quantity * line.unit_price / line.base_quantity
-                - line.allowances
-                + line.charges
-            ).quantize(CENTS, ROUND_HALF_UP)
-            if abs(line.net_amount - expected) > TOLERANCE:
-                found.append(
-                    Problem(
-                        f"{where}.net_amount",
-                        f"line {line.line_id}: {line.quantity} x {line.unit_price} "
-                        f"= {expected}, not {line.net_amount}",
-                        ReasonCode.CALCUL_ERR,
-                        "FR-CALC-LINE",
-                    )
-                )
-            if (
-                self.is_french_seller
-                and line.vat_category == "S"
-                and line.vat_rate is not None
-                and line.vat_rate not in FRENCH_VAT_RATES
-            ):
-                found.append(
-                    Problem(
-                        f"{where}.vat_rate",
-                        f"line {line.line_id}: {line.vat_rate} % is not a French VAT rate",
-                        ReasonCode.TX_TVA_ERR,
-                        "FR-VAT-RATE",
-                    )
-                )
-        if self.lines and self.line_total is not None:
-            total = sum((line.net_amount for line in self.lines), Decimal(0))
-            if total != self.line_total:
-                found.append(
-                    Problem(
-                        "line_total",
-                        f"sum of line amounts {total} != line total {self.line_total}",
-                        ReasonCode.MONTANTTOTAL_ERR,
-                        "FR-CALC-LINES",
-                    )
-                )
-        return found
-
-    def _vat_problems(self) -> list[Problem]:
-        found: list[Problem] = []
-        for index, row in enumerate(self.vat_breakdown):
-            if row.rate is None:
-                continue
-            expected = (row.taxable_amount * row.rate / 100).quantize(CENTS, ROUND_HALF_UP)
-            if abs(row.tax_amount - expected) > TOLERANCE:
-                found.append(
-                    Problem(
-                        f"vat_breakdown[{index}].tax_amount",
-                        f"{row.rate} % of {row.taxable_amount} = {expected}, not {row.tax_amount}",
-                        ReasonCode.TX_TVA_ERR,
-                        "FR-CALC-VAT",
-                    )
-                )
-        if self.vat_breakdown:
-            total = sum((row.tax_amount for row in self.vat_breakdown), Decimal(0))
-            if total != self.vat_amount:
-                found.append(
-                    Problem(
-                        "vat_amount",
-                        f"sum of the VAT breakdown {total} != VAT total {self.vat_amount}",
-                        ReasonCode.MONTANTTOTAL_ERR,
-                        "FR-CALC-VAT-TOTAL",
-                    )
-                )
-        return found
-
-    def _payment_problems(self) -> list[Problem]:
-        """An account that is, or must be, an IBAN but fails its checks. Other accounts
-        (a national account number, a bankgiro...) are legitimate under other payment means."""
-        return [
-            Problem(
-                f"payment_means[{index}].iban",
-                "not a valid IBAN (country, length, check digits)",
-                ReasonCode.REJ_SEMAN,
-                "FR-IBAN",
-            )
-            for index, means in enumerate(self.payment_means)
-            if means.iban
-            and (means.code == SEPA_CREDIT_TRANSFER or _looks_like_iban(means.iban))
-            and not iban.is_valid(means.iban)
-        ]
-
-
-def _looks_like_iban(account: str) -> bool:
-    compact = iban.compact(account)
-    return len(compact) > 4 and compact[:2].isalpha() and compact[2:4].isdigit()
+        return invoice_problems(self)
 
 
 class Invoice(Aggregate):
-    """An invoice, from submission (DEPOSEE) to payment (MISE_EN_PAIEMENT) or refusal."""
+    """An invoice, from submission (DEPOSEE) to payment (MISE_EN_PAIEMENT) or refusal.
+
+    A command checks its arguments before it records its event; the event's body holds only
+    what replaying it needs (the status guard and the new state). Rules may tighten over the
+    years, and the invoices recorded under the old ones must still load."""
 
     @staticmethod
     def create_id(data: InvoiceData, **_: object) -> uuid.UUID:
         key = f"{data.supplier_key}|{data.number}|{data.issue_date.year}"
         return uuid.uuid5(INVOICE_ID_NAMESPACE, key)
+
+    @classmethod
+    def submit(
+        cls,
+        data: InvoiceData,
+        mode: SubmissionMode,
+        actor: str,
+        correlation_id: str = "",
+        signature: SignatureCheck | None = None,
+    ) -> Invoice:
+        """A new invoice, if `data` passes every rule (InvalidInvoice otherwise)."""
+        data.check()
+        return cls(
+            data=data, mode=mode, actor=actor, correlation_id=correlation_id, signature=signature
+        )
 
     @event("Submitted")
     def __init__(
@@ -513,7 +327,6 @@ class Invoice(Aggregate):
         correlation_id: str = "",
         signature: SignatureCheck | None = None,
     ) -> None:
-        data.check()
         self.data = data
         self.mode = mode
         self.signature = signature
@@ -541,14 +354,16 @@ class Invoice(Aggregate):
     def take_in_hand(self, actor: str, correlation_id: str = "") -> None:
         self._advance(Action.TAKE_IN_HAND)
 
-    @event("Suspended")
     def suspend(
         self, reason: str, actor: str, reason_code: str = "JUSTIF_ABS", correlation_id: str = ""
     ) -> None:
         _require_reason(reason, reason_code)
+        self._suspended(reason, actor, reason_code, correlation_id)
+
+    @event("Suspended")
+    def _suspended(self, reason: str, actor: str, reason_code: str, correlation_id: str) -> None:
         self._advance(Action.SUSPEND)
 
-    @event("Completed")
     def complete(
         self,
         comment: str,
@@ -558,17 +373,30 @@ class Invoice(Aggregate):
     ) -> None:
         if not comment.strip() and not documents:
             raise InvalidCommand("comment", "say what was added, or attach a document")
+        _check_text("comment", comment, multiline=True)
+        for document in documents:
+            _check_text("filename", document.filename)
+        self._completed(comment, actor, documents, correlation_id)
+
+    @event("Completed")
+    def _completed(
+        self, comment: str, actor: str, documents: tuple[Document, ...], correlation_id: str
+    ) -> None:
         self._advance(Action.COMPLETE)
         self.documents.extend(documents)
 
-    @event("MarkedForRerouting")
     def mark_for_rerouting(
         self, reason: str, actor: str, reason_code: str = "DEST_ERR", correlation_id: str = ""
     ) -> None:
         _require_reason(reason, reason_code)
+        self._marked_for_rerouting(reason, actor, reason_code, correlation_id)
+
+    @event("MarkedForRerouting")
+    def _marked_for_rerouting(
+        self, reason: str, actor: str, reason_code: str, correlation_id: str
+    ) -> None:
         self._advance(Action.MARK_FOR_REROUTING)
 
-    @event("Rerouted")
     def reroute(
         self,
         recipient_siret: str,
@@ -577,8 +405,21 @@ class Invoice(Aggregate):
         actor: str,
         correlation_id: str = "",
     ) -> None:
-        if not siret.is_valid(recipient_siret):
-            raise InvalidCommand("recipient_siret", "not a valid SIRET")
+        if not is_siret(recipient_siret):
+            raise InvalidCommand("recipient_siret", "not a valid SIRET (14 digits 0-9)")
+        _check_reference("service_code", service_code)
+        _check_reference("order_reference", order_reference)
+        self._rerouted(recipient_siret, service_code, order_reference, actor, correlation_id)
+
+    @event("Rerouted")
+    def _rerouted(
+        self,
+        recipient_siret: str,
+        service_code: str,
+        order_reference: str,
+        actor: str,
+        correlation_id: str,
+    ) -> None:
         self._advance(Action.REROUTE)
         # The invoice keeps its number; only the addressing changes.
         self.data = replace(
@@ -588,21 +429,28 @@ class Invoice(Aggregate):
             order_reference=order_reference,
         )
 
-    @event("Rejected")
     def reject(self, reason_code: str, reason: str, actor: str, correlation_id: str = "") -> None:
         _require_reason(reason, reason_code)
+        self._rejected(reason_code, reason, actor, correlation_id)
+
+    @event("Rejected")
+    def _rejected(self, reason_code: str, reason: str, actor: str, correlation_id: str) -> None:
         self._advance(Action.REJECT)
 
     @event("ServiceCertified")
     def certify_service_done(self, actor: str, correlation_id: str = "") -> None:
         self._advance(Action.CERTIFY_SERVICE_DONE)
 
-    @event("PaymentOrdered")
     def order_payment(
         self, payment_order_number: str, actor: str, correlation_id: str = ""
     ) -> None:
         if not payment_order_number.strip():
             raise InvalidCommand("payment_order_number", "required")
+        _check_reference("payment_order_number", payment_order_number)
+        self._payment_ordered(payment_order_number, actor, correlation_id)
+
+    @event("PaymentOrdered")
+    def _payment_ordered(self, payment_order_number: str, actor: str, correlation_id: str) -> None:
         self._advance(Action.ORDER_PAYMENT)
         self.payment_order_number = payment_order_number
 
@@ -614,7 +462,6 @@ class Invoice(Aggregate):
     def record_in_accounts(self, actor: str, correlation_id: str = "") -> None:
         self._advance(Action.RECORD_IN_ACCOUNTS)
 
-    @event("PaymentSent")
     def pay(
         self,
         amount: Decimal,
@@ -623,10 +470,24 @@ class Invoice(Aggregate):
         actor: str,
         correlation_id: str = "",
     ) -> None:
-        if amount <= 0 or amount != amount.quantize(CENTS):
+        if not within_bounds(amount) or amount <= 0 or amount != to_cents(amount):
             raise InvalidCommand("amount", "a positive amount with at most 2 decimals")
+        if not EARLIEST_DATE <= payment_date <= LATEST_DATE:
+            raise InvalidCommand("payment_date", "not a plausible date")
         if not payment_reference.strip():
             raise InvalidCommand("payment_reference", "required")
+        _check_reference("payment_reference", payment_reference)
+        self._payment_sent(amount, payment_date, payment_reference, actor, correlation_id)
+
+    @event("PaymentSent")
+    def _payment_sent(
+        self,
+        amount: Decimal,
+        payment_date: date,
+        payment_reference: str,
+        actor: str,
+        correlation_id: str,
+    ) -> None:
         self._advance(Action.PAY)
         self.paid_amount = amount
 
@@ -636,6 +497,19 @@ def _require_reason(reason: str, reason_code: str) -> None:
         raise InvalidCommand("reason_code", f"unknown reason code {reason_code!r}")
     if not reason.strip():
         raise InvalidCommand("reason", "a reason is required")
+    _check_text("reason", reason, multiline=True)
+
+
+def _check_text(name: str, value: str, multiline: bool = False) -> None:
+    problem = text_problem(value, multiline=multiline)
+    if problem:
+        raise InvalidCommand(name, problem)
+
+
+def _check_reference(name: str, value: str) -> None:
+    problem = reference_problem(value)
+    if problem:
+        raise InvalidCommand(name, problem)
 
 
 class InvalidCommand(ValueError):

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from typing import Literal, NoReturn
 
 from facturier.domain.invoice import ReasonCode
+from facturier.domain.text import shown, text_problem
 from facturier.intake.errors import Finding, reject
 from facturier.intake.safety import DEFAULT_LIMITS, MB, Limits, check_size
 
@@ -440,8 +441,9 @@ def _is_junk(name: str) -> bool:
 
 def _path_problem(name: str) -> str | None:
     """Why a member name is refused as a path, or None."""
-    if any(ord(c) < 32 or 0xD800 <= ord(c) <= 0xDFFF for c in name):
-        return "control characters or bytes that are not UTF-8 in the name"
+    problem = text_problem(name)
+    if problem is not None:
+        return f"the name {problem}"
     if name.startswith(("/", "\\")) or _DRIVE.match(name):
         return "absolute path"
     parts = _SEPARATORS.split(name)
@@ -532,7 +534,7 @@ class _Extraction:
         problem = _path_problem(member.name)
         if problem is not None:
             self.refuse(
-                member.name,
+                shown(member.name),
                 "INTAKE-ARCHIVE-PATH",
                 f"{problem}: a file in the archive must have a relative path inside it",
                 ReasonCode.IRR_TYPE_F,

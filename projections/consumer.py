@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager, nullcontext
@@ -27,6 +26,14 @@ from facturier.services.kafka_clients import consumer, ensure_topic
 from facturier.services.settings import Settings
 
 log = logging.getLogger("facturier.projection")
+# Errors of the database, its connection or its schema (a missing table, a revoked right), not
+# of the event being applied: never a reason to set events aside. The batch fails, the service
+# is restarted and says so in /health, and the batch is consumed again once the cause is gone.
+_NOT_THE_EVENTS_FAULT = (
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    psycopg.ProgrammingError,
+)
 Cursor = psycopg.Cursor[Any]
 S = TypeVar("S")
 
@@ -108,6 +115,7 @@ class _Batch:
     """One poll, decoded: what the applying thread writes in one transaction."""
 
     events: list[Any] = field(default_factory=list)
+    records: list[Any] = field(default_factory=list)  # the record of each event, in order
     undecodable: list[tuple[Any, Exception]] = field(default_factory=list)
     next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
     count: int = 0
@@ -204,6 +212,7 @@ class ProjectionRunner:
             for record in records:
                 try:
                     batch.events.append(self.decode(record.value))
+                    batch.records.append(record)
                 except Exception as error:  # undecodable: kept as a dead letter, said, skipped
                     batch.undecodable.append((record, error))
             batch.next_offsets[tp] = records[-1].offset + 1
@@ -215,10 +224,7 @@ class ProjectionRunner:
         with batch_transaction(self.conn, self.projection) as cur:
             for record, error in batch.undecodable:
                 self._dead_letter(cur, record, error)
-            # One apply for the whole poll, every partition's events together: an invoice's
-            # events are all in one partition (keyed by invoice id), so they keep their order,
-            # and the projection's per-batch queries run once instead of once per partition.
-            self.projection.apply(cur, batch.events)
+            self._apply_events(cur, batch)
             cur.executemany(
                 "INSERT INTO consumer_offsets (group_id, topic, partition, next_offset) "
                 "VALUES (%s, %s, %s, %s) ON CONFLICT (group_id, topic, partition) "
@@ -228,6 +234,35 @@ class ProjectionRunner:
                     for tp, o in batch.next_offsets.items()
                 ],
             )
+
+    def _apply_events(self, cur: Cursor, batch: _Batch) -> None:
+        """One apply for the whole poll, every partition's events together: an invoice's
+        events are all in one partition (keyed by invoice id), so they keep their order, and
+        the projection's per-batch queries run once instead of once per partition.
+
+        In a savepoint: if the batch fails, it is applied again event by event, each in a
+        savepoint of its own, and an event that still fails is set aside as a dead letter
+        with its error; the others, and the stage, go on. A lost connection or a conflict
+        between transactions is no fault of an event: that error stops the batch, which is
+        consumed again from the stored offsets (`_NOT_THE_EVENTS_FAULT`)."""
+        try:
+            with cur.connection.transaction():
+                self.projection.apply(cur, batch.events)
+            return
+        except _NOT_THE_EVENTS_FAULT:
+            raise
+        except Exception as error:
+            log.warning(
+                "batch of %d failed (%s); applying its events one by one", len(batch.events), error
+            )
+        for record, event in zip(batch.records, batch.events, strict=True):
+            try:
+                with cur.connection.transaction():
+                    self.projection.apply(cur, [event])
+            except _NOT_THE_EVENTS_FAULT:
+                raise
+            except Exception as error:
+                self._dead_letter(cur, record, error)
 
     def _dead_letter(self, cur: Cursor, record: Any, error: Exception) -> None:
         log.error("dead letter %s/%s@%s: %s", record.topic, record.partition, record.offset, error)
@@ -246,26 +281,12 @@ class ProjectionRunner:
             ),
         )
 
-    def update_lag(self) -> None:
-        assert self.consumer is not None
-        assignment = list(self.consumer.assignment())
-        if not assignment:
-            return
-        ends = self.consumer.end_offsets(assignment)
-        for tp in assignment:
-            lag = ends[tp] - self.consumer.position(tp)
-            metrics.CONSUMER_LAG.labels(self.group_id, str(tp.partition)).set(lag)
-
     def run(self, stop: threading.Event) -> None:
         self.prepare()
         log.info("projection %s consuming %s", self.group_id, self.topic)
-        lag_due = 0.0
-        try:
+        try:  # its lag is measured from outside, by the process's monitor (services/health.py)
             while not stop.is_set():
                 self.poll_once()
-                if time.monotonic() >= lag_due:  # once a second: it asks the broker
-                    self.update_lag()
-                    lag_due = time.monotonic() + 1.0
             self.finish_in_flight()
         finally:
             self.close()

@@ -187,6 +187,9 @@ def _write_timeline(cur: Cursor, events: list[LifecycleEvent]) -> None:
         f"INSERT INTO tracking_timeline ({_TIMELINE_COLUMNS}) SELECT {_TIMELINE_COLUMNS}"
         " FROM tracking_timeline_batch ON CONFLICT (invoice_id, version) DO NOTHING"
     )
+    # Emptied at once, not only at commit: a batch that failed is applied again event by
+    # event in the same transaction (projections/consumer.py), each apply its own COPY.
+    cur.execute("TRUNCATE tracking_timeline_batch")
 
 
 def _invoice_row(e: LifecycleEvent) -> tuple[Any, ...]:

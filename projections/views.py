@@ -41,21 +41,23 @@ def timeline(conn: psycopg.Connection[Any], invoice_id: UUID) -> list[Row]:
 def invoices(
     conn: psycopg.Connection[Any],
     *,
-    supplier_id: str | None = None,
+    suppliers: Sequence[str] | None = None,
     recipient_siret: str | None = None,
     status: str | None = None,
     limit: int = 50,
     before: tuple[Any, UUID] | None = None,
 ) -> list[Row]:
     """Newest first; keyset pagination (`before` = last row's (submitted_at, invoice_id)), so
-    a page costs the same at invoice 100,000 as at invoice 1."""
+    a page costs the same at invoice 100,000 as at invoice 1. `suppliers` None: every
+    supplier's; empty: none."""
+    if suppliers is not None and not suppliers:
+        return []
     where: list[str] = ["TRUE"]
     params: list[Any] = []
-    for column, value in (
-        ("supplier_id", supplier_id),
-        ("recipient_siret", recipient_siret),
-        ("status", status),
-    ):
+    if suppliers is not None:
+        where.append("supplier_id = ANY(%s)")
+        params.append(list(suppliers))
+    for column, value in (("recipient_siret", recipient_siret), ("status", status)):
         if value is not None:
             where.append(f"{column} = %s")
             params.append(value)

@@ -8,52 +8,56 @@ says which API role stands for it, so the API's routes and the portal's forms ag
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
+from enum import Enum
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from facturier.domain.invoice import Invoice
+from facturier.domain.invoice import Invoice, ReasonCode
 from facturier.domain.lifecycle import TRANSITION_BY_ACTION, Action, Role, Status, allowed_actions
 from facturier.services.auth import ApiRole, Principal
+from facturier.services.fields import Body, Number, Reference, Siret, Text
 from facturier.services.invoicing import InvoicingApp
 
 # ---------------------------------------------------------------- arguments
 
 
-class NoBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class NoBody(Body):
+    """An action that takes no arguments."""
 
 
-class ReasonIn(NoBody):
-    reason: str = Field(min_length=1, max_length=1000)
-    reason_code: str = Field(default="AUTRE", description="reform reason code, e.g. JUSTIF_ABS")
+class ReasonIn(Body):
+    reason: Text = Field(min_length=1, max_length=1000)
+    reason_code: ReasonCode = Field(
+        default=ReasonCode.AUTRE, description="reform reason code, e.g. JUSTIF_ABS"
+    )
 
 
-class CompleteIn(NoBody):
-    comment: str = Field(min_length=1, max_length=2000)
+class CompleteIn(Body):
+    comment: Text = Field(min_length=1, max_length=2000)
 
 
-class RerouteIn(NoBody):
-    recipient_siret: str = Field(pattern=r"^\d{14}$")
-    service_code: str = Field(default="", max_length=100)
-    order_reference: str = Field(default="", max_length=50)
+class RerouteIn(Body):
+    recipient_siret: Siret
+    service_code: Reference = Field(default="", max_length=100)
+    order_reference: Reference = Field(default="", max_length=50)
 
 
-class RejectIn(NoBody):
-    reason_code: str = Field(description="reform reason code, e.g. NON_CONFORME")
-    reason: str = Field(min_length=1, max_length=1000)
+class RejectIn(Body):
+    # No default: a buyer states why it refuses (the portal's form preselects nothing).
+    reason_code: ReasonCode = Field(description="reform reason code, e.g. NON_CONFORME")
+    reason: Text = Field(min_length=1, max_length=1000)
 
 
-class OrderPaymentIn(NoBody):
-    payment_order_number: str = Field(min_length=1, max_length=50)
+class OrderPaymentIn(Body):
+    payment_order_number: Reference = Field(min_length=1, max_length=50)
 
 
-class PayIn(NoBody):
-    amount: Decimal = Field(gt=0, max_digits=18, decimal_places=2)
+class PayIn(Body):
+    amount: Number = Field(gt=0, max_digits=18, decimal_places=2)
     payment_date: date
-    payment_reference: str = Field(min_length=1, max_length=100)
+    payment_reference: Reference = Field(min_length=1, max_length=100)
 
 
 ACTION_BODIES: dict[Action, type[BaseModel]] = {
@@ -69,6 +73,12 @@ ACTION_BODIES: dict[Action, type[BaseModel]] = {
 
 def body_of(action: Action) -> type[BaseModel]:
     return ACTION_BODIES.get(action, NoBody)
+
+
+def arguments(body: BaseModel) -> dict[str, Any]:
+    """A validated body as the command's arguments: enums as their plain values, which is
+    what the recorded event keeps."""
+    return {k: v.value if isinstance(v, Enum) else v for k, v in body.model_dump().items()}
 
 
 # ---------------------------------------------------------------- who

@@ -12,12 +12,14 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import psycopg
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Response
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
-from stdnum.fr import siret as siret_number
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from facturier.domain.invoice import (
     InvalidCommand,
@@ -29,13 +31,15 @@ from facturier.domain.lifecycle import (
     TRANSITION_BY_ACTION,
     Action,
     LifecycleError,
+    Status,
     allowed_actions,
 )
+from facturier.domain.text import is_siret
 from facturier.projections import views
 from facturier.projections.fec import fec_filename, fetch_fec_lines, format_fec
 from facturier.projections.payment_delays import DEFAULT_PAYMENT_DAYS, fetch_state, paris_date
-from facturier.services import metrics
-from facturier.services.actions import ActionForbidden, NoBody, authorise, body_of
+from facturier.services import i18n, metrics
+from facturier.services.actions import ActionForbidden, NoBody, arguments, authorise, body_of
 from facturier.services.auth import ApiRole, Principal, authenticate
 from facturier.services.db import apply_schema, pool
 from facturier.services.directory import (
@@ -46,8 +50,18 @@ from facturier.services.directory import (
 )
 from facturier.services.documents import DocumentStore
 from facturier.services.flows import FlowIntake
-from facturier.services.http import command_result, error
-from facturier.services.intake_api import intake_routes
+from facturier.services.health import report as health_report
+from facturier.services.http import (
+    SecurityHeaders,
+    attachment,
+    bad_input,
+    command_result,
+    error,
+    problem,
+    validation_problem,
+)
+from facturier.services.input_guard import BadInput, InputGuard
+from facturier.services.intake_api import intake_routes, refusal
 from facturier.services.invoicing import (
     ConcurrentChange,
     InvoiceNotFound,
@@ -60,7 +74,7 @@ from facturier.services.receipts import NotReceived
 from facturier.services.receipts import receipt as receipt_of
 from facturier.services.settings import Settings
 from facturier.services.submission import Submissions
-from facturier.services.web import web_routes
+from facturier.services.web import page, web_routes
 
 # ---------------------------------------------------------------- request bodies
 
@@ -71,7 +85,7 @@ class PaymentTermsIn(NoBody):
     )
 
 
-SiretPath = Annotated[str, Path(pattern=r"^\d{14}$", examples=["11000201100044"])]
+SiretPath = Annotated[str, Path(pattern=r"^[0-9]{14}$", examples=["11000201100044"])]
 
 # ---------------------------------------------------------------- errors
 
@@ -175,13 +189,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         return response
 
+    # Outermost last: every answer, the guard's refusals included, gets the headers.
+    app.add_middleware(InputGuard, render=_refusal, max_body=settings.max_file_mb * 1_000_000)
+    app.add_middleware(SecurityHeaders)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> Response:
+        if _portal(request.url.path):  # a portal URL that names nothing (a bad id)
+            return portal_page(request, 404)
+        return validation_problem(error.errors())
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        if isinstance(error.detail, dict):
+            return JSONResponse({"detail": error.detail}, error.status_code, error.headers)
+        if error.status_code == 404 and _portal(request.url.path):
+            return portal_page(request, 404)
+        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(error.status_code, "INVALID")
+        body = problem(error.status_code, code, str(error.detail))
+        body.headers.update(error.headers or {})
+        return body
+
     @app.exception_handler(InvalidCommand)
     async def invalid_command(_: Request, error: InvalidCommand) -> JSONResponse:
-        code = error.reason_code.value if isinstance(error, InvalidInvoice) else "INVALID"
-        return JSONResponse(
-            status_code=422,
-            content={"detail": {"code": code, "field": error.field, "message": error.message}},
-        )
+        if isinstance(error, InvalidInvoice):
+            return refusal(list(error.problems))
+        return problem(422, "INVALID", error.message, error.field)
 
     @app.exception_handler(RoutingRefused)
     async def misrouted(_: Request, error: RoutingRefused) -> JSONResponse:
@@ -221,7 +254,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return asdict(report)
 
     @app.get("/directory/structures/{siret}", tags=["directory"])
-    def structure(siret: str, caller: Caller) -> dict[str, Any]:
+    def structure(siret: SiretPath, caller: Caller) -> dict[str, Any]:
         """A buyer structure as the directory knows it (any authenticated caller: suppliers
         need it to address their invoices)."""
         found = state["directory"].find(siret)
@@ -236,9 +269,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             status_code=409, content={"detail": {"code": code, "message": str(error)}}
         )
 
-    @app.get("/health", tags=["operations"])
-    def health() -> dict[str, str]:
+    @app.get("/health/live", tags=["operations"])
+    def alive() -> dict[str, str]:
+        """This API process answers (a liveness probe)."""
         return {"status": "ok"}
+
+    @app.get("/health", tags=["operations"])
+    def health(response: Response) -> dict[str, Any]:
+        """Every stage of the pipeline: each service's instances, status (ok, failing,
+        stuck, down, stopped) and lag, and the dead letters kept. 503 when a stage is not
+        ok (services/health.py)."""
+        try:
+            with state["pool"].connection(timeout=5) as conn:
+                found = health_report(conn)
+        except psycopg.Error as error:
+            response.status_code = 503
+            return {"status": "unhealthy", "database": f"unreachable: {error}"[:300]}
+        if found["status"] != "ok":
+            response.status_code = 503
+        return found
 
     @app.get("/metrics", tags=["operations"], include_in_schema=False)
     def prometheus_metrics() -> Response:
@@ -279,23 +328,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         caller: Caller,
         supplier_id: str | None = None,
         recipient_siret: str | None = None,
-        status: str | None = None,
+        status: Status | None = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         before_submitted_at: datetime | None = None,
         before_id: uuid.UUID | None = None,
     ) -> dict[str, Any]:
-        """A supplier's invoices (or a buyer's), newest first, with keyset pagination."""
-        if caller.role is ApiRole.SUPPLIER:
-            supplier_id = caller.scope
-        elif caller.role is ApiRole.BUYER:
-            recipient_siret = caller.scope
+        """The invoices the token sees (a supplier's, an operator's mandates', those addressed
+        to a buyer, everyone's for auditors and admins), newest first, keyset pagination.
+        `supplier_id` and `recipient_siret` narrow the list within that scope."""
+        scope = caller.invoices
+        suppliers = scope.suppliers
+        if supplier_id is not None:
+            suppliers = (supplier_id,) if suppliers is None or supplier_id in suppliers else ()
+        recipient = scope.recipient
+        if recipient_siret is not None:
+            if recipient is not None and recipient != recipient_siret:
+                suppliers = ()  # another structure's invoices: none of them
+            recipient = recipient_siret
         before = (before_submitted_at, before_id) if before_submitted_at and before_id else None
         with state["pool"].connection() as conn:
             rows = views.invoices(
                 conn,
-                supplier_id=supplier_id,
-                recipient_siret=recipient_siret,
-                status=status,
+                suppliers=suppliers,
+                recipient_siret=recipient,
+                status=status.value if status else None,
                 limit=limit,
                 before=before,
             )
@@ -359,11 +415,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise error(409, "NOT_RECEIVED", str(missing)) from None
 
     def _structure_reader(caller: Principal, siret: str) -> None:
-        if caller.role is ApiRole.SUPPLIER or (
-            caller.role is ApiRole.BUYER and caller.scope != siret
-        ):
+        if not caller.reads_structure(siret):
             raise error(403, "FORBIDDEN", f"only structure {siret}, auditors and admins")
-        if not siret_number.is_valid(siret):
+        if not is_siret(siret):
             raise error(422, "SIRET_ERR", f"{siret} is not a valid SIRET", "siret")
 
     @app.put("/structures/{siret}/payment-terms", tags=["payment"])
@@ -407,10 +461,40 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return PlainTextResponse(
             text,
             media_type="text/plain; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{fec_filename(siret, year)}"'},
+            headers={"Content-Disposition": attachment(fec_filename(siret, year))},
         )
 
     return app
+
+
+def _portal(path: str) -> bool:
+    return path == "/portal" or path.startswith("/portal/")
+
+
+def portal_page(request: Request, status: int, text: str = "") -> HTMLResponse:
+    """A page of the portal for a request no route answered (404) or the guard refused."""
+    t = i18n.translator(
+        i18n.negotiate(request.cookies.get(i18n.COOKIE), request.headers.get("accept-language", ""))
+    )
+    if status == 404:
+        title, text = t("message.page_not_found"), t("message.page_not_found_text")
+    else:
+        title = t("message.bad_input")
+    return page("portal_message.html", status, title=title, text=text, session=None)
+
+
+def _refusal(path: str, bad: BadInput) -> Callable[..., Awaitable[None]]:
+    """The input guard's answer: a problem (JSON), or a page on the portal."""
+    if _portal(path):
+
+        async def as_page(scope: Any, receive: Any, send: Any) -> None:
+            request = Request(scope, receive)
+            await portal_page(request, bad.status, f"{bad.field}: {bad.message}")(
+                scope, receive, send
+            )
+
+        return as_page
+    return bad_input(bad)
 
 
 def _add_action_route(
@@ -426,7 +510,7 @@ def _add_action_route(
     def endpoint(
         invoice_id: uuid.UUID, request: Request, caller: Any, body: Any = None
     ) -> dict[str, Any]:
-        params: dict[str, Any] = body.model_dump() if body is not None else {}
+        params = arguments(body) if body is not None else {}
         return act(invoice_id, action, params, caller, request)
 
     # FastAPI reads the parameter types from the annotations: each action gets its own body.

@@ -37,19 +37,47 @@ class Principal:
             return ("*",)
         if self.role is ApiRole.SUPPLIER:
             return (self.scope,)
-        if self.role is ApiRole.OPERATOR:
-            return tuple(s.strip() for s in self.scope.split(",") if s.strip())
+        if self.role is ApiRole.OPERATOR:  # "*" is never a mandate
+            return tuple(
+                s for s in (s.strip() for s in self.scope.split(",")) if s not in ("", "*")
+            )
         return ()
 
     def submits_for(self, supplier_id: str) -> bool:
         return "*" in self.suppliers or supplier_id in self.suppliers
 
+    @property
+    def invoices(self) -> InvoiceScope:
+        """Which invoices the principal sees: the one rule every route and page applies, to
+        single invoices (`sees`) and to lists alike."""
+        if self.role in (ApiRole.AUDITOR, ApiRole.ADMIN):
+            return InvoiceScope(None, None)
+        if self.role is ApiRole.BUYER:
+            return InvoiceScope(None, self.scope)
+        return InvoiceScope(self.suppliers, None)
+
     def sees(self, supplier_id: str, recipient_siret: str) -> bool:
+        return self.invoices.holds(supplier_id, recipient_siret)
+
+    def reads_structure(self, siret: str) -> bool:
+        """A structure's own books (its FEC, its payment terms): its buyer, auditors, admins."""
         if self.role in (ApiRole.AUDITOR, ApiRole.ADMIN):
             return True
-        if self.role in (ApiRole.SUPPLIER, ApiRole.OPERATOR):
-            return self.submits_for(supplier_id)
-        return recipient_siret == self.scope
+        return self.role is ApiRole.BUYER and self.scope == siret
+
+
+@dataclass(frozen=True)
+class InvoiceScope:
+    """The invoices of `suppliers` (None: of any supplier) addressed to `recipient` (None: to
+    any structure). An operator without a valid mandate has `suppliers == ()`: nothing."""
+
+    suppliers: tuple[str, ...] | None
+    recipient: str | None
+
+    def holds(self, supplier_id: str, recipient_siret: str) -> bool:
+        return (self.suppliers is None or supplier_id in self.suppliers) and (
+            self.recipient is None or recipient_siret == self.recipient
+        )
 
 
 def _digest(token: str) -> str:

@@ -61,7 +61,7 @@ def _start_services(settings: Settings, base: str) -> None:
 
 def _answers(base: str) -> bool:
     try:
-        return httpx.get(f"{base}/health", timeout=1).status_code == 200
+        return httpx.get(f"{base}/health/live", timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
 

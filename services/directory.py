@@ -58,6 +58,7 @@ from facturier.domain.directory import (
     structure_id,
 )
 from facturier.domain.invoice import InvalidCommand
+from facturier.domain.text import reference_problem, text_problem
 from facturier.services.db import ddl_lock
 
 if TYPE_CHECKING:
@@ -373,6 +374,10 @@ def read_document(document: Any, source: str) -> list[StructureSpec]:
         references = item.get("order_references", [])
         if not isinstance(references, list) or not all(isinstance(r, str) for r in references):
             raise DirectoryFileError(f"{where}.order_references: a list of strings expected")
+        for reference in references:
+            problem = reference_problem(reference)
+            if problem:
+                raise DirectoryFileError(f"{where}.order_references: {reference!r} {problem}")
         specs.append(_structure_spec(item, where, tuple(services), tuple(references)))
     return _checked(specs, source)
 
@@ -487,6 +492,9 @@ def _text(item: Mapping[str, Any], key: str, where: str) -> str:
     value = item.get(key)
     if not isinstance(value, str) or not value.strip():
         raise DirectoryFileError(f"{where}: {key} is required (a string)")
+    problem = text_problem(value) if key == "name" else reference_problem(value)
+    if problem:
+        raise DirectoryFileError(f"{where}: {key} {problem}")
     return value.strip()
 
 

@@ -56,6 +56,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "No invoice with this id for this account.",
         "Aucune facture avec cet identifiant pour ce compte.",
     ),
+    "message.page_not_found": ("Page not found", "Page introuvable"),
+    "message.page_not_found_text": (
+        "This address leads to no page of the portal.",
+        "Cette adresse ne mène à aucune page du portail.",
+    ),
+    "message.bad_input": (
+        "This request cannot be read",
+        "Cette demande ne peut pas être lue",
+    ),
     "message.session_ended": (
         "Your session has ended: sign in again.",
         "Votre session a pris fin : reconnectez-vous.",

@@ -8,7 +8,6 @@
   `GET /flows/{id}` its report (JSON), `GET /flows/{id}/report` the same as a page.
 """
 
-import json
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict
@@ -20,7 +19,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 from stdnum.fr import tva
 
 from facturier.domain.flow import Flow, FlowStatus
@@ -37,8 +36,17 @@ from facturier.domain.invoice import (
 )
 from facturier.services.auth import ApiRole, Principal
 from facturier.services.documents import DocumentMissing, DocumentStore
+from facturier.services.fields import Body, Identifier, Line, Number, Reference, Siret, Text
 from facturier.services.flows import FlowIntake
-from facturier.services.http import command_result, error
+from facturier.services.http import (
+    attachment,
+    bad_input,
+    command_result,
+    error,
+    upload_name,
+    validation_problem,
+)
+from facturier.services.input_guard import BadInput, strict_json
 from facturier.services.invoicing import DuplicateInvoice
 from facturier.services.submission import NotMandated, SubmissionRefused, Submissions
 
@@ -54,70 +62,73 @@ DEFAULT_PAYMENT_TERMS = "30 days from receipt (délai global de paiement)"
 # ---------------------------------------------------------------- request bodies
 
 
-class AddressIn(BaseModel):
-    line1: str = Field(default="", max_length=200)
-    line2: str = Field(default="", max_length=200)
-    city: str = Field(default="", max_length=100)
-    postcode: str = Field(default="", max_length=20)
+class AddressIn(Body):
+    line1: Line = Field(default="", max_length=200)
+    line2: Line = Field(default="", max_length=200)
+    city: Line = Field(default="", max_length=100)
+    postcode: Line = Field(default="", max_length=20)
     country: str = Field(default="FR", pattern=r"^[A-Z]{2}$")
 
     def to_domain(self) -> Address:
         return Address(self.line1, self.line2, self.city, self.postcode, self.country)
 
 
-class SupplierIn(BaseModel):
+class SupplierIn(Body):
     scheme: SupplierScheme = SupplierScheme.SIRET
-    id: str = Field(min_length=1, max_length=40, examples=["73282932000074"])
-    name: str = Field(min_length=1, max_length=200)
-    vat_number: str = Field(
+    id: Identifier = Field(min_length=1, max_length=40, examples=["73282932000074"])
+    name: Line = Field(min_length=1, max_length=200)
+    vat_number: Identifier = Field(
         default="", max_length=20, description="BT-31; derived from the SIREN when empty"
     )
     address: AddressIn = Field(default_factory=AddressIn)
 
 
-class LineIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    quantity: Decimal = Field(max_digits=18, decimal_places=4)
-    unit: str = Field(default="C62", max_length=3, description="UN/ECE rec. 20 (C62 = unit)")
-    unit_price: Decimal = Field(ge=0, max_digits=18, decimal_places=4)
-    vat_rate: Decimal = Field(default=Decimal(20), ge=0, le=100, decimal_places=2)
+class LineIn(Body):
+    name: Line = Field(min_length=1, max_length=200)
+    quantity: Number = Field(max_digits=18, decimal_places=4)
+    unit: str = Field(
+        default="C62", pattern=r"^[A-Z0-9]{1,3}$", description="UN/ECE rec. 20 (C62 = unit)"
+    )
+    unit_price: Number = Field(ge=0, max_digits=18, decimal_places=4)
+    vat_rate: Number = Field(default=Decimal(20), ge=0, le=100, decimal_places=2)
     vat_category: str = Field(default="S", pattern=r"^(S|Z|E|AE|K|G|O|L|M)$")
 
 
-class PaymentIn(BaseModel):
-    means_code: str = Field(default="58", pattern=r"^\d{1,3}$", description="58 SEPA transfer")
-    iban: str = Field(default="", max_length=34)
-    bic: str = Field(default="", max_length=11)
-    remittance: str = Field(default="", max_length=140)
+class PaymentIn(Body):
+    means_code: str = Field(default="58", pattern=r"^[0-9]{1,3}$", description="58 SEPA transfer")
+    iban: Identifier = Field(default="", max_length=42)
+    bic: Identifier = Field(default="", max_length=11)
+    remittance: Reference = Field(default="", max_length=140)
 
 
-class InvoiceIn(BaseModel):
+class InvoiceIn(Body):
     """An invoice typed in the portal or posted by the supplier's software. Line amounts,
     the VAT breakdown and the totals are computed; totals sent are checked against them."""
 
-    model_config = ConfigDict(extra="forbid")
     supplier: SupplierIn
-    recipient_siret: str = Field(pattern=r"^\d{14}$", examples=["11000201100044"])
-    recipient_name: str = Field(default="", max_length=200)
-    service_code: str = Field(default="", max_length=100)
-    order_reference: str = Field(default="", max_length=50, description="engagement juridique")
-    contract_reference: str = Field(default="", max_length=50)
-    number: str = Field(min_length=1, max_length=20)
+    recipient_siret: Siret
+    recipient_name: Line = Field(default="", max_length=200)
+    service_code: Reference = Field(default="", max_length=100)
+    order_reference: Reference = Field(
+        default="", max_length=50, description="engagement juridique"
+    )
+    contract_reference: Reference = Field(default="", max_length=50)
+    number: Reference = Field(min_length=1, max_length=20)
     kind: InvoiceKind = InvoiceKind.INVOICE
     issue_date: date
     due_date: date | None = None
     currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
     lines: list[LineIn] = Field(min_length=1, max_length=2000)
-    vat_exemption_reason: str = Field(
+    vat_exemption_reason: Line = Field(
         default="", max_length=200, description="BT-120, for exempt or reverse-charge lines"
     )
-    prepaid_amount: Decimal = Field(default=ZERO, max_digits=18, decimal_places=2)
+    prepaid_amount: Number = Field(default=ZERO, max_digits=18, decimal_places=2)
     payment: PaymentIn | None = None
-    payment_terms: str = Field(default="", max_length=500)
-    net_amount: Decimal | None = Field(default=None, max_digits=18, decimal_places=2)
-    vat_amount: Decimal | None = Field(default=None, max_digits=18, decimal_places=2)
-    gross_amount: Decimal | None = Field(default=None, max_digits=18, decimal_places=2)
-    payable_amount: Decimal | None = Field(default=None, max_digits=18, decimal_places=2)
+    payment_terms: Text = Field(default="", max_length=500)
+    net_amount: Number | None = Field(default=None, max_digits=18, decimal_places=2)
+    vat_amount: Number | None = Field(default=None, max_digits=18, decimal_places=2)
+    gross_amount: Number | None = Field(default=None, max_digits=18, decimal_places=2)
+    payable_amount: Number | None = Field(default=None, max_digits=18, decimal_places=2)
 
     def to_domain(self) -> InvoiceData:
         lines = tuple(
@@ -268,7 +279,7 @@ def document_download(invoice: Invoice, sha256: str, store: DocumentStore) -> Re
     return Response(
         content,
         media_type=found.media_type,
-        headers={"Content-Disposition": f'attachment; filename="{found.filename}"'},
+        headers={"Content-Disposition": attachment(found.filename)},
     )
 
 
@@ -323,18 +334,21 @@ def intake_routes(
         """PDF deposit: a Factur-X PDF alone, or a plain PDF with the invoice's data typed.
         A signed PDF's signatures are verified; the verdict is recorded on the invoice."""
         submitter(caller)
+        filename = upload_name(file, "invoice.pdf")
         content = await _read_bounded(file, submissions().limits.max_pdf_bytes)
         typed = None
         if invoice is not None:
             try:
-                typed = InvoiceIn.model_validate(json.loads(invoice)).to_domain()
-            except (ValueError, ValidationError) as bad:
-                raise error(422, "INVALID", f"invoice: {bad}", "invoice") from None
+                typed = InvoiceIn.model_validate(strict_json(invoice, "invoice")).to_domain()
+            except BadInput as bad:
+                return bad_input(bad)
+            except ValidationError as invalid:
+                return validation_problem(invalid.errors(), prefix="invoice")
         correlation_id = correlation(request)
         try:
             created = submissions().pdf(
                 content,
-                file.filename or "invoice.pdf",
+                filename,
                 typed,
                 caller.actor,
                 correlation_id,
@@ -361,10 +375,11 @@ def intake_routes(
         """EDI flow: stored and acknowledged at once (202), processed in the background.
         Uploading the same bytes again returns the same flow (safe to retry)."""
         submitter(caller)
+        filename = upload_name(file, "upload")
         content = await _read_bounded(file, flows().limits.max_upload_bytes)
         received = flows().receive(
             content,
-            file.filename or "upload",
+            filename,
             caller.actor,
             caller.suppliers,
             correlation_id=correlation(request),

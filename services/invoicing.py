@@ -100,13 +100,7 @@ class InvoicingApp(Application[UUID]):
         signature: SignatureCheck | None = None,
     ) -> Invoice:
         """An invoice submitted and delivered, not saved yet (InvalidInvoice if wrong)."""
-        invoice = Invoice(
-            data=data,
-            mode=mode,
-            actor=actor,
-            correlation_id=correlation_id,
-            signature=signature,
-        )
+        invoice = Invoice.submit(data, mode, actor, correlation_id, signature)
         self._deliver(invoice, correlation_id)
         return invoice
 

@@ -12,6 +12,11 @@ from kafka.partitioner.default import DefaultPartitioner, murmur2
 
 from facturier.services.settings import Settings
 
+# Largest message: an invoice of thousands of lines fits (the broker's default, 1 MB, would
+# not). Set on the topics facturier creates and on its producer; a message beyond is a dead
+# letter of the relay, never a stop.
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+
 
 class MemoisedKeyPartitioner(DefaultPartitioner):  # type: ignore[misc]
     """Kafka's default key partitioning (murmur2 of the key), memoised: the relay sends about
@@ -60,6 +65,7 @@ def producer(settings: Settings) -> KafkaProducer:
         max_in_flight_requests_per_connection=5,
         allow_auto_create_topics=False,
         partitioner=MemoisedKeyPartitioner(),
+        max_request_size=MAX_MESSAGE_BYTES,
     )
 
 
@@ -99,7 +105,16 @@ def ensure_topic(settings: Settings, topic: str | None = None, timeout_s: float 
     try:
         if name in admin.list_topics():
             return
-        admin.create_topics([NewTopic(name, settings.topic_partitions, settings.topic_replication)])
+        admin.create_topics(
+            [
+                NewTopic(
+                    name,
+                    settings.topic_partitions,
+                    settings.topic_replication,
+                    topic_configs={"max.message.bytes": str(MAX_MESSAGE_BYTES)},
+                )
+            ]
+        )
     except TopicAlreadyExistsError:
         pass
     finally:

@@ -16,6 +16,10 @@ RELAY_POSITION = Gauge("facturier_relay_position", "Last notification id publish
 RELAY_LAG = Gauge(
     "facturier_relay_lag", "Newest notification id minus the last one published to Kafka"
 )
+RELAY_DEAD_LETTERS = Counter(
+    "facturier_relay_dead_letters_total",
+    "Events the relay set aside: the contract cannot encode them or the broker refused them",
+)
 EVENTS_CONSUMED = Counter(
     "facturier_events_consumed_total", "Messages applied by a projection", ["group"]
 )
@@ -70,4 +74,14 @@ EMAILS_UNKNOWN = Counter(
 )
 EMAIL_OUTBOX_PENDING = Gauge(
     "facturier_email_outbox_pending", "Notification e-mails waiting to be sent or retried"
+)
+SERVICE_UP = Gauge(
+    "facturier_service_up",
+    "1 while a service's loop runs, 0 from a failure until it has run a minute without one",
+    ["service"],
+)
+SERVICE_RESTARTS = Counter(
+    "facturier_service_restarts_total",
+    "Times a service's loop failed and was restarted by its process",
+    ["service"],
 )

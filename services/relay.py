@@ -13,13 +13,21 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import zlib
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import psycopg
+from eventsourcing.persistence import Notification
 from kafka import KafkaProducer
+from kafka.errors import (
+    CorruptRecordError,
+    InvalidRecordError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+)
+from kafka.producer.future import FutureRecordMetadata
 
 from facturier.domain.flow import Flow
 from facturier.events.chain import GENESIS, link
@@ -34,6 +42,13 @@ if TYPE_CHECKING:
     from facturier.services.invoicing import InvoicingApp
 
 log = logging.getLogger("facturier.relay")
+# What the broker answers about one message itself, not about the broker or the network.
+_RECORD_ERRORS = (
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    InvalidRecordError,
+    CorruptRecordError,
+)
 
 
 class Relay:
@@ -70,30 +85,47 @@ class Relay:
         return int(row[0]) if row else 0
 
     def publish_next(self, conn: psycopg.Connection[Any]) -> int:
-        """Publish one batch after the saved position; return how many were sent."""
+        """Publish one batch after the saved position; return how many were handled (sent,
+        or set aside as dead letters)."""
         start = self.position(conn) + 1
+        conn.commit()  # no transaction left open while idle
         notifications = self.app.recorder.select_notifications(start, self.batch)
         if not notifications:
             return 0
         heads = self._chain_heads(conn, {n.originator_id for n in notifications})
-        futures = []
+        sent: list[tuple[Notification, FutureRecordMetadata]] = []
+        dead: list[tuple[Notification, Exception]] = []
         for notification in notifications:
             invoice_id = notification.originator_id  # a UUID, as PostgreSQL returns it
             version, previous = heads.get(invoice_id, (0, GENESIS))
             if notification.originator_version != version + 1:
                 previous = self._head_before(invoice_id, notification.originator_version)
+            # The chain links the stored event, published or not: a dead letter leaves no gap
+            # in it, and `audit verify --topic` reports the message the topic lacks.
             heads[invoice_id] = (notification.originator_version, link(previous, notification))
-            topic, message = self._message(
-                self.app.mapper.to_domain_event(notification), heads[invoice_id][1]
-            )
-            futures.append(
-                self.producer.send(
+            try:
+                topic, message = self._message(
+                    self.app.mapper.to_domain_event(notification), heads[invoice_id][1]
+                )
+                future = self.producer.send(
                     topic, key=message.key, value=message.value, headers=message.headers
                 )
-            )
+            except KafkaError as error:
+                if not isinstance(error, _RECORD_ERRORS):
+                    raise  # the broker or the network: retried, nothing saved
+                dead.append((notification, error))
+            except Exception as error:  # this one event cannot be encoded
+                dead.append((notification, error))
+            else:
+                sent.append((notification, future))
         self.producer.flush()
-        for future in futures:
-            future.get(timeout=0)  # raises if the broker refused any message: no save
+        acknowledged = 0
+        for notification, future in sent:
+            try:
+                future.get(timeout=0)  # raises if the broker refused the message
+                acknowledged += 1
+            except _RECORD_ERRORS as error:
+                dead.append((notification, error))
         last = notifications[-1].id
         with conn.cursor() as cur:
             cur.executemany(
@@ -102,14 +134,45 @@ class Relay:
                 " chain_hash = EXCLUDED.chain_hash WHERE event_chain.version < EXCLUDED.version",
                 [(i, v, h) for i, (v, h) in heads.items()],
             )
+            if dead:
+                self._dead_letters(cur, dead)
             cur.execute(
                 "UPDATE relay_position SET position = %s, updated_at = now() WHERE name = %s",
                 (last, self.name),
             )
         conn.commit()
-        metrics.EVENTS_RELAYED.inc(len(notifications))
+        metrics.EVENTS_RELAYED.inc(acknowledged)
         metrics.RELAY_POSITION.set(last)
         return len(notifications)
+
+    def _dead_letters(self, cur: psycopg.Cursor[Any], dead: list[tuple[Any, Exception]]) -> None:
+        """Events the contract cannot carry or the broker refuses one by one (too large...):
+        kept with their error, counted, and passed; the relay goes on with the next ones."""
+        for notification, error in dead:
+            log.error(
+                "dead letter: event %s v%s (notification %s) not published: %s",
+                notification.originator_id,
+                notification.originator_version,
+                notification.id,
+                error,
+            )
+        metrics.RELAY_DEAD_LETTERS.inc(len(dead))
+        cur.executemany(
+            "INSERT INTO relay_dead_letters (name, notification_id, originator_id,"
+            " originator_version, topic, error) VALUES (%s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (name, notification_id) DO NOTHING",
+            [
+                (
+                    self.name,
+                    n.id,
+                    str(n.originator_id),
+                    n.originator_version,
+                    n.topic,
+                    f"{type(error).__name__}: {error}"[:2000],
+                )
+                for n, error in dead
+            ],
+        )
 
     def _message(self, domain_event: Any, chain_hash: bytes) -> tuple[str, Message]:
         """The topic and message of an event: flows have their own topic and schema."""
@@ -147,12 +210,9 @@ class Relay:
                 stop.wait(2.0)
             listen.execute(f'LISTEN "{self.channel}"')
             log.info("relay %s publishing to %s", self.name, self.settings.topic)
-            lag_due = 0.0
+            # Its lag is measured from outside, by the process's monitor (services/health.py).
             while not stop.is_set():
                 sent = self.publish_next(conn)
-                if time.monotonic() >= lag_due:  # at most once a second: it costs 2 queries
-                    self._update_lag(conn)
-                    lag_due = time.monotonic() + 1.0
                 if sent < self.batch:
                     # Sleep until the event store announces new events (or a short timeout,
                     # so a missed notification only costs that much).
@@ -162,8 +222,3 @@ class Relay:
                         pass
         if self._producer is not None:
             self._producer.close()
-
-    def _update_lag(self, conn: psycopg.Connection[Any]) -> None:
-        newest = self.app.recorder.max_notification_id() or 0
-        metrics.RELAY_LAG.set(max(0, newest - self.position(conn)))
-        conn.commit()

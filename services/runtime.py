@@ -22,6 +22,7 @@ from facturier.services.directory import DirectoryApp
 from facturier.services.documents import DocumentStore
 from facturier.services.email_sender import run_email_sender
 from facturier.services.flows import FlowIntake, FlowProcessor
+from facturier.services.health import Monitor, Position
 from facturier.services.invoicing import InvoicingApp
 from facturier.services.relay import Relay
 from facturier.services.settings import Settings
@@ -93,18 +94,36 @@ def _supervised(
     target: Callable[[Settings, threading.Event], None],
     settings: Settings,
     stop: threading.Event,
+    monitor: Monitor,
 ) -> threading.Thread:
     def body() -> None:
         while not stop.is_set():
             try:
                 target(settings, stop)
-            except Exception:  # keep the service up; the error is logged with its trace
+            except Exception as error:  # keep the service up; the error is logged with its trace
                 log.exception("%s failed; restarting in 2 s", name)
+                monitor.failed(name, error)  # /health says so until it runs a minute again
                 stop.wait(2.0)
 
     thread = threading.Thread(target=body, name=name, daemon=True)
     thread.start()
     return thread
+
+
+def _probe(monitor: Monitor, settings: Settings, service: str) -> Callable[[], Position] | None:
+    """How the monitor measures a service's lag from outside its loop."""
+    groups = {
+        "tracking-projection": (settings.tracking_group, settings.topic),
+        "accounting-journal": (settings.accounting_group, settings.topic),
+        "payment-delays": (settings.payment_delays_group, settings.topic),
+        "notifications": (settings.notifications_group, settings.topic),
+        "flow-intake": (settings.flow_group, settings.flow_topic),
+    }
+    if service == "relay":
+        return monitor.relay_probe()
+    if service in groups:
+        return monitor.group_probe(*groups[service])
+    return None  # the e-mail sender: its outbox is counted by its own metrics
 
 
 def serve(
@@ -147,7 +166,13 @@ def serve(
     ]
     if chosen and not api:  # one Prometheus port per process: the first service's
         start_http_server(chosen[0][2], addr=settings.api_host)
-    workers = [_supervised(name, target, settings, stop) for name, target, _ in chosen]
+    monitor = Monitor(settings)
+    for name, _, _ in chosen:
+        monitor.watch(name, _probe(monitor, settings, name))
+    workers = [_supervised(name, target, settings, stop, monitor) for name, target, _ in chosen]
+    if chosen:
+        workers.append(threading.Thread(target=monitor.run, args=(stop,), name="monitor"))
+        workers[-1].start()
     if api:
         config = uvicorn.Config(
             create_app(settings),

@@ -87,6 +87,7 @@ from facturier.services import i18n
 from facturier.services.actions import (
     ActionForbidden,
     NoBody,
+    arguments,
     available,
     body_of,
     may_perform,
@@ -622,13 +623,15 @@ def _cursor(text: str) -> tuple[datetime, uuid.UUID] | None:
 
 
 def _scope(principal: Principal) -> dict[str, Any]:
-    """What a principal's list holds: its invoices (supplier, operator's mandates), those
-    addressed to its structure (buyer), or all (auditor, admin)."""
-    if principal.role is ApiRole.BUYER:
-        return {"recipient_siret": principal.scope}
-    if principal.role in (ApiRole.SUPPLIER, ApiRole.OPERATOR):
-        return {"suppliers": list(principal.suppliers)}
-    return {}
+    """What a principal's list holds (`Principal.invoices`): its invoices (supplier,
+    operator's mandates), those addressed to its structure (buyer), or all (auditor, admin)."""
+    scope = principal.invoices
+    filters: dict[str, Any] = {}
+    if scope.suppliers is not None:
+        filters["suppliers"] = list(scope.suppliers)
+    if scope.recipient is not None:
+        filters["recipient_siret"] = scope.recipient
+    return filters
 
 
 # ---------------------------------------------------------------- action forms
@@ -1050,7 +1053,7 @@ def web_routes(
         if len(mandates) == 1:
             fields["supplier_id"] = mandates[0]
             with pool().connection() as conn:
-                latest = views.invoices(conn, supplier_id=mandates[0], limit=1)
+                latest = views.invoices(conn, suppliers=[mandates[0]], limit=1)
             if latest:
                 fields["supplier_name"] = str(latest[0]["supplier_name"])
         return FormState(fields, [blank_line()])
@@ -1368,7 +1371,7 @@ def web_routes(
             if value:
                 raw[field] = value
         try:
-            params = model.model_validate(raw).model_dump()
+            params = arguments(model.model_validate(raw))
         except ValidationError as invalid:
             errors = {
                 str(e["loc"][0]): _validation_text(e, t)

@@ -42,6 +42,16 @@ BUYER = "11000201100044"
 OTHER_BUYER = "21750001600019"
 
 
+def fullwidth(text: str) -> str:
+    """`text` with its ASCII letters and digits in their fullwidth look-alikes."""
+    return "".join(chr(ord(c) + 0xFEE0) if c.isascii() and c.isalnum() else c for c in text)
+
+
+def arabic_indic(digits: str) -> str:
+    """ASCII digits written as Arabic-Indic digits (U+0660...)."""
+    return "".join(chr(0x0660 + int(c)) for c in digits)
+
+
 def invoice_data(
     number: str = "F-0001",
     supplier: str = SUPPLIER,
@@ -259,7 +269,7 @@ class Api:
 
     def healthy(self) -> bool:
         try:
-            return httpx.get(f"{self.base}/health").status_code == 200
+            return httpx.get(f"{self.base}/health/live").status_code == 200
         except httpx.HTTPError:
             return False
 

@@ -13,3 +13,17 @@ CREATE TABLE IF NOT EXISTS event_chain (
     version     bigint NOT NULL,
     chain_hash  bytea NOT NULL
 );
+
+-- Events the relay could not publish (the contract cannot encode them, or the broker refused
+-- that one message): kept with their error, counted (facturier_relay_dead_letters_total) and
+-- passed, so one event never stops the relay. `facturier status` shows them.
+CREATE TABLE IF NOT EXISTS relay_dead_letters (
+    name               text NOT NULL,
+    notification_id    bigint NOT NULL,
+    originator_id      text NOT NULL,
+    originator_version bigint NOT NULL,
+    topic              text NOT NULL,
+    error              text NOT NULL,
+    recorded_at        timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (name, notification_id)
+);

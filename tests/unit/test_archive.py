@@ -331,6 +331,19 @@ def test_path_traversal_and_absolute_names_are_refused(build: Build) -> None:
     assert set(refused.values()) == {(ReasonCode.IRR_TYPE_F, "INTAKE-ARCHIVE-PATH")}
 
 
+@pytest.mark.parametrize("build", [_zip, _targz], ids=["zip", "tar.gz"])
+def test_names_with_characters_a_text_may_not_hold_are_refused_and_quoted_safely(
+    build: Build,
+) -> None:
+    # (zipfile and tarfile end a name at its first NUL: "nul\x00.xml" is read as "nul".)
+    members = [("ok.xml", XML), ("esc\x1b[2J.xml", XML), ("a\ufffe.xml", XML), ("b\x85.xml", XML)]
+    unpacked = unpack(build(members), "flow")
+    assert _names(unpacked) == ["ok.xml"]
+    refused = _refused(unpacked)
+    assert set(refused) == {"esc\ufffd[2J.xml", "a\ufffd.xml", "b\ufffd.xml"}
+    assert set(refused.values()) == {(ReasonCode.IRR_TYPE_F, "INTAKE-ARCHIVE-PATH")}
+
+
 def test_tar_links_devices_and_fifos_are_refused() -> None:
     specials = []
     for name, kind in [

@@ -12,12 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from facturier.domain.invoice import (
-    MINIMUM_PROFILE,
     InvalidCommand,
     InvalidInvoice,
     Invoice,
+    InvoiceLine,
     PaymentMeans,
     SubmissionMode,
+    line,
+    vat_breakdown_of,
 )
 from facturier.domain.lifecycle import (
     STATUS_AFTER_EVENT,
@@ -32,7 +34,8 @@ from facturier.domain.lifecycle import (
     allowed_actions,
     transition_table_markdown,
 )
-from tests.conftest import BUYER, OTHER_BUYER, invoice_data
+from facturier.domain.rules import MINIMUM_PROFILE
+from tests.conftest import BUYER, OTHER_BUYER, arabic_indic, fullwidth, invoice_data
 
 # Valid arguments for every action, so that only the lifecycle can refuse them.
 PARAMS: dict[Action, dict[str, Any]] = {
@@ -135,14 +138,62 @@ def test_reroute_keeps_number_and_changes_address() -> None:
             "CALCUL_ERR",
         ),
         ({"currency": "euro"}, "currency", "REJ_SEMAN"),
-        ({"due_date": date(2026, 1, 1)}, "due_date", "REJ_SEMAN"),
+        ({"issue_date": date(1, 1, 1)}, "issue_date", "REJ_SEMAN"),
+        ({"issue_date": date(1899, 12, 31)}, "issue_date", "REJ_SEMAN"),
+        ({"due_date": date(9999, 12, 31)}, "due_date", "REJ_SEMAN"),
+        ({"currency": "XXX"}, "currency", "REJ_SEMAN"),
+        ({"currency": "eur"}, "currency", "REJ_SEMAN"),
+        ({"currency": fullwidth("EUR")}, "currency", "REJ_SEMAN"),
+        ({"recipient_siret": fullwidth(BUYER)}, "recipient_siret", "SIRET_ERR"),
+        ({"recipient_siret": arabic_indic(BUYER)}, "recipient_siret", "SIRET_ERR"),
+        ({"supplier_id": fullwidth("73282932000074")}, "supplier_id", "SIRET_ERR"),
+        ({"number": "F-\u202e1000"}, "number", "IRR_SYNTAX"),
+        ({"number": "F-\u200b1"}, "number", "IRR_SYNTAX"),
+        ({"order_reference": "EJ\u2066001"}, "order_reference", "IRR_SYNTAX"),
+        ({"supplier_name": "ACME\x00"}, "supplier_name", "IRR_SYNTAX"),
+        ({"supplier_name": "ACME\ud800"}, "supplier_name", "IRR_SYNTAX"),
+        ({"recipient_name": "A\uffffB"}, "recipient_name", "IRR_SYNTAX"),
+        ({"payment_terms": "30 jours\x1b[31m"}, "payment_terms", "IRR_SYNTAX"),
+        (
+            {
+                "gross_amount": Decimal("-120.00"),
+                "net_amount": Decimal("-100.00"),
+                "vat_amount": Decimal("-20.00"),
+                "payable_amount": Decimal("-120.00"),
+                "line_total": None,
+                "lines": (),
+                "vat_breakdown": (),
+            },
+            "gross_amount",
+            "MONTANTTOTAL_ERR",
+        ),
+        (
+            {
+                "gross_amount": Decimal("0.00"),
+                "net_amount": Decimal("0.00"),
+                "vat_amount": Decimal("0.00"),
+                "payable_amount": Decimal("0.00"),
+                "line_total": None,
+                "lines": (),
+                "vat_breakdown": (),
+            },
+            "gross_amount",
+            "MONTANTTOTAL_ERR",
+        ),
+        (
+            {"prepaid_amount": Decimal("200.00"), "payable_amount": Decimal("-80.00")},
+            "payable_amount",
+            "MONTANTTOTAL_ERR",
+        ),
+        ({"net_amount": Decimal("1e16")}, "net_amount", "MONTANTTOTAL_ERR"),
+        ({"payable_amount": Decimal("NaN")}, "payable_amount", "MONTANTTOTAL_ERR"),
     ],
 )
 def test_invalid_submission_names_field_and_reason_code(
     changes: dict[str, Any], field: str, code: str
 ) -> None:
     with pytest.raises(InvalidInvoice) as refused:
-        Invoice(data=replace(invoice_data(), **changes), mode=SubmissionMode.EDI, actor="s")
+        Invoice.submit(replace(invoice_data(), **changes), SubmissionMode.EDI, "s")
     assert refused.value.field == field
     assert refused.value.reason_code == code
 
@@ -163,6 +214,90 @@ def test_an_account_is_checked_as_an_iban_when_it_is_or_must_be_one(
 ) -> None:
     problems = replace(invoice_data(), payment_means=(means,)).problems()
     assert [p.rule for p in problems] == (["FR-IBAN"] if flagged else [])
+
+
+def test_a_due_date_before_the_issue_date_is_accepted() -> None:
+    """Paid in advance: EN 16931 and the official Schematron accept it, and so do we."""
+    data = replace(invoice_data(), due_date=date(2026, 1, 1))
+    assert data.due_date is not None and data.due_date < data.issue_date
+    assert data.problems() == []
+
+
+def test_a_line_too_large_for_the_event_contract_is_refused_not_overflowing() -> None:
+    """200 x 50,000,000,000,000 at 20 % passes each factor's bound but not the totals'."""
+    big = line("1", "Gros lot", Decimal(200), Decimal("50000000000000"), Decimal(20))
+    breakdown = vat_breakdown_of((big,))
+    net = big.net_amount
+    vat = breakdown[0].tax_amount
+    data = replace(
+        invoice_data(),
+        lines=(big,),
+        vat_breakdown=breakdown,
+        line_total=net,
+        net_amount=net,
+        vat_amount=vat,
+        gross_amount=net + vat,
+        payable_amount=net + vat,
+    )
+    with pytest.raises(InvalidInvoice) as refused:
+        Invoice.submit(data, SubmissionMode.PORTAL, "s")
+    assert refused.value.reason_code == "MONTANTTOTAL_ERR"
+    assert {p.rule for p in refused.value.problems} == {"FR-AMOUNT-RANGE"}
+
+
+def test_factors_of_any_size_are_refused_without_a_decimal_error() -> None:
+    """Quantities and prices read from a file may hold any number of digits: the line's
+    computation must never raise (decimal.InvalidOperation was a 500)."""
+    for quantity, price in ((Decimal("1e30"), Decimal("1e30")), (Decimal("1e-30"), Decimal(1))):
+        item = InvoiceLine("1", "x", quantity, "C62", price, Decimal("1.00"), "S", Decimal(20))
+        problems = replace(invoice_data(), lines=(item,)).problems()
+        assert problems, (quantity, price)
+
+
+def test_rules_are_checked_at_submission_not_when_history_is_replayed() -> None:
+    """An invoice recorded under older, looser rules still loads: the checks run when the
+    command is given, not in the event's body."""
+    loose = replace(invoice_data(), currency="XXX")  # refused by today's rules
+    with pytest.raises(InvalidInvoice):
+        Invoice.submit(loose, SubmissionMode.EDI, "s")
+    recorded = Invoice(data=loose, mode=SubmissionMode.EDI, actor="s")
+    events = recorded.collect_events()
+    replayed = None
+    for stored in events:
+        replayed = stored.mutate(replayed)
+    assert replayed is not None and replayed.data.currency == "XXX"
+
+
+@pytest.mark.parametrize(
+    ("action", "params", "field"),
+    [
+        (Action.SUSPEND, {"reason": "x\x00y", "reason_code": "AUTRE"}, "reason"),
+        (Action.SUSPEND, {"reason": "\ud83d", "reason_code": "AUTRE"}, "reason"),
+        (Action.REJECT, {"reason": "bad\x07", "reason_code": "AUTRE"}, "reason"),
+        (Action.ORDER_PAYMENT, {"payment_order_number": "M\u202e1"}, "payment_order_number"),
+    ],
+)
+def test_action_texts_are_checked_before_anything_is_recorded(
+    action: Action, params: dict[str, Any], field: str
+) -> None:
+    invoice = submit()
+    for step in (Action.ROUTE, Action.MAKE_AVAILABLE, Action.TAKE_IN_HAND):
+        perform(invoice, step)
+    if action is Action.ORDER_PAYMENT:
+        perform(invoice, Action.CERTIFY_SERVICE_DONE)
+    version = invoice.version
+    with pytest.raises(InvalidCommand) as refused:
+        getattr(invoice, action.value.replace("-", "_"))(actor="buyer:x", **params)
+    assert refused.value.field == field
+    assert invoice.version == version
+
+
+def test_a_multi_line_reason_is_kept() -> None:
+    invoice = submit()
+    for step in (Action.ROUTE, Action.MAKE_AVAILABLE):
+        perform(invoice, step)
+    invoice.suspend(reason="Ligne 1\r\n\tLigne 2", reason_code="JUSTIF_ABS", actor="buyer:x")
+    assert invoice.status is Status.SUSPENDUE
 
 
 def test_a_minimum_profile_payable_amount_is_not_checked_against_its_total() -> None:

@@ -16,6 +16,7 @@ from facturier.services.settings import SETTINGS
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS_YML = ROOT / "deploy" / "prometheus" / "prometheus.yml"
 DASHBOARD_JSON = ROOT / "deploy" / "grafana" / "facturier-dashboard.json"
+ALERTS_YML = ROOT / "deploy" / "prometheus" / "alerts.yml"
 
 # The API and every service run on its own (each a *_METRICS_PORT setting).
 PORT_SETTINGS = (
@@ -125,3 +126,22 @@ def test_every_declared_metric_has_a_panel() -> None:
     declared = _declared_metrics()
     assert {"facturier_events_appended", "facturier_payment_delay_days"} <= declared.keys()
     assert {family for family, samples in declared.items() if not samples & referenced} == set()
+
+
+def test_alert_rules_cover_dead_letters_and_failing_stages_with_declared_metrics() -> None:
+    text = ALERTS_YML.read_text()
+    assert "\t" not in text
+    assert "alerts.yml" in PROMETHEUS_YML.read_text()
+    exprs = re.findall(r"^\s*expr:\s*(.+)$", text, re.MULTILINE)
+    alerts = re.findall(r"^\s*- alert:\s*(\w+)$", text, re.MULTILINE)
+    assert len(exprs) == len(alerts) >= 4
+    referenced = {name for expr in exprs for name in re.findall(r"\bfacturier_\w+", expr)}
+    assert referenced - set().union(*_declared_metrics().values()) == set()
+    for needed in (
+        "facturier_dead_letters_total",
+        "facturier_relay_dead_letters_total",
+        "facturier_service_up",
+    ):
+        assert needed in referenced, needed
+    for expr in exprs:
+        assert expr.count("(") == expr.count(")"), expr
