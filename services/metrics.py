@@ -71,3 +71,9 @@ EMAILS_UNKNOWN = Counter(
 EMAIL_OUTBOX_PENDING = Gauge(
     "facturier_email_outbox_pending", "Notification e-mails waiting to be sent or retried"
 )
+AUTH_FAILURES = Counter(
+    "facturier_auth_failures_total",
+    "Failed authentications by channel (api, portal) and reason (unknown, revoked, expired,"
+    " invalid_scope; locked: refused unread while the client address is locked out)",
+    ["channel", "reason"],
+)
