@@ -171,7 +171,8 @@ def _list_tokens(args: argparse.Namespace) -> int:
         )
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]) - 1)]
     for line in table:
-        print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=False)), line[-1])
+        cells = [cell.ljust(width) for cell, width in zip(line, widths, strict=False)]
+        print("  ".join([*cells, line[-1]]))
     return 0
 
 
@@ -332,7 +333,10 @@ def _parser() -> argparse.ArgumentParser:
         "revoke-token", help="revoke a token at once (its portal sessions end with it)"
     )
     revoke.add_argument(
-        "token", metavar="ID_OR_TOKEN", help="the id list-tokens shows, or the token itself"
+        "token",
+        metavar="ID_OR_TOKEN",
+        type=cli_args.token_ref,
+        help="the id list-tokens shows, or the token itself",
     )
     revoke.set_defaults(func=_revoke_token)
 

@@ -72,6 +72,16 @@ def flow_id(text: str) -> str:
         raise argparse.ArgumentTypeError(f"{text!r} is not a flow id (a UUID)") from None
 
 
+def token_ref(text: str) -> str:
+    """A token's id as `list-tokens` shows it (or a longer prefix of its SHA-256), or the
+    token itself."""
+    if not (text.startswith("fct_") or re.fullmatch(r"[0-9a-f]{8,64}", text)):
+        raise argparse.ArgumentTypeError(
+            f"{text[:20]!r} is neither a token id (8 to 64 hex digits) nor a token (fct_...)"
+        )
+    return text
+
+
 def input_file(text: str) -> Path:
     path = Path(text)
     if not path.is_file():
