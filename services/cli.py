@@ -259,8 +259,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     for noisy in ("kafka", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    args = _parser().parse_args(argv)
-    return run(lambda: int(args.func(args)))
+
+    def command() -> int:
+        args = _parser().parse_args(argv)
+        return int(args.func(args))
+
+    return run(command)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -191,7 +191,12 @@ def run(command: Callable[[], int]) -> int:
 
 def _run(command: Callable[[], int]) -> int:
     try:
-        code = command()
+        try:
+            code = command()
+        except SystemExit as stop:  # argparse's --help and errors, a message to stop with
+            if isinstance(stop.code, str):
+                raise CliError(stop.code) from None
+            code = 0 if stop.code is None else stop.code
         sys.stdout.flush()  # a closed or full output fails here, not at the interpreter's exit
         return code
     except BrokenPipeError:
@@ -200,10 +205,6 @@ def _run(command: Callable[[], int]) -> int:
         return PIPE_CLOSED
     except KeyboardInterrupt:
         return INTERRUPTED
-    except SystemExit as stop:
-        if isinstance(stop.code, str):
-            return _fail(stop.code, 1)
-        raise
     except CliError as error:
         return _fail(error.message, error.code)
     except httpx.HTTPError as error:

@@ -25,9 +25,10 @@ the pages do without.
 
 Sessions: the browser holds a random session id in an HttpOnly, SameSite=Strict cookie
 scoped to /portal (Secure over https); the server keeps its SHA-256 only, with the SHA-256 of
-the API token it stands for (a revoked token ends its sessions), a CSRF token that every
-state-changing form sends back in a hidden field, and an expiry 8 hours after login. The
-login form itself is protected by a double-submit cookie.
+the API token it stands for (a revoked or expired token ends its sessions), a CSRF token that
+every state-changing form sends back in a hidden field, and an expiry 8 hours after login.
+The login form itself is protected by a double-submit cookie; its failures are throttled
+with the API's (`TokenGuard`).
 
 Amounts shown by the server are those of `InvoiceIn.to_domain()`, the code the JSON API
 submits with; the browser's live totals round half up to the cent the same way.
