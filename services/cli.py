@@ -214,9 +214,11 @@ def _flow_report(args: argparse.Namespace) -> int:
 
 def _audit(args: argparse.Namespace) -> int:
     from facturier.services.audit import verify
+    from facturier.services.db import apply_schema
     from facturier.services.invoicing import InvoicingApp
 
     settings = Settings.from_env()
+    apply_schema(settings, "relay")  # the heads the relay keeps: none yet on a new database
     app = InvoicingApp(settings)
     try:
         report = verify(app, settings, topic=args.topic)
@@ -262,6 +264,9 @@ def main(argv: list[str] | None = None) -> int:
 
     def command() -> int:
         args = _parser().parse_args(argv)
+        if args.command != "serve":
+            # A command's failure is its one line: not the Kafka client's retries before it.
+            logging.getLogger("kafka").setLevel(logging.CRITICAL)
         return int(args.func(args))
 
     return run(command)

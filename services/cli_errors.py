@@ -101,6 +101,14 @@ def _postgres(error: BaseException) -> str:
 STDOUT = "<standard output>"
 
 
+def _kafka(error: BaseException) -> str:
+    where = f"Kafka at {env('FACTURIER_KAFKA_BOOTSTRAP')}"
+    text = one_line(str(error))
+    if "bootstrap" in text.lower() or "Connection" in type(error).__name__:
+        return f"cannot reach {where}: {text}"
+    return f"{where}: {text}"
+
+
 def _os_error(error: OSError) -> str:
     if error.filename == STDOUT:
         return f"cannot write to standard output: {error.strerror}"
@@ -160,10 +168,7 @@ _KNOWN: dict[str, Callable[[Any], tuple[str, int]]] = {
     "eventsourcing.persistence.OperationalError": lambda e: (_postgres(e), 1),
     "eventsourcing.persistence.InterfaceError": lambda e: (_postgres(e), 1),
     "psycopg.Error": lambda e: (f"PostgreSQL: {one_line(str(e))}", 1),
-    "kafka.errors.KafkaError": lambda e: (
-        f"Kafka at {env('FACTURIER_KAFKA_BOOTSTRAP')}: {one_line(str(e))}",
-        1,
-    ),
+    "kafka.errors.KafkaError": lambda e: (_kafka(e), 1),
     "facturier.services.settings.SettingError": lambda e: (str(e), 2),
     "facturier.services.auth.InvalidScope": lambda e: (str(e), 2),
     "facturier.services.auth.TokenNotFound": lambda e: (str(e), 1),

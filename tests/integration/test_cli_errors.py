@@ -270,3 +270,13 @@ def test_unreachable_postgresql_or_a_bad_setting_is_one_line(api: Api) -> None:
     assert one_line_failure(done, 2) == (
         "facturier: FACTURIER_PG_PORT='five thousand': a whole number expected"
     )
+
+
+def test_unreachable_kafka_is_one_line(api: Api) -> None:
+    """After the Kafka client's own retries (about 30 s), which it does not print."""
+    port = str(free_port())
+    done = facturier(
+        api.settings, "audit", "verify", "--topic", FACTURIER_KAFKA_BOOTSTRAP=f"127.0.0.1:{port}"
+    )
+    line = one_line_failure(done, 1)
+    assert line.startswith(f"facturier: cannot reach Kafka at 127.0.0.1:{port}: "), line
