@@ -40,7 +40,14 @@ from facturier.projections.fec import fec_filename, fetch_fec_lines, format_fec
 from facturier.projections.payment_delays import DEFAULT_PAYMENT_DAYS, fetch_state, paris_date
 from facturier.services import i18n, metrics
 from facturier.services.actions import ActionForbidden, NoBody, arguments, authorise, body_of
-from facturier.services.auth import ApiRole, Principal, authenticate
+from facturier.services.auth import (
+    ApiRole,
+    Locked,
+    Principal,
+    Refusal,
+    TokenGuard,
+    client_address,
+)
 from facturier.services.db import apply_schema, pool
 from facturier.services.directory import (
     DirectoryApp,
@@ -128,15 +135,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.live = live  # the server ends its streams when asked to stop (runtime.py)
     bearer = HTTPBearer(auto_error=False)
 
+    guard = TokenGuard(lambda: state["pool"], settings.throttle)
+
     def principal(
+        request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> Principal:
         if credentials is None:
             raise error(401, "UNAUTHENTICATED", "missing bearer token")
-        with state["pool"].connection() as conn:
-            found = authenticate(conn, credentials.credentials)
-        if found is None:
-            raise error(401, "UNAUTHENTICATED", "unknown or revoked token")
+        found = guard.check(credentials.credentials, client_address(request), "api")
+        if isinstance(found, Locked):
+            raise HTTPException(
+                429,
+                {"code": "TOO_MANY_ATTEMPTS", "message": found.text},
+                headers={"Retry-After": str(found.retry_after_s)},
+            )
+        if isinstance(found, Refusal):
+            raise error(401, "UNAUTHENTICATED", found.text)
         return found
 
     Caller = Annotated[Principal, Depends(principal)]
@@ -173,6 +188,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             submissions=lambda: state["submissions"],
             flows=lambda: state["flows"],
             subscriptions=subscriptions,
+            guard=guard,
         )
     )
 

@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from facturier.domain.lifecycle import transition_table_markdown
+from facturier.services import cli_args
 from facturier.services.auth import ApiRole
+from facturier.services.cli_errors import CliError, run
 from facturier.services.settings import Settings, env, settings_table_markdown
 
 if TYPE_CHECKING:
@@ -48,8 +50,12 @@ def _stop_background_serve() -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from facturier.services.db import connect
     from facturier.services.runtime import serve
 
+    settings = Settings.from_env()
+    # Said once, on one line, rather than by every service's thread and uvicorn's startup.
+    connect(settings).close()
     chosen = (
         args.api,
         args.relay,
@@ -63,7 +69,7 @@ def _serve(args: argparse.Namespace) -> int:
         chosen if any(chosen) or args.notifications else (True,) * len(chosen)
     )
     serve(
-        Settings.from_env(),
+        settings,
         api=api,
         relay=relay,
         projection=projection,
@@ -76,23 +82,18 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _accounting_fec(args: argparse.Namespace) -> int:
-    from stdnum.fr import siret
-
     from facturier.projections.fec import fec_filename, fetch_fec_lines, format_fec
     from facturier.services.db import apply_schema, connect
 
-    if not siret.is_valid(args.structure):
-        print(f"{args.structure!r} is not a valid SIRET", file=sys.stderr)
-        return 2
     settings = Settings.from_env()
     apply_schema(settings, "accounting")
     with connect(settings) as conn:
         lines = fetch_fec_lines(conn, args.structure, args.year)
     text = format_fec(lines, args.separator)
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        cli_args.write_text(args.output, text)
     else:
-        sys.stdout.write(text)
+        cli_args.stdout_then_stderr(text)
     debit = sum((line.debit for line in lines), Decimal("0.00"))
     credit = sum((line.credit for line in lines), Decimal("0.00"))
     entries = len({(line.journal_code, line.entry_number) for line in lines})
@@ -112,14 +113,79 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _create_token(args: argparse.Namespace) -> int:
-    from facturier.services.auth import create_token
+    from facturier.services.auth import create_token, normal_scope
+    from facturier.services.db import apply_schema, connect
+
+    role = ApiRole(args.role)
+    if args.scope is None and role not in (ApiRole.AUDITOR, ApiRole.ADMIN):
+        raise CliError(
+            f"a {role} token needs --scope (supplier id, buyer SIRET, or mandated supplier ids)",
+            2,
+        )
+    scope = "*" if args.scope is None else args.scope
+    normal_scope(role, scope)  # refused before any connection
+    settings = Settings.from_env()
+    days = settings.token_days if args.days is None else args.days
+    apply_schema(settings, "auth")
+    with connect(settings) as conn:
+        token = create_token(conn, role, scope, args.label, days)
+    print(token)
+    return 0
+
+
+def _list_tokens(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from facturier.services.auth import list_tokens
+    from facturier.services.cli_errors import one_line
     from facturier.services.db import apply_schema, connect
 
     settings = Settings.from_env()
     apply_schema(settings, "auth")
     with connect(settings) as conn:
-        token = create_token(conn, ApiRole(args.role), args.scope or "*", args.label)
-    print(token)
+        rows = list_tokens(conn)
+    now = datetime.now(UTC)
+
+    def when(moment: datetime | None) -> str:
+        return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+    table = [("ID", "ROLE", "STATE", "CREATED", "EXPIRES", "LAST USED", "SCOPE", "LABEL")]
+    for row in rows:
+        if row.revoked_at is not None:
+            state = f"revoked {when(row.revoked_at)}"
+        else:
+            state = "expired" if row.expires_at <= now else "valid"
+        if args.valid and state != "valid":
+            continue
+        table.append(
+            (
+                row.id,
+                row.role,
+                state,
+                when(row.created_at),
+                when(row.expires_at),
+                when(row.last_used_at),
+                one_line(row.scope),
+                one_line(row.label),
+            )
+        )
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]) - 1)]
+    for line in table:
+        cells = [cell.ljust(width) for cell, width in zip(line, widths, strict=False)]
+        print("  ".join([*cells, line[-1]]))
+    return 0
+
+
+def _revoke_token(args: argparse.Namespace) -> int:
+    from facturier.services.auth import revoke_token
+    from facturier.services.db import apply_schema, connect
+
+    settings = Settings.from_env()
+    apply_schema(settings, "auth")
+    with connect(settings) as conn:
+        token_id, at, now = revoke_token(conn, args.token)
+    done = "revoked" if now else "already revoked on"
+    print(f"token {token_id} {done} {at:%Y-%m-%d %H:%M:%S %Z}")
     return 0
 
 
@@ -128,18 +194,16 @@ def _flow_client(args: argparse.Namespace) -> FlowClient:
 
     settings = Settings.from_env()
     base = args.api or f"http://{settings.api_host}:{settings.api_port}"
-    return FlowClient(base, args.token or env("FACTURIER_API_TOKEN"))
+    token = args.token or env("FACTURIER_API_TOKEN")
+    if not token:
+        raise CliError("no API token: pass --token or set FACTURIER_API_TOKEN", 2)
+    return FlowClient(base, token)
 
 
 def _flow_submit(args: argparse.Namespace) -> int:
     from facturier.services.flow_client import submit
 
-    paths = [Path(p) for p in args.paths]
-    missing = [str(p) for p in paths if not p.is_file()]
-    if missing:
-        print(f"no such file: {', '.join(missing)}", file=sys.stderr)
-        return 2
-    return submit(_flow_client(args), paths, args.wait, args.timeout)
+    return submit(_flow_client(args), args.paths, args.wait, args.timeout)
 
 
 def _flow_report(args: argparse.Namespace) -> int:
@@ -150,9 +214,11 @@ def _flow_report(args: argparse.Namespace) -> int:
 
 def _audit(args: argparse.Namespace) -> int:
     from facturier.services.audit import verify
+    from facturier.services.db import apply_schema
     from facturier.services.invoicing import InvoicingApp
 
     settings = Settings.from_env()
+    apply_schema(settings, "relay")  # the heads the relay keeps: none yet on a new database
     app = InvoicingApp(settings)
     try:
         report = verify(app, settings, topic=args.topic)
@@ -173,13 +239,10 @@ def _load_directory(args: argparse.Namespace) -> int:
 
     app = DirectoryApp(Settings.from_env())
     try:
-        path = Path(args.file)
-        if path.suffix.lower() == ".json":
-            report = app.load_json(path)
+        if args.file.suffix.lower() == ".json":
+            report = app.load_json(args.file)
         else:
-            services = Path(args.services) if args.services else None
-            references = Path(args.order_references) if args.order_references else None
-            report = app.load_csv(path, services, references)
+            report = app.load_csv(args.file, args.services, args.order_references)
     finally:
         app.close()
     print(
@@ -190,13 +253,27 @@ def _load_directory(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Every command runs through `cli_errors.run`: whatever fails, one line on standard
+    error and a non-zero exit code."""
     logging.basicConfig(
         level=os.environ.get("FACTURIER_LOG_LEVEL", "INFO"),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
     for noisy in ("kafka", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    parser = argparse.ArgumentParser(prog="facturier", description=__doc__)
+
+    def command() -> int:
+        args = _parser().parse_args(argv)
+        if args.command != "serve":
+            # A command's failure is its one line: not the Kafka client's retries before it.
+            logging.getLogger("kafka").setLevel(logging.CRITICAL)
+        return int(args.func(args))
+
+    return run(command)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = cli_args.Parser(prog="facturier", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, text in (
         ("up", "install if needed and start PostgreSQL and Kafka locally"),
@@ -243,11 +320,34 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--role", required=True, choices=[r.value for r in ApiRole])
     token.add_argument(
         "--scope",
-        help="supplier identifier, buyer structure SIRET, or (operator) mandated supplier ids,"
-        " comma-separated",
+        help="supplier: its identifier (a SIRET is checked); buyer: its structure's SIRET;"
+        " operator: the mandated supplier ids, comma-separated; auditor, admin: '*' (default)",
     )
     token.add_argument("--label", required=True, help="who holds it")
+    token.add_argument(
+        "--days",
+        type=cli_args.bounded_int(1, 3650),
+        help="days before it expires (default: FACTURIER_TOKEN_DAYS, 365)",
+    )
     token.set_defaults(func=_create_token)
+    tokens = admin.add_parser(
+        "list-tokens",
+        help="list the API tokens: id, role, state, dates, scope, label (never the token)",
+    )
+    tokens.add_argument(
+        "--valid", action="store_true", help="only those neither revoked nor expired"
+    )
+    tokens.set_defaults(func=_list_tokens)
+    revoke = admin.add_parser(
+        "revoke-token", help="revoke a token at once (its portal sessions end with it)"
+    )
+    revoke.add_argument(
+        "token",
+        metavar="ID_OR_TOKEN",
+        type=cli_args.token_ref,
+        help="the id list-tokens shows, or the token itself",
+    )
+    revoke.set_defaults(func=_revoke_token)
 
     directory = sub.add_parser("directory", help="the directory of public buyers")
     load = directory.add_subparsers(dest="what", required=True).add_parser(
@@ -255,9 +355,17 @@ def main(argv: list[str] | None = None) -> int:
         help="register or update structures from a JSON file or CSV files "
         "(format: services/directory.py); only differences are recorded",
     )
-    load.add_argument("file", help="directory.json, or the structures CSV")
-    load.add_argument("--services", help="CSV of services (siret,code,name,active)")
-    load.add_argument("--order-references", help="CSV of known EJs (siret,order_reference)")
+    load.add_argument(
+        "file", type=cli_args.input_file, help="directory.json, or the structures CSV"
+    )
+    load.add_argument(
+        "--services", type=cli_args.input_file, help="CSV of services (siret,code,name,active)"
+    )
+    load.add_argument(
+        "--order-references",
+        type=cli_args.input_file,
+        help="CSV of known EJs (siret,order_reference)",
+    )
     load.set_defaults(func=_load_directory)
 
     flow = sub.add_parser("flow", help="EDI flows through the API (operators)").add_subparsers(
@@ -266,20 +374,26 @@ def main(argv: list[str] | None = None) -> int:
     flow_submit = flow.add_parser(
         "submit", help="upload invoice files or zip / tar.gz batches; print each flow id"
     )
-    flow_submit.add_argument("paths", nargs="+", metavar="PATH")
+    flow_submit.add_argument("paths", nargs="+", metavar="PATH", type=cli_args.input_file)
     flow_submit.add_argument(
         "--wait",
         action="store_true",
         help="wait for each flow's end and print its status (exit 1 unless all integrated)",
     )
-    flow_submit.add_argument("--timeout", type=float, default=600, help="seconds to wait")
+    flow_submit.add_argument(
+        "--timeout", type=cli_args.positive_seconds, default=600, help="seconds to wait"
+    )
     flow_submit.set_defaults(func=_flow_submit)
     flow_report = flow.add_parser("report", help="print a flow's processing report")
-    flow_report.add_argument("flow_id", metavar="FLOW_ID")
+    flow_report.add_argument("flow_id", metavar="FLOW_ID", type=cli_args.flow_id)
     flow_report.add_argument("--json", action="store_true", help="the report as JSON")
     flow_report.set_defaults(func=_flow_report)
     for command in (flow_submit, flow_report):
-        command.add_argument("--api", help="API base URL (default: FACTURIER_API_HOST/PORT)")
+        command.add_argument(
+            "--api",
+            type=cli_args.api_url,
+            help="API base URL (default: FACTURIER_API_HOST/PORT)",
+        )
         command.add_argument("--token", help="API token (default: FACTURIER_API_TOKEN)")
 
     audit = sub.add_parser("audit", help="auditors' checks").add_subparsers(
@@ -301,9 +415,15 @@ def main(argv: list[str] | None = None) -> int:
     fec = accounting.add_parser(
         "fec", help="export one structure's journal for one fiscal year as a FEC file"
     )
-    fec.add_argument("--structure", required=True, help="buyer structure SIRET")
-    fec.add_argument("--year", required=True, type=int, help="fiscal (calendar) year")
-    fec.add_argument("--output", help="file to write (default: standard output)")
+    fec.add_argument(
+        "--structure", required=True, type=cli_args.siret, help="buyer structure SIRET"
+    )
+    fec.add_argument(
+        "--year", required=True, type=cli_args.bounded_int(1900, 2999), help="fiscal year"
+    )
+    fec.add_argument(
+        "--output", type=cli_args.output_file, help="file to write (default: standard output)"
+    )
     fec.add_argument(
         "--separator", choices=["|", "tab"], default="|", help="field separator (default: |)"
     )
@@ -320,8 +440,7 @@ def main(argv: list[str] | None = None) -> int:
         func=lambda a: print(settings_table_markdown(), end="") or 0
     )
 
-    args = parser.parse_args(argv)
-    return int(args.func(args))
+    return parser
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from facturier.services import demo_documents as _documents
 from facturier.services.auth import ApiRole, create_token
+from facturier.services.cli_errors import api_json
 from facturier.services.db import apply_schema, connect
 from facturier.services.settings import Settings, env
 
@@ -73,26 +74,15 @@ class _Client:
         )
 
     def post(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        response = self.http.post(path, json=body)
-        if response.status_code >= 400:
-            raise SystemExit(f"POST {path}: {response.status_code} {response.text}")
-        result: dict[str, Any] = response.json()
-        return result
+        return api_json(self.http.post(path, json=body))
 
     def upload(
         self, path: str, filename: str, content: bytes, form: dict[str, str] | None = None
     ) -> dict[str, Any]:
-        response = self.http.post(path, files={"file": (filename, content)}, data=form)
-        if response.status_code >= 400:
-            raise SystemExit(f"POST {path}: {response.status_code} {response.text}")
-        result: dict[str, Any] = response.json()
-        return result
+        return api_json(self.http.post(path, files={"file": (filename, content)}, data=form))
 
     def get(self, path: str) -> dict[str, Any]:
-        response = self.http.get(path)
-        response.raise_for_status()
-        result: dict[str, Any] = response.json()
-        return result
+        return api_json(self.http.get(path))
 
 
 def _invoice(supplier: str, number: str, net: str, buyer: str = BUYER) -> dict[str, Any]:

@@ -10,13 +10,13 @@ from typing import Any
 
 import httpx
 
+from facturier.services.cli_errors import CliError, api_json
+
 FINAL = {"IN_INTEGRE", "IN_INTEGRE_PARTIEL", "IN_REJETE"}
 
 
 class FlowClient:
     def __init__(self, base_url: str, token: str, timeout_s: float = 120.0) -> None:
-        if not token:
-            raise SystemExit("no API token: pass --token or set FACTURIER_API_TOKEN")
         self.http = httpx.Client(
             base_url=base_url.rstrip("/"),
             headers={"Authorization": f"Bearer {token}"},
@@ -26,10 +26,10 @@ class FlowClient:
     def submit(self, path: Path) -> dict[str, Any]:
         with path.open("rb") as content:
             response = self.http.post("/flows", files={"file": (path.name, content)})
-        return self._json(response)
+        return api_json(response)
 
     def report(self, flow_id: str) -> dict[str, Any]:
-        return self._json(self.http.get(f"/flows/{flow_id}"))
+        return api_json(self.http.get(f"/flows/{flow_id}"))
 
     def wait(self, flow_id: str, timeout_s: float) -> dict[str, Any]:
         deadline = time.monotonic() + timeout_s
@@ -38,15 +38,8 @@ class FlowClient:
             if report["status"] in FINAL:
                 return report
             if time.monotonic() > deadline:
-                raise SystemExit(f"flow {flow_id} still {report['status']} after {timeout_s} s")
+                raise CliError(f"flow {flow_id} still {report['status']} after {timeout_s} s")
             time.sleep(0.5)
-
-    @staticmethod
-    def _json(response: httpx.Response) -> dict[str, Any]:
-        if response.status_code >= 400:
-            raise SystemExit(f"HTTP {response.status_code}: {response.text}")
-        found: dict[str, Any] = response.json()
-        return found
 
 
 def submit(client: FlowClient, paths: list[Path], wait: bool, timeout_s: float) -> int:

@@ -91,7 +91,7 @@ def validation_problem(errors: Iterable[Any], prefix: str = "") -> JSONResponse:
         code = "MONTANTTOTAL_ERR"
     if first["type"] == CHARACTERS:  # what XML cannot carry, or invisible in a reference
         code = "IRR_SYNTAX"
-    return problem(422, code, f"{first['field']}: {first['message']}", first["field"], errors=items)
+    return problem(422, code, first["message"], first["field"], errors=items)
 
 
 def command_result(invoice: Invoice, correlation_id: str) -> dict[str, Any]:

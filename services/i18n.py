@@ -49,6 +49,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "login.missing": ("Paste your API token.", "Collez votre jeton d'API."),
     "login.unknown": ("Unknown or revoked token.", "Jeton inconnu ou révoqué."),
+    "login.revoked": (
+        "This token has been revoked: ask your platform administrator for a new one.",
+        "Ce jeton a été révoqué : demandez-en un nouveau à l'administrateur de la plateforme.",
+    ),
+    "login.token_expired": (
+        "This token has expired: ask your platform administrator for a new one.",
+        "Ce jeton a expiré : demandez-en un nouveau à l'administrateur de la plateforme.",
+    ),
+    "login.throttled": (
+        "Too many failed sign-ins from your address: try again in {seconds} seconds.",
+        "Trop de connexions échouées depuis votre adresse : réessayez dans {seconds} secondes.",
+    ),
     "message.back": ("Back to the invoices", "Retour aux factures"),
     "message.forbidden": ("Not allowed", "Non autorisé"),
     "message.not_found": ("No such invoice", "Facture introuvable"),

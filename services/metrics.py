@@ -85,3 +85,9 @@ SERVICE_RESTARTS = Counter(
     "Times a service's loop failed and was restarted by its process",
     ["service"],
 )
+AUTH_FAILURES = Counter(
+    "facturier_auth_failures_total",
+    "Failed authentications by channel (api, portal) and reason (unknown, revoked, expired,"
+    " invalid_scope; locked: refused unread while the client address is locked out)",
+    ["channel", "reason"],
+)

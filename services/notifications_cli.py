@@ -18,6 +18,7 @@ from facturier.projections.notifications import (
     retention,
     save_subscription,
 )
+from facturier.services.cli_args import bounded_int
 from facturier.services.db import apply_schema, connect
 from facturier.services.settings import Settings
 
@@ -117,12 +118,16 @@ def add_commands(sub: Any) -> None:
     outbox = commands.add_parser(
         "outbox", help="count e-mails by state; list those of unknown delivery or refused"
     )
-    outbox.add_argument("--limit", type=int, default=20)
+    outbox.add_argument("--limit", type=bounded_int(1, 10_000), default=20)
     outbox.set_defaults(func=_outbox)
     purge = commands.add_parser(
         "purge",
         help="delete e-mails done (sent, unknown, undeliverable) longer ago than the retention;"
         " the running sender does it hourly",
     )
-    purge.add_argument("--days", type=int, help="instead of FACTURIER_NOTIFICATIONS_RETENTION_DAYS")
+    purge.add_argument(
+        "--days",
+        type=bounded_int(0, 100_000),
+        help="instead of FACTURIER_NOTIFICATIONS_RETENTION_DAYS",
+    )
     purge.set_defaults(func=_purge)

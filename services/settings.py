@@ -8,6 +8,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from facturier.intake.safety import DEFAULT_LIMITS, MB, Limits
+from facturier.services.auth import ThrottleLimits
 
 # Repository root when running from a checkout; only used for the local data folder.
 _ROOT = Path(__file__).resolve().parent.parent
@@ -91,6 +92,24 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FACTURIER_API_HOST", "127.0.0.1", "HTTP API bind address"),
     Setting("FACTURIER_API_PORT", "8000", "HTTP API port"),
     Setting("FACTURIER_API_TOKEN", "", "`facturier flow ...`: the API token used (or --token)"),
+    Setting(
+        "FACTURIER_TOKEN_DAYS",
+        "365",
+        "lifetime of a new API token, days (`facturier admin create-token --days` overrides)",
+    ),
+    Setting(
+        "FACTURIER_AUTH_MAX_FAILURES",
+        "10",
+        "failed authentications (API token, portal sign-in) of one client address within the"
+        " window that lock it out",
+    ),
+    Setting("FACTURIER_AUTH_WINDOW_S", "300", "that window, seconds"),
+    Setting(
+        "FACTURIER_AUTH_LOCKOUT_S",
+        "300",
+        "first lockout of an address, seconds (429 with Retry-After); doubled at each new"
+        " lockout until a day passes without failure, up to a day",
+    ),
     Setting("FACTURIER_RELAY_METRICS_PORT", "9101", "Prometheus port of the relay process"),
     Setting("FACTURIER_PROJECTION_METRICS_PORT", "9102", "Prometheus port of the projection"),
     Setting(
@@ -161,6 +180,10 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 
+class SettingError(ValueError):
+    """A FACTURIER_* variable whose value does not fit."""
+
+
 def env(name: str) -> str:
     default = next(s.default for s in SETTINGS if s.env == name)
     return os.environ.get(name, default)
@@ -199,6 +222,10 @@ class Settings:
     routing: str
     api_host: str
     api_port: int
+    token_days: int
+    auth_max_failures: int
+    auth_window_s: int
+    auth_lockout_s: int
     relay_metrics_port: int
     projection_metrics_port: int
     accounting_metrics_port: int
@@ -223,8 +250,15 @@ class Settings:
     def from_env(cls, **overrides: object) -> Settings:
         values: dict[str, object] = {}
         for f in fields(cls):
-            raw = env("FACTURIER_" + f.name.upper())
-            values[f.name] = int(raw) if f.type == "int" else raw
+            name = "FACTURIER_" + f.name.upper()
+            raw = env(name)
+            if f.type == "int":
+                try:
+                    values[f.name] = int(raw)
+                except ValueError:
+                    raise SettingError(f"{name}={raw!r}: a whole number expected") from None
+            else:
+                values[f.name] = raw
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
 
@@ -245,6 +279,10 @@ class Settings:
                 DEFAULT_LIMITS.max_archive_records, 4 * self.max_archive_entries
             ),
         )
+
+    @property
+    def throttle(self) -> ThrottleLimits:
+        return ThrottleLimits(self.auth_max_failures, self.auth_window_s, self.auth_lockout_s)
 
     @property
     def dsn(self) -> str:

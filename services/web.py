@@ -25,9 +25,10 @@ the pages do without.
 
 Sessions: the browser holds a random session id in an HttpOnly, SameSite=Strict cookie
 scoped to /portal (Secure over https); the server keeps its SHA-256 only, with the SHA-256 of
-the API token it stands for (a revoked token ends its sessions), a CSRF token that every
-state-changing form sends back in a hidden field, and an expiry 8 hours after login. The
-login form itself is protected by a double-submit cookie.
+the API token it stands for (a revoked or expired token ends its sessions), a CSRF token that
+every state-changing form sends back in a hidden field, and an expiry 8 hours after login.
+The login form itself is protected by a double-submit cookie; its failures are throttled
+with the API's (`TokenGuard`).
 
 Amounts shown by the server are those of `InvoiceIn.to_domain()`, the code the JSON API
 submits with; the browser's live totals round half up to the cent the same way.
@@ -93,7 +94,15 @@ from facturier.services.actions import (
     may_perform,
     perform,
 )
-from facturier.services.auth import ApiRole, Principal, authenticate
+from facturier.services.auth import (
+    ApiRole,
+    Locked,
+    Principal,
+    Refusal,
+    TokenGuard,
+    client_address,
+    principal_of,
+)
 from facturier.services.documents import DocumentMissing
 from facturier.services.flows import FlowIntake, routing_problem
 from facturier.services.intake_api import (
@@ -478,12 +487,9 @@ class Sessions:
     def __init__(self, pool: Callable[[], ConnectionPool]) -> None:
         self.pool = pool
 
-    def open(self, token: str) -> tuple[str, Session] | None:
-        """A new session for a valid token: (the cookie's value, the session)."""
+    def open(self, token: str, principal: Principal) -> tuple[str, Session]:
+        """A new session for a token found valid: (the cookie's value, the session)."""
         with self.pool().connection() as conn:
-            principal = authenticate(conn, token)
-            if principal is None:
-                return None
             session_id = secrets.token_urlsafe(32)
             csrf = secrets.token_urlsafe(32)
             conn.execute("DELETE FROM portal_session WHERE expires_at <= now()")
@@ -495,19 +501,21 @@ class Sessions:
         return session_id, Session(_sha256(session_id), principal, csrf)
 
     def find(self, session_id: str) -> Session | None:
-        """The session, if it exists, has not expired and its token is not revoked."""
+        """The session, if it exists, has not expired and its token is neither revoked nor
+        expired."""
         digest = _sha256(session_id)
         with self.pool().connection() as conn:
             row = conn.execute(
                 "SELECT t.role, t.scope, t.label, s.csrf_token FROM portal_session s"
                 " JOIN api_token t ON t.token_sha256 = s.token_sha256"
                 " WHERE s.session_sha256 = %s AND s.expires_at > now()"
-                " AND t.revoked_at IS NULL",
+                " AND t.revoked_at IS NULL AND t.expires_at > now()",
                 (digest,),
             ).fetchone()
         if row is None:
             return None
-        return Session(digest, Principal(ApiRole(row[0]), str(row[1]), str(row[2])), str(row[3]))
+        principal = principal_of(row[0], row[1], row[2])
+        return None if principal is None else Session(digest, principal, str(row[3]))
 
     def close(self, session: Session) -> None:
         with self.pool().connection() as conn:
@@ -751,11 +759,13 @@ def web_routes(
     pool: Callable[[], ConnectionPool],
     submissions: Callable[[], Submissions],
     subscriptions: Subscriptions,
+    guard: TokenGuard,
     flows: Callable[[], FlowIntake] | None = None,
 ) -> APIRouter:
     """The portal's routes; `pool` reads the tracking view, `submissions` records invoices
     (and holds the invoicing application and the document store), `flows` reads flows,
-    `subscriptions` holds the suppliers' e-mail notification settings."""
+    `subscriptions` holds the suppliers' e-mail notification settings, `guard` checks the
+    token pasted at sign-in (throttling failures like the API's bearer tokens)."""
     router = APIRouter(prefix="/portal", include_in_schema=False)
     sessions = Sessions(pool)
 
@@ -854,13 +864,25 @@ def web_routes(
         token = form.get("token", "").strip()
         if not token:
             return login_page(request, 422, error=t("login.missing"))
-        opened = sessions.open(token)
-        if opened is None:
-            return login_page(request, 401, error=t("login.unknown"))
+        found = guard.check(token, client_address(request), "portal")
+        if isinstance(found, Locked):
+            seconds = found.retry_after_s
+            locked = login_page(request, 429, summary=t("login.throttled", seconds=seconds))
+            locked.headers["Retry-After"] = str(seconds)
+            return locked
+        if isinstance(found, Refusal):
+            refused = (
+                t("login.revoked")
+                if found is Refusal.REVOKED
+                else t("login.token_expired")
+                if found is Refusal.EXPIRED
+                else t("login.unknown")
+            )
+            return login_page(request, 401, error=refused)
         previous = current(request)
         if previous is not None:
             sessions.close(previous)
-        session_id, _ = opened
+        session_id, _ = sessions.open(token, found)
         response = RedirectResponse("/portal", status_code=303)
         response.set_cookie(
             SESSION_COOKIE,

@@ -38,7 +38,8 @@ from tests.conftest import (
 from tests.integration.test_portal_form import Page, browser, login
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "services" / "templates"
-BIG_SUPPLIER = "99999999999999"  # loaded straight into the tracking view, 100,000 invoices
+# Loaded straight into the tracking view, 100,000 invoices; a valid SIRET, as a token needs.
+BIG_SUPPLIER = "99999998000009"
 
 
 def submit(client: Api, number: str, who: str = "supplier", **changes: Any) -> str:
