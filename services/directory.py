@@ -134,15 +134,18 @@ class DirectoryApp(Application[UUID]):
         **kwargs: Any,
     ) -> list[Recording[UUID]]:
         recordings = super().save(*objs, **kwargs)
-        self.catch_up_index()
+        # The structures just saved are as the store now has them: no need to read them back.
+        self.catch_up_index({s.id: s for s in objs if isinstance(s, Structure)})
         return recordings
 
-    def catch_up_index(self) -> int:
-        """Bring the read side up to the newest event; returns the structures re-indexed.
+    def catch_up_index(self, known: Mapping[UUID, Structure] | None = None) -> int:
+        """Bring the read side up to the newest event; returns the structures re-indexed
+        (`known`: structures in their saved state, read from the store otherwise).
 
         One transaction, the position row locked: two processes catching up at once take
         turns. The event store's inserts lock its table, so notification ids are committed
         in order and none can appear below the position later."""
+        known = known or {}
         if self._dsn is None:
             return 0
         indexed = 0
@@ -161,8 +164,18 @@ class DirectoryApp(Application[UUID]):
                 )
                 if not batch:
                     break
-                for originator_id in dict.fromkeys(UUID(str(n.originator_id)) for n in batch):
-                    structure: Structure = self.repository.get(originator_id)
+                latest: dict[UUID, int] = {}
+                for n in batch:
+                    key = UUID(str(n.originator_id))
+                    latest[key] = max(latest.get(key, 0), int(n.originator_version or 0))
+                for originator_id, version in latest.items():
+                    # A structure saved here is used only if no other process saved it since.
+                    saved = known.get(originator_id)
+                    structure: Structure = (
+                        saved
+                        if saved is not None and saved.version == version
+                        else self.repository.get(originator_id)
+                    )
                     index_structure(conn, structure)
                     indexed += 1
                 position = batch[-1].id
