@@ -39,6 +39,39 @@ def _stack(command: str) -> int:
     return subprocess.call(["bash", str(script), command])
 
 
+def _status(args: argparse.Namespace) -> int:
+    """The local stack's components, then the services' health as `/health` reports it."""
+    import json
+
+    from facturier.services.db import connect
+    from facturier.services.health import report
+
+    script = CHECKOUT / "deploy" / "local" / "stack.sh"
+    stack = subprocess.call(["bash", str(script), "status"]) if script.exists() else 0
+    with connect(Settings.from_env()) as conn:
+        found = report(conn)
+    if args.json:
+        print(json.dumps(found, default=str, indent=2))
+    else:
+        for name, service in sorted(found["services"].items()):
+            lag = "?" if service["lag"] is None else service["lag"]
+            restarts = sum(i["restarts"] for i in service["instances"])
+            line = f"{name:22} {service['status']:8} lag {lag}, {len(service['instances'])}"
+            line += f" instance(s), {restarts} restart(s)"
+            errors = [i["last_error"] for i in service["instances"] if i["last_error"]]
+            if service["status"] != "ok" and errors:
+                line += f"; last error: {errors[0][:200]}"
+            print(line)
+        if not found["services"]:
+            print("services: none has reported (is `facturier serve` running?)")
+        dead = found["dead_letters"]
+        print(
+            "dead letters: "
+            + (", ".join(f"{group} {count}" for group, count in sorted(dead.items())) or "none")
+        )
+    return 0 if stack == 0 and found["status"] == "ok" else 1
+
+
 def _stop_background_serve() -> None:
     """Stop the `facturier serve` that `facturier demo` started, if any."""
     pid_file = Path(env("FACTURIER_DATA_DIR")) / "run" / "serve.pid"
@@ -278,9 +311,15 @@ def _parser() -> argparse.ArgumentParser:
     for name, text in (
         ("up", "install if needed and start PostgreSQL and Kafka locally"),
         ("down", "stop the local PostgreSQL and Kafka"),
-        ("status", "say what of the local stack runs"),
     ):
         sub.add_parser(name, help=text).set_defaults(func=lambda a, n=name: _stack(n))
+    status = sub.add_parser(
+        "status",
+        help="what of the local stack runs, then each service's health, lag and dead letters"
+        " (as GET /health); exit 1 if anything is not ok",
+    )
+    status.add_argument("--json", action="store_true", help="the services' health as JSON")
+    status.set_defaults(func=_status)
 
     serve = sub.add_parser(
         "serve",

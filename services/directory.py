@@ -34,23 +34,37 @@ Loading records only the differences with what the directory holds (registration
 change, (de)activation, service added, renamed or (de)activated, EJ registered), all in one
 transaction; loading the same file again records nothing. The whole file is checked before
 anything is recorded: one wrong line and nothing is loaded (`DirectoryFileError` names it).
+
+Read side
+---------
+The portal shows buyers by name and searches them (`schemas/sql/directory.sql`): tables
+derived from the events, caught up from the notification log after every save and when the
+application starts, so a process killed between the two leaves them behind only until the
+next start or save. `names`, `service_names` and `search` read them with a connection of the
+caller's pool; every query is an index lookup, and a search reads a bounded number of rows
+whatever the directory's size.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import re
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+import psycopg
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.domain import DomainEventProtocol, MutableOrImmutableAggregate
+from eventsourcing.persistence import IntegrityError, Recording
 
 from facturier.domain.directory import (
     RoutingFinding,
+    Service,
     Structure,
     StructureKind,
     check_routing,
@@ -59,7 +73,7 @@ from facturier.domain.directory import (
 )
 from facturier.domain.invoice import InvalidCommand
 from facturier.domain.text import reference_problem, text_problem
-from facturier.services.db import ddl_lock
+from facturier.services.db import apply_schema, ddl_lock
 
 if TYPE_CHECKING:
     from facturier.services.settings import Settings
@@ -108,6 +122,66 @@ class DirectoryApp(Application[UUID]):
         merged.update(env or {})
         with ddl_lock(settings):
             super().__init__(merged)
+        # The read side lives in the same database; without settings (an in-memory store)
+        # there is none.
+        self._dsn = settings.dsn if settings else None
+        if settings is not None:
+            apply_schema(settings, "directory")
+            self.catch_up_index()
+
+    def save(
+        self,
+        *objs: MutableOrImmutableAggregate[UUID] | DomainEventProtocol[UUID] | None,
+        **kwargs: Any,
+    ) -> list[Recording[UUID]]:
+        recordings = super().save(*objs, **kwargs)
+        # The structures just saved are as the store now has them: no need to read them back.
+        self.catch_up_index({s.id: s for s in objs if isinstance(s, Structure)})
+        return recordings
+
+    def catch_up_index(self, known: Mapping[UUID, Structure] | None = None) -> int:
+        """Bring the read side up to the newest event; returns the structures re-indexed
+        (`known`: structures in their saved state, read from the store otherwise).
+
+        One transaction, the position row locked: two processes catching up at once take
+        turns. The event store's inserts lock its table, so notification ids are committed
+        in order and none can appear below the position later."""
+        known = known or {}
+        if self._dsn is None:
+            return 0
+        indexed = 0
+        with psycopg.connect(self._dsn) as conn:
+            conn.execute(
+                "INSERT INTO directory_index_position (one, notification_id) VALUES (true, 0)"
+                " ON CONFLICT DO NOTHING"
+            )
+            row = conn.execute(
+                "SELECT notification_id FROM directory_index_position FOR UPDATE"
+            ).fetchone()
+            position = int(row[0]) if row else 0
+            while True:
+                batch = self.recorder.select_notifications(
+                    start=position, limit=INDEX_BATCH, inclusive_of_start=False
+                )
+                if not batch:
+                    break
+                latest: dict[UUID, int] = {}
+                for n in batch:
+                    key = UUID(str(n.originator_id))
+                    latest[key] = max(latest.get(key, 0), int(n.originator_version or 0))
+                for originator_id, version in latest.items():
+                    # A structure saved here is used only if no other process saved it since.
+                    saved = known.get(originator_id)
+                    structure: Structure = (
+                        saved
+                        if saved is not None and saved.version == version
+                        else self.repository.get(originator_id)
+                    )
+                    index_structure(conn, structure)
+                    indexed += 1
+                position = batch[-1].id
+            conn.execute("UPDATE directory_index_position SET notification_id = %s", (position,))
+        return indexed
 
     # Queries
 
@@ -338,6 +412,167 @@ def structure_view(structure: Structure) -> dict[str, Any]:
         ],
         "order_references": sorted(structure.order_references),
     }
+
+
+# The read side: names and search
+
+
+INDEX_BATCH = 500
+SEARCH_LIMIT = 20
+MAX_QUERY_WORDS = 6
+MAX_TERM = 100
+# Rows a search reads at most before it sorts and cuts: a short query on a large directory
+# stays bounded (its first matches, in the order of the terms, are shown).
+SEARCH_CANDIDATES = 1000
+
+
+def words(text: str) -> list[str]:
+    """The words of `text` as the search compares them: accents dropped, lower case, split
+    on whatever is not a letter or a digit."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return [w[:MAX_TERM] for w in re.split(r"[\W_]+", plain) if w]
+
+
+def entry_terms(structure: Structure, service: Service | None) -> set[str]:
+    terms = set(words(structure.name)) | {structure.siret}
+    if service is not None:
+        terms |= set(words(service.code)) | set(words(service.name))
+        compact = "".join(words(service.code))
+        if compact:
+            terms.add(compact[:MAX_TERM])  # "SE-FACT-01" found by "sefact01" too
+    return terms
+
+
+def index_structure(conn: psycopg.Connection[Any], structure: Structure) -> None:
+    """The structure's rows of the read side, as it is now (replacing what they said)."""
+    conn.execute("DELETE FROM directory_structure WHERE siret = %s", (structure.siret,))
+    conn.execute(
+        "INSERT INTO directory_structure (siret, name, kind, active, service_code_required,"
+        " order_reference_required, service_code_or_order_reference_required)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        (
+            structure.siret,
+            structure.name,
+            structure.kind.value,
+            structure.active,
+            structure.service_code_required,
+            structure.order_reference_required,
+            structure.service_code_or_order_reference_required,
+        ),
+    )
+    services = sorted(structure.services.values(), key=lambda s: s.code)
+    with conn.cursor() as cur:
+        if services:
+            cur.executemany(
+                "INSERT INTO directory_service (siret, code, name, active) VALUES (%s, %s, %s, %s)",
+                [(structure.siret, s.code, s.name, s.active) for s in services],
+            )
+        if not structure.active:
+            return  # shown by name on its old invoices, never offered
+        entries: list[Service | None] = [s for s in services if s.active]
+        if not structure.service_code_required or not entries:
+            entries.insert(0, None)  # the structure itself, no particular service
+        rows = [
+            (term, structure.siret, service.code if service else "")
+            for service in entries
+            for term in sorted(entry_terms(structure, service))
+        ]
+        cur.executemany(
+            "INSERT INTO directory_search_term (term, siret, service_code) VALUES (%s, %s, %s)",
+            rows,
+        )
+
+
+def names(conn: psycopg.Connection[Any], sirets: Iterable[str]) -> dict[str, str]:
+    """The directory's name of each structure it knows among `sirets`."""
+    wanted = sorted(set(sirets))
+    if not wanted:
+        return {}
+    found = conn.execute(
+        "SELECT siret, name FROM directory_structure WHERE siret = ANY(%s)", (wanted,)
+    ).fetchall()
+    return {str(siret): str(name) for siret, name in found}
+
+
+def service_names(
+    conn: psycopg.Connection[Any], services: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], str]:
+    """The directory's name of each (structure SIRET, service code) it knows."""
+    wanted = sorted({(siret, code) for siret, code in services if code})
+    if not wanted:
+        return {}
+    found = conn.execute(
+        "SELECT s.siret, s.code, s.name FROM directory_service s"
+        " JOIN unnest(%s::text[], %s::text[]) AS w(siret, code)"
+        " ON s.siret = w.siret AND s.code = w.code",
+        ([w[0] for w in wanted], [w[1] for w in wanted]),
+    ).fetchall()
+    return {(str(siret), str(code)): str(name) for siret, code, name in found}
+
+
+@dataclass(frozen=True)
+class BuyerMatch:
+    """One place an invoice can be addressed to: a structure, and one of its services."""
+
+    siret: str
+    name: str
+    service_code: str  # "": the structure itself
+    service_name: str
+    order_reference_required: bool
+
+
+def query_words(text: str) -> list[str]:
+    """The words of a search, the longest (most selective) first; a SIRET typed with
+    spaces is one word."""
+    compact = "".join(text.split())
+    if compact.isdigit():
+        return [compact[:14]]
+    found = list(dict.fromkeys(words(text)))[:MAX_QUERY_WORDS]
+    return sorted(found, key=len, reverse=True)
+
+
+def search_query(terms: list[str], limit: int = SEARCH_LIMIT) -> tuple[str, list[Any]]:
+    """The SQL of a search: every word a prefix of one of an entry's terms. The longest word
+    drives an index range read of at most SEARCH_CANDIDATES rows; each other word is one
+    index probe per candidate."""
+    if not terms:
+        raise ValueError("a search needs at least one word")
+    prefixes = [_like_prefix(term) for term in terms]
+    others = "".join(
+        " AND EXISTS (SELECT 1 FROM directory_search_term o WHERE o.siret = t.siret"
+        " AND o.service_code = t.service_code AND o.term LIKE %s)"
+        for _ in prefixes[1:]
+    )
+    sql = (
+        "SELECT s.siret, s.name, e.service_code, coalesce(v.name, ''),"
+        " s.order_reference_required"
+        " FROM (SELECT DISTINCT siret, service_code FROM ("
+        f"SELECT t.siret, t.service_code FROM directory_search_term t WHERE t.term LIKE %s{others}"
+        " LIMIT %s) AS hit) AS e"
+        " JOIN directory_structure s ON s.siret = e.siret"
+        " LEFT JOIN directory_service v ON v.siret = e.siret AND v.code = e.service_code"
+        " ORDER BY s.name, s.siret, e.service_code LIMIT %s"
+    )
+    return sql, [*prefixes, SEARCH_CANDIDATES, limit]
+
+
+def _like_prefix(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
+
+
+def search(conn: psycopg.Connection[Any], text: str, limit: int = SEARCH_LIMIT) -> list[BuyerMatch]:
+    """The buyers and services matching `text` (by name, SIRET, service code or name), by
+    name; nothing for fewer than 2 characters."""
+    terms = query_words(text)
+    if sum(len(t) for t in terms) < 2:
+        return []
+    sql, params = search_query(terms, max(1, min(limit, SEARCH_LIMIT)))
+    return [
+        BuyerMatch(str(siret), str(name), str(code), str(service), bool(needs_ej))
+        for siret, name, code, service, needs_ej in conn.execute(sql, params).fetchall()
+    ]
 
 
 # Reading files

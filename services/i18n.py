@@ -4,12 +4,15 @@ Templates call `t("key", name=value)`; the text is a `str.format` pattern. The l
 the `facturier_lang` cookie set by the switch on every page, else the best of
 `Accept-Language`, else English. Codes and identifiers (Chorus statuses, reform and reason
 codes, SIRETs) are shown as they are in both languages: they are what the buyer and the
-supplier quote to each other.
+supplier quote to each other; but only as a detail next to the words that say what they
+mean (a status, a step of the timeline, a reason). Amounts, dates and times: `formats.py`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+
+from markupsafe import Markup, escape
 
 COOKIE = "facturier_lang"
 DEFAULT = "en"
@@ -18,7 +21,18 @@ CODES = tuple(code for code, _ in LANGUAGES)
 
 MESSAGES: dict[str, tuple[str, str]] = {
     # ------------------------------------------------------------ frame
-    "portal.name": ("supplier portal", "portail fournisseurs"),
+    # The brand says whose portal it is: suppliers', public buyers', or neutral.
+    "portal.name": ("e-invoicing portal", "portail de facturation électronique"),
+    "portal.name.supplier": ("supplier portal", "portail fournisseurs"),
+    "portal.name.operator": ("supplier portal", "portail fournisseurs"),
+    "portal.name.buyer": ("public buyers' portal", "portail des acheteurs publics"),
+    "portal.name.auditor": ("e-invoicing portal", "portail de facturation électronique"),
+    "portal.name.admin": ("e-invoicing portal", "portail de facturation électronique"),
+    "role.supplier": ("supplier", "fournisseur"),
+    "role.buyer": ("public buyer", "acheteur public"),
+    "role.operator": ("operator", "opérateur"),
+    "role.auditor": ("auditor", "auditeur"),
+    "role.admin": ("administrator", "administrateur"),
     "base.skip": ("Skip to the content", "Aller au contenu"),
     "base.nav": ("Sections", "Rubriques"),
     "base.invoices": ("Invoices", "Factures"),
@@ -27,8 +41,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "base.language": ("Language", "Langue"),
     "base.account": ("Account", "Compte"),
     "base.signed_in": ("Signed in as", "Connecté en tant que"),
+    "base.for_structure": ("for {name}", "pour {name}"),
     "base.sign_out": ("Sign out", "Se déconnecter"),
     "common.error_prefix": ("Error:", "Erreur :"),
+    "common.colon": (":", "\u00a0:"),  # French sets a (no-break) space before a colon
     "common.problem": ("There is a problem", "Il y a un problème"),
     "common.required": ("required", "obligatoire"),
     # ------------------------------------------------------------ sign in, messages
@@ -86,8 +102,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Ce formulaire n'est plus valable : rouvrez-le.",
     ),
     "message.cannot_submit": (
-        "A {role} account cannot submit invoices.",
-        "Un compte {role} ne peut pas déposer de factures.",
+        "This account ({role}) cannot submit invoices.",
+        "Ce compte ({role}) ne peut pas déposer de factures.",
     ),
     "message.not_yours": (
         "This account cannot {action}.",
@@ -108,6 +124,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "list.category": ("Status", "Statut"),
     "list.any": ("Any", "Tous"),
     "list.recipient": ("Recipient SIRET", "SIRET du destinataire"),
+    "list.service": ("Service", "Service"),
     "list.from": ("Issued from", "Émise du"),
     "list.to": ("Issued until", "Émise jusqu'au"),
     "list.apply": ("Apply the filters", "Appliquer les filtres"),
@@ -152,6 +169,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Done: {action}. The status shown follows in a moment.",
         "C'est fait : {action}. Le statut affiché suit dans un instant.",
     ),
+    "invoice.done_now": (
+        "Done: {action}. The timeline follows in a moment.",
+        "C'est fait : {action}. L'historique suit dans un instant.",
+    ),
+    "invoice.live_changed": (
+        "This invoice has just changed: it is now {status}. The page is up to date.",
+        "Cette facture vient de changer : elle est maintenant {status}. La page est à jour.",
+    ),
+    "invoice.codes": (
+        "Chorus status and reform code",
+        "Statut Chorus et code de la réforme",
+    ),
     "invoice.payment": ("Payment", "Paiement"),
     "invoice.documents": ("Documents", "Documents"),
     "invoice.receipt": ("Reception acknowledgment (JSON)", "Accusé de réception (JSON)"),
@@ -163,9 +192,60 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Chaque étape, la plus ancienne d'abord",
     ),
     "timeline.when": ("When", "Quand"),
-    "timeline.status": ("Status", "Statut"),
-    "timeline.event": ("Event", "Événement"),
+    "timeline.what": ("What happened", "Ce qui s'est passé"),
     "timeline.by": ("By", "Par"),
+    "timeline.codes": (
+        "Event, Chorus status and reform code",
+        "Événement, statut Chorus et code de la réforme",
+    ),
+    # Each step of the timeline in the user's words ({buyer}: the structure's name).
+    "event.Submitted": ("Invoice submitted", "Facture déposée"),
+    "event.Routed": (
+        "Checked by the platform and sent to {buyer}",
+        "Contrôlée par la plateforme et envoyée à {buyer}",
+    ),
+    "event.MadeAvailable": ("Received by {buyer}", "Reçue par {buyer}"),
+    "event.TakenInHand": (
+        "Taken in hand by the buyer's invoicing service",
+        "Prise en charge par le service facturier de l'acheteur",
+    ),
+    "event.Suspended": (
+        "Suspended: documents are missing",
+        "Suspendue : des pièces manquent",
+    ),
+    "event.Completed": (
+        "Completed with what the buyer asked for",
+        "Complétée avec ce que l'acheteur demandait",
+    ),
+    "event.MarkedForRerouting": (
+        "Sent back: addressed to the wrong service",
+        "Renvoyée : adressée au mauvais service",
+    ),
+    "event.Rerouted": ("Re-addressed to {buyer}", "Réadressée à {buyer}"),
+    "event.Rejected": ("Rejected by the buyer", "Rejetée par l'acheteur"),
+    "event.ServiceCertified": (
+        "Service certified as done",
+        "Service fait certifié",
+    ),
+    "event.PaymentOrdered": ("Payment ordered", "Paiement ordonné (mandatement)"),
+    "event.HandedToAccounting": (
+        "Handed to the public accountant",
+        "Transmise au comptable public",
+    ),
+    "event.RecordedInAccounts": (
+        "Recorded by the public accountant",
+        "Comptabilisée par le comptable public",
+    ),
+    "event.PaymentSent": ("Payment sent", "Paiement envoyé"),
+    "actor.you": ("you", "vous"),
+    "actor.platform": ("the platform", "la plateforme"),
+    "actor.buyer": ("the buyer ({siret})", "l'acheteur ({siret})"),
+    "actor.operator": (
+        "an operator, for the supplier",
+        "un opérateur, pour le fournisseur",
+    ),
+    "actor.admin": ("an administrator ({label})", "un administrateur ({label})"),
+    "actor.auditor": ("an auditor ({label})", "un auditeur ({label})"),
     "timeline.reason": ("Reason or comment", "Motif ou commentaire"),
     "document.invoice": ("the invoice", "la facture"),
     "document.data": ("its data, XML", "ses données, XML"),
@@ -302,8 +382,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The payment was sent: its amount, date and reference.",
         "Le paiement est parti : montant, date et référence.",
     ),
-    "field.reason": ("Reason", "Motif"),
-    "field.reason_code": ("Reason code", "Code motif"),
+    "field.reason": ("Explanation for the supplier", "Explication pour le fournisseur"),
+    "field.reason_code": ("Reason", "Motif"),
+    "choose.reason_code": ("— choose a reason —", "— choisissez un motif —"),
+    "error.choose.reason_code": ("Choose a reason.", "Choisissez un motif."),
     "field.comment": ("Comment", "Commentaire"),
     "field.attachment": ("Document (optional)", "Document (facultatif)"),
     "field.recipient_siret": ("Recipient SIRET", "SIRET du destinataire"),
@@ -313,27 +395,31 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "field.amount": ("Amount paid", "Montant payé"),
     "field.payment_date": ("Payment date", "Date du paiement"),
     "field.payment_reference": ("Payment reference", "Référence du paiement"),
-    "reason.DOUBLON": ("duplicate", "doublon"),
-    "reason.DEST_INC": ("unknown recipient", "destinataire inconnu"),
-    "reason.DEST_ERR": ("wrong recipient", "erreur de destinataire"),
-    "reason.SIRET_ERR": ("invalid SIRET", "SIRET erroné"),
-    "reason.CODE_ROUTAGE_ERR": ("wrong service code", "code service erroné"),
-    "reason.REF_CT_ABSENT": ("contract reference missing", "référence contractuelle absente"),
-    "reason.CMD_ERR": ("wrong order reference", "engagement juridique erroné"),
-    "reason.MONTANTTOTAL_ERR": ("wrong total", "montant total erroné"),
-    "reason.CALCUL_ERR": ("calculation error", "erreur de calcul"),
-    "reason.TX_TVA_ERR": ("wrong VAT rate", "taux de TVA erroné"),
-    "reason.JUSTIF_ABS": ("supporting document missing", "justificatif absent"),
-    "reason.NON_CONFORME": ("not compliant", "non conforme"),
-    "reason.REJ_SEMAN": ("semantic error", "rejet sémantique"),
-    "reason.REJ_UNI": ("not unique", "rejet d'unicité"),
-    "reason.IRR_SYNTAX": ("syntax error", "syntaxe irrégulière"),
-    "reason.IRR_TYPE_F": ("wrong file type", "type de fichier irrégulier"),
-    "reason.IRR_TAILLE_F": ("file too large", "fichier trop volumineux"),
-    "reason.IRR_TAILLE_PJ": ("attachment too large", "pièce jointe trop volumineuse"),
-    "reason.IRR_VIDE_F": ("empty file", "fichier vide"),
-    "reason.IRR_ANTIVIRUS": ("virus found", "antivirus"),
-    "reason.AUTRE": ("other", "autre"),
+    # Reason codes in words; the code follows in brackets ("Duplicate invoice (DOUBLON)").
+    "reason.DOUBLON": ("Duplicate invoice", "Facture en double"),
+    "reason.DEST_INC": ("Unknown recipient", "Destinataire inconnu"),
+    "reason.DEST_ERR": ("Wrong recipient", "Erreur de destinataire"),
+    "reason.SIRET_ERR": ("Invalid SIRET", "SIRET erroné"),
+    "reason.CODE_ROUTAGE_ERR": ("Wrong service code", "Code service erroné"),
+    "reason.REF_CT_ABSENT": (
+        "Contract or order reference missing",
+        "Référence contractuelle absente",
+    ),
+    "reason.CMD_ERR": ("Wrong order reference (EJ)", "Engagement juridique erroné"),
+    "reason.MONTANTTOTAL_ERR": ("Wrong total amount", "Montant total erroné"),
+    "reason.CALCUL_ERR": ("Calculation error", "Erreur de calcul"),
+    "reason.TX_TVA_ERR": ("Wrong VAT rate", "Taux de TVA erroné"),
+    "reason.JUSTIF_ABS": ("Supporting document missing", "Justificatif absent"),
+    "reason.NON_CONFORME": ("Non-compliant invoice", "Facture non conforme"),
+    "reason.REJ_SEMAN": ("Inconsistent content", "Rejet sémantique"),
+    "reason.REJ_UNI": ("Not unique", "Rejet d'unicité"),
+    "reason.IRR_SYNTAX": ("File syntax error", "Syntaxe du fichier irrégulière"),
+    "reason.IRR_TYPE_F": ("Wrong file type", "Type de fichier irrégulier"),
+    "reason.IRR_TAILLE_F": ("File too large", "Fichier trop volumineux"),
+    "reason.IRR_TAILLE_PJ": ("Attachment too large", "Pièce jointe trop volumineuse"),
+    "reason.IRR_VIDE_F": ("Empty file", "Fichier vide"),
+    "reason.IRR_ANTIVIRUS": ("Virus found", "Virus détecté"),
+    "reason.AUTRE": ("Other reason", "Autre motif"),
     # ------------------------------------------------------------ the invoice form
     "form.invoice": ("Invoice", "Facture"),
     "form.supplier_scheme": ("Identifier scheme", "Type d'identifiant"),
@@ -364,6 +450,29 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The public buyer's SIRET, 14 digits.",
         "Le SIRET de la structure publique, 14 chiffres.",
     ),
+    "form.buyer_q": ("Find the public buyer", "Trouver l'acheteur public"),
+    "form.buyer_q.hint": (
+        "Its name, SIRET, or the name or code of its service, e.g. “mairie”. Choosing a "
+        "result fills in the SIRET and the service code below.",
+        "Son nom, son SIRET, ou le nom ou le code de son service, par exemple « mairie ». "
+        "Choisir un résultat remplit le SIRET et le code service ci-dessous.",
+    ),
+    "form.buyer_search": ("Search", "Rechercher"),
+    "form.buyer_results": ("Public buyers found", "Acheteurs publics trouvés"),
+    "form.buyer_count": ("{n} found", "{n} trouvé(s)"),
+    "form.buyer_none": (
+        "No public buyer or service matches “{q}”.",
+        "Aucun acheteur public ni service ne correspond à « {q} ».",
+    ),
+    "form.buyer_short": ("Type at least 2 characters.", "Saisissez au moins 2 caractères."),
+    "form.buyer_choose": ("Choose", "Choisir"),
+    "form.buyer_whole": ("no particular service", "sans service particulier"),
+    "form.buyer_ej": ("order reference (EJ) required", "engagement juridique (EJ) exigé"),
+    "form.buyer_picked": (
+        "Recipient filled in: {name}, SIRET {siret}{service}.",
+        "Destinataire rempli : {name}, SIRET {siret}{service}.",
+    ),
+    "form.buyer_picked_service": (", service {code}", ", service {code}"),
     "form.service_code": ("Service code", "Code service"),
     "form.service_code.hint": (
         "The buyer's service the invoice is for, when it requires one.",
@@ -595,6 +704,9 @@ def translator(lang: str) -> Callable[..., str]:
         entry = MESSAGES.get(key)
         if entry is None:
             return key
+        if any(isinstance(v, Markup) for v in values.values()):
+            # Markup given (a <time> element): the text is escaped, the markup kept as is.
+            return Markup(escape(entry[index])).format(**values)
         return entry[index].format(**values) if values else entry[index]
 
     return t

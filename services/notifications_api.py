@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Response
 from psycopg_pool import ConnectionPool
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from facturier.projections.notifications import (
     DEFAULT_STATUSES,
@@ -31,15 +31,15 @@ from facturier.projections.notifications import (
 )
 from facturier.services.auth import ApiRole, Principal
 from facturier.services.db import apply_schema
+from facturier.services.fields import Body, Line
 from facturier.services.http import error
 from facturier.services.settings import Settings
 
 SupplierPath = Annotated[str, Path(min_length=1, max_length=40, examples=["73282932000074"])]
 
 
-class SubscriptionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    email: str = Field(max_length=254, examples=["compta@durand.example"])
+class SubscriptionIn(Body):
+    email: Line = Field(max_length=254, examples=["compta@durand.example"])
     statuses: list[str] = Field(
         default=list(DEFAULT_STATUSES),
         max_length=len(WORDS),

@@ -8,8 +8,11 @@
   filters, search by number and keyset pagination (`views.portal_query`);
 - `GET /portal/invoices/new`, `POST /portal/invoices`: the invoice form (portal entry). Without
   JavaScript its buttons post the form back ("add a line", "remove line N", "compute
-  totals") and the server re-renders it; with JavaScript (`static/portal.js`) rows are added
-  and removed in the browser and the totals follow every keystroke;
+  totals", "search" a buyer, choose one of the results) and the server re-renders it; with
+  JavaScript (`static/portal.js`) rows are added and removed in the browser, the totals
+  follow every keystroke and the buyer search is a typeahead;
+- `GET /portal/directory/search?q=`: that search as JSON (the directory's read side,
+  `services/directory.py`), for the signed-in;
 - `GET /portal/invoices/{id}`: the invoice's status, timeline, documents, payment delay,
   reception acknowledgment, flow report, and a form per lifecycle action the account may
   perform now (`POST /portal/invoices/{id}/actions/{action}`, generated from the transition
@@ -18,10 +21,11 @@
   the downloads and the flow's processing report, with the session instead of a bearer token;
 - `GET /portal/language/{code}`: the language switch (cookie; else `Accept-Language`).
 
-Every string of the pages comes from `services/i18n.py` (French and English). Elements showing
-an invoice's current status carry `data-live-status` / `data-live-code` (the invoice id), the
-timeline's body `data-live-timeline`: the hooks of the live updates (`static/live.js`), which
-the pages do without.
+Every string of the pages comes from `services/i18n.py` (French and English), amounts, dates
+and times from `services/formats.py`. Elements showing an invoice's current status carry
+`data-live-status` / `data-live-code` (the invoice id), the parts rendered from it (an
+invoice's status, forms and timeline; a list's row) `data-live-region` and the URL they are
+read from: the hooks of the live updates (`static/live.js`), which the pages do without.
 
 Sessions: the browser holds a random session id in an HttpOnly, SameSite=Strict cookie
 scoped to /portal (Secure over https); the server keeps its SHA-256 only, with the SHA-256 of
@@ -40,7 +44,7 @@ import re
 import secrets
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -57,6 +61,7 @@ from pydantic_core import ErrorDetails, to_jsonable_python
 
 from facturier.domain.flow import FlowStatus
 from facturier.domain.invoice import (
+    PLATFORM_ACTOR,
     InvalidCommand,
     InvalidInvoice,
     Invoice,
@@ -84,7 +89,7 @@ from facturier.projections.notifications import (
     Subscription,
 )
 from facturier.projections.payment_delays import fetch_state, paris_date
-from facturier.services import i18n
+from facturier.services import directory, i18n
 from facturier.services.actions import (
     ActionForbidden,
     NoBody,
@@ -105,6 +110,7 @@ from facturier.services.auth import (
 )
 from facturier.services.documents import DocumentMissing
 from facturier.services.flows import FlowIntake, routing_problem
+from facturier.services.formats import Formats
 from facturier.services.intake_api import (
     TEMPLATES,
     InvoiceIn,
@@ -540,20 +546,6 @@ PostedForm = Annotated[dict[str, str], Depends(posted_form)]
 # ---------------------------------------------------------------- pages
 
 
-def _money(value: Decimal | None) -> str:
-    if value is None or value == 0:  # no "-0.00"
-        return "0.00"
-    return f"{value:.2f}"
-
-
-def _rate(value: Decimal | None) -> str:
-    return "" if value is None else f"{value.normalize():f}"
-
-
-def _when(value: datetime | None) -> str:
-    return "" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
 def page(
     template: str,
     status: int = 200,
@@ -562,11 +554,19 @@ def page(
     here: str = "/portal",
     **context: Any,
 ) -> HTMLResponse:
+    formats = Formats(lang)
+    t = i18n.translator(lang)
+    session = context.get("session")
+    # Whose portal it is, as the account sees it (neutral before signing in).
+    brand = t(f"portal.name.{session.principal.role}") if session else t("portal.name")
     html = TEMPLATES.get_template(template).render(
-        money=_money,
-        rate=_rate,
-        when=_when,
-        t=i18n.translator(lang),
+        money=formats.money,  # money(value, currency): "1 200,00 €" / "€1,200.00"
+        amount=formats.number,  # the number alone, where the currency is shown apart
+        rate=formats.rate,
+        day=formats.day,
+        when=formats.when,  # <time> in Paris time, the UTC instant as its title
+        t=t,
+        brand=brand,
         lang=lang,
         languages=i18n.LANGUAGES,
         here=here,
@@ -694,6 +694,9 @@ def field_specs(action: Action, values: Mapping[str, str]) -> tuple[FieldSpec, .
         choices: tuple[str, ...] = ()
         if name == "reason_code":
             kind, choices = "select", tuple(code.value for code in ReasonCode)
+            # No choice is made for the user, whatever the API's default: the form opens
+            # on an empty placeholder and a post must name one (`select_errors`).
+            default, required = "", True
         elif info.annotation is date:
             kind = "date"
         elif info.annotation is Decimal:
@@ -701,10 +704,20 @@ def field_specs(action: Action, values: Mapping[str, str]) -> tuple[FieldSpec, .
         elif maxlength is not None and maxlength >= 1000:
             kind = "textarea"
         specs.append(FieldSpec(name, kind, required, values.get(name, default), maxlength, choices))
+    specs.sort(key=lambda spec: spec.kind != "select")  # the reason first, then its details
     if action is Action.COMPLETE:  # the domain takes documents; the JSON route has none
         accept = ",".join(ATTACHMENT_TYPES)
         specs.append(FieldSpec(ATTACHMENT_FIELD, "file", False, accept=accept))
     return tuple(specs)
+
+
+def select_errors(action: Action, form: Mapping[str, str], t: Callable[..., str]) -> dict[str, str]:
+    """Every select of an action's form needs an explicit choice among its options."""
+    return {
+        spec.name: t(f"error.choose.{spec.name}")
+        for spec in field_specs(action, {})
+        if spec.kind == "select" and form.get(spec.name, "").strip() not in spec.choices
+    }
 
 
 def action_forms(
@@ -752,6 +765,106 @@ class ActionPost:
     upload: Upload | None
 
 
+# ---------------------------------------------------------------- the timeline in words
+
+
+@dataclass(frozen=True)
+class Party:
+    """Who reads the page, and the names the timeline's actors are shown by."""
+
+    principal: Principal
+    supplier_id: str
+    supplier_name: str
+    buyers: Mapping[str, str]  # SIRET -> the directory's name
+
+
+def _buyers_of(
+    invoice: Invoice, submitted_to: str, timeline: Iterable[Mapping[str, Any]]
+) -> set[str]:
+    """Every structure the timeline may name: recipients, and the buyers who acted."""
+    sirets = {invoice.data.recipient_siret, submitted_to}
+    for row in timeline:
+        details = row.get("details") or {}
+        if isinstance(details, dict) and details.get("recipient_siret"):
+            sirets.add(str(details["recipient_siret"]))
+        kind, _, who = str(row.get("actor", "")).partition(":")
+        if kind == "buyer":
+            sirets.add(who)
+    return {s for s in sirets if s}
+
+
+def actor_words(actor: str, party: Party, t: Callable[..., str]) -> str:
+    """Who did a step, as the reader says it: "you", the buyer's name, "the platform"."""
+    if actor == party.principal.actor:
+        return t("actor.you")
+    if actor == PLATFORM_ACTOR:
+        return t("actor.platform")
+    kind, _, who = actor.partition(":")
+    if kind == ApiRole.SUPPLIER:
+        return party.supplier_name if who == party.supplier_id else who
+    if kind == ApiRole.BUYER:
+        return party.buyers.get(who) or t("actor.buyer", siret=who)
+    if kind == ApiRole.OPERATOR:
+        return t("actor.operator")
+    if kind == ApiRole.ADMIN:
+        return t("actor.admin", label=who)
+    if kind == ApiRole.AUDITOR:
+        return t("actor.auditor", label=who)
+    return actor
+
+
+def timeline_steps(
+    rows: Iterable[Mapping[str, Any]], submitted_to: str, party: Party, t: Callable[..., str]
+) -> list[dict[str, Any]]:
+    """The timeline's rows in the reader's words; the codes (event, Chorus status, reform
+    code) and the raw actor are kept as details."""
+    recipient = submitted_to
+    steps: list[dict[str, Any]] = []
+    for row in rows:
+        event = str(row["event_type"])
+        details = row.get("details") or {}
+        if event == "Rerouted" and isinstance(details, dict) and details.get("recipient_siret"):
+            recipient = str(details["recipient_siret"])
+        buyer = party.buyers.get(recipient) or t("actor.buyer", siret=recipient)
+        key = f"event.{event}"
+        what = t(key, buyer=buyer) if key in i18n.MESSAGES else event
+        comment = details.get("comment", "") if isinstance(details, dict) else ""
+        reason_code = str(row.get("reason_code") or "")
+        reason_key = f"reason.{reason_code}"
+        steps.append(
+            {
+                "version": int(row["version"]),
+                "occurred_at": row["occurred_at"],
+                "what": what,
+                "summary": row["summary"],
+                "by": actor_words(str(row["actor"]), party, t),
+                "actor": row["actor"],
+                "codes": f"{event} · {row['status']} · {row['reform_code']}",
+                "reason_code": reason_code,
+                "reason_label": t(reason_key) if reason_key in i18n.MESSAGES else "",
+                "reason": row.get("reason") or "",
+                "comment": comment or "",
+            }
+        )
+    return steps
+
+
+# ---------------------------------------------------------------- the buyer search
+
+MAX_BUYER_QUERY = 100
+
+
+@dataclass(frozen=True)
+class BuyerSearch:
+    """The buyer search of the invoice form: what was typed, what the directory found (shown
+    when `searched`), or the choice just made (`picked`, a sentence)."""
+
+    query: str = ""
+    results: list[directory.BuyerMatch] = field(default_factory=list)
+    searched: bool = False
+    picked: str = ""
+
+
 # ---------------------------------------------------------------- routes
 
 
@@ -781,6 +894,12 @@ def web_routes(
         )
 
     def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+        session = context.get("session")
+        if isinstance(session, Session) and session.principal.role is ApiRole.BUYER:
+            # A buyer signs in for a structure: the page names it.
+            siret = session.principal.scope
+            with pool().connection() as conn:
+                context.setdefault("structure_name", directory.names(conn, [siret]).get(siret))
         return page(template, status, lang=language(request), here=_here(request), **context)
 
     def to_login() -> RedirectResponse:
@@ -955,9 +1074,15 @@ def web_routes(
         cursor = _cursor(after)
         with pool().connection() as conn:
             rows = views.portal_invoices(conn, limit=PAGE_SIZE + 1, after=cursor, **filters)
-        more = len(rows) > PAGE_SIZE
-        rows = rows[:PAGE_SIZE]
+            more = len(rows) > PAGE_SIZE
+            rows = rows[:PAGE_SIZE]
+            buyers = directory.names(conn, (r["recipient_siret"] for r in rows))
+            services = directory.service_names(
+                conn, ((r["recipient_siret"], r["service_code"]) for r in rows)
+            )
         for row in rows:
+            row["recipient_name"] = buyers.get(row["recipient_siret"], "")
+            row["service_name"] = services.get((row["recipient_siret"], row["service_code"]), "")
             row["quick"] = (
                 [
                     a.value
@@ -995,6 +1120,7 @@ def web_routes(
             },
             categories=CATEGORIES,
             show_recipient_filter=not buyer,
+            show_recipient=not buyer,  # a buyer's queue is all its own: its services instead
             show_supplier=role is not ApiRole.SUPPLIER,
             quick_actions=buyer,
             cursor=cursor,
@@ -1012,9 +1138,11 @@ def web_routes(
         findings: list[Finding] | None = None,
         status: int = 200,
         title: str = "",
+        search: BuyerSearch | None = None,
     ) -> HTMLResponse:
         t = i18n.translator(language(request))
         title = title or t("form.not_submitted")
+        search = search or BuyerSearch()
         findings = findings or []
         errors: dict[str, list[str]] = {}
         seen: set[tuple[str | None, str]] = set()
@@ -1060,7 +1188,28 @@ def web_routes(
             supplier_locked=principal.role is ApiRole.SUPPLIER,
             mandates=[s for s in principal.suppliers if s != "*"],
             max_lines=MAX_LINES,
+            search=search,
         )
+
+    def find_buyers(text: str) -> BuyerSearch:
+        """The directory's answer to the buyer search of the form (no JavaScript needed)."""
+        text = text.strip()[:MAX_BUYER_QUERY]
+        if not text:
+            return BuyerSearch()
+        with pool().connection() as conn:
+            return BuyerSearch(text, directory.search(conn, text), searched=True)
+
+    def picked_buyer(state: FormState, choice: str, t: Callable[..., str]) -> BuyerSearch:
+        """A result chosen: its SIRET and service code go into the form's fields."""
+        siret, _, code = choice.partition(":")
+        siret = siret.strip()[:14]
+        code = code.strip()[:100]
+        state.fields["recipient_siret"] = siret
+        state.fields["service_code"] = code
+        with pool().connection() as conn:
+            name = directory.names(conn, [siret]).get(siret, "")
+        service = t("form.buyer_picked_service", code=code) if code else ""
+        return BuyerSearch(picked=t("form.buyer_picked", name=name, siret=siret, service=service))
 
     def new_state(principal: Principal) -> FormState:
         fields = dict.fromkeys(HEADER_FIELDS, "")
@@ -1082,16 +1231,30 @@ def web_routes(
 
     def cannot_submit(request: Request, session: Session) -> HTMLResponse:
         t = i18n.translator(language(request))
-        return forbidden(request, session, t("message.cannot_submit", role=session.principal.role))
+        role = t(f"role.{session.principal.role}")
+        return forbidden(request, session, t("message.cannot_submit", role=role))
 
     @router.get("/invoices/new")
-    def invoice_form(request: Request) -> Response:
+    def invoice_form(request: Request, buyer_q: str = "") -> Response:
         session = current(request)
         if session is None:
             return to_login()
         if not session.submits:
             return cannot_submit(request, session)
-        return render_form(request, session, new_state(session.principal))
+        search = find_buyers(buyer_q)
+        return render_form(request, session, new_state(session.principal), search=search)
+
+    @router.get("/directory/search")
+    def buyer_search(request: Request, q: str = "") -> Response:
+        """The buyer search as JSON, for the form's typeahead (`static/portal.js`)."""
+        session = current(request)
+        if session is None:
+            return JSONResponse({"detail": "sign in first"}, status_code=401)
+        found = find_buyers(q)
+        return JSONResponse(
+            {"query": found.query, "results": [asdict(m) for m in found.results]},
+            headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
+        )
 
     @router.post("/invoices")
     def post_invoice(request: Request, form: PostedForm) -> Response:
@@ -1102,23 +1265,33 @@ def web_routes(
             return cannot_submit(request, session)
         state = FormState.posted(form)
         action = form.get("action", "compute")
+        if action.startswith("pick-buyer:"):
+            t = i18n.translator(language(request))
+            picked = picked_buyer(state, action.removeprefix("pick-buyer:"), t)
+            return render_form(request, session, state, search=picked)
+        # A search typed and not yet chosen from goes on showing its results (Enter in the
+        # search field presses the form's first button: "compute").
+        search = find_buyers(form.get("buyer_q", "")) if action != "submit" else None
+        if action == "search-buyer":
+            return render_form(request, session, state, search=search)
         if action == "add-line":
             if len(state.lines) >= MAX_LINES:
                 t = i18n.translator(language(request))
                 too_many = Finding("lines", t("form.error.too_many", n=MAX_LINES))
-                return render_form(request, session, state, [too_many], 422)
+                return render_form(request, session, state, [too_many], 422, search=search)
             state.lines.append(blank_line())
-            return render_form(request, session, state)
+            return render_form(request, session, state, search=search)
         if action.startswith("remove-") and action[7:].isdigit():
             index = int(action[7:])
             if index < len(state.lines):
                 del state.lines[index]
             state.lines = state.lines or [blank_line()]
-            return render_form(request, session, state)
+            return render_form(request, session, state, search=search)
         if action != "submit":  # "compute": the totals, and what is wrong with the lines
             t = i18n.translator(language(request))
             found = _line_findings(state, t)
-            return render_form(request, session, state, found, title=t("form.not_counted"))
+            title = t("form.not_counted")
+            return render_form(request, session, state, found, title=title, search=search)
         return submit(request, session, state)
 
     def submit(request: Request, session: Session, state: FormState) -> Response:
@@ -1187,11 +1360,10 @@ def web_routes(
         data = invoice.data
         return invoice if session.principal.sees(data.supplier_id, data.recipient_siret) else None
 
-    def flow_of(invoice: Invoice, principal: Principal) -> str:
+    def flow_of(invoice: Invoice, first: Invoice.Event, principal: Principal) -> str:
         """The flow an EDI invoice came in (its correlation id), if the account sees it."""
         if flows is None or invoice.mode != SubmissionMode.EDI:
             return ""
-        first = submissions().app.history(invoice.id)[0]
         try:
             flow_id = uuid.UUID(str(getattr(first, "correlation_id", "")))
             flow = flows().get(flow_id)
@@ -1209,10 +1381,19 @@ def web_routes(
         done: str = "",
     ) -> HTMLResponse:
         principal = session.principal
+        lang = language(request)
+        t = i18n.translator(lang)
+        first = submissions().app.history(invoice.id)[0]
+        # The recipient the invoice was first addressed to: a re-routing changes it later.
+        submitted_to = str(getattr(getattr(first, "data", None), "recipient_siret", ""))
         with pool().connection() as conn:
             row = views.invoice(conn, invoice.id)
             timeline = views.timeline(conn, invoice.id) if row else []
             delays = fetch_state(conn, invoice.id)
+            buyers = directory.names(conn, _buyers_of(invoice, submitted_to, timeline))
+            service = directory.service_names(
+                conn, [(invoice.data.recipient_siret, invoice.data.service_code)]
+            )
         today = paris_date(datetime.now(UTC))
         if row is None:  # recorded, not projected yet
             return render(
@@ -1229,9 +1410,13 @@ def web_routes(
             acknowledgment: dict[str, Any] | None = receipt_of(submissions().app, invoice)
         except NotReceived:
             acknowledgment = None
-        info = STATUS_INFO[Status(row["status"])]
+        # The status shown and the forms offered both come from the event store: it is what
+        # an action is checked against, so the page offers exactly what would be accepted
+        # now and shows an action's result at once. The tracking view may lag behind it by
+        # the projection's delay: only the timeline is read there (live.js completes it).
+        info = STATUS_INFO[invoice.status]
         prefill = {
-            "amount": _money(invoice.data.payable_amount),
+            "amount": Formats(lang).typed(invoice.data.payable_amount),
             "payment_date": today.isoformat(),
         }
         forms = action_forms(
@@ -1239,6 +1424,12 @@ def web_routes(
             prefill,
             posted or {},
             problem["action"] if problem else "",
+        )
+        steps = timeline_steps(
+            timeline,
+            submitted_to,
+            Party(principal, invoice.data.supplier_id, invoice.data.supplier_name, buyers),
+            t,
         )
         return render(
             request,
@@ -1248,16 +1439,22 @@ def web_routes(
             invoice=row,
             number=row["number"],
             current={
-                "status": row["status"],
+                "status": invoice.status.value,
                 "summary": info.summary.value,
                 "reform_code": info.reform_code,
+                "version": invoice.version,
             },
             address=invoice.data,
-            timeline=timeline,
+            recipient_name=buyers.get(invoice.data.recipient_siret, ""),
+            service_name=next(iter(service.values()), ""),
+            timeline=steps,
+            # The timeline's version, the part of the page that may lag: live.js reads the
+            # page again for any push newer than that.
+            live_version=steps[-1]["version"] if steps else 0,
             documents=invoice.documents,
             payment=delays.view(today) if delays else None,
             receipt=acknowledgment,
-            flow_id=flow_of(invoice, principal),
+            flow_id=flow_of(invoice, first, principal),
             actions=forms,
             problem=problem,
             done=done if done in ACTION_NAMES else "",
@@ -1376,8 +1573,8 @@ def web_routes(
 
         def refused(status: int, fields: dict[str, str], text: str = "") -> HTMLResponse:
             items = [
-                {"href": f"#{name}-{field}", "text": f"{t('field.' + field)}: {message}"}
-                for field, message in fields.items()
+                {"href": f"#{name}-{key}", "text": f"{t('field.' + key)}: {message}"}
+                for key, message in fields.items()
             ]
             if text:
                 items.append({"href": "", "text": text})
@@ -1386,20 +1583,22 @@ def web_routes(
 
         model = body_of(action)
         raw: dict[str, str] = {}
-        for field, info in model.model_fields.items():
-            value = form.get(field, "").strip()
+        for name_, info in model.model_fields.items():
+            value = form.get(name_, "").strip()
             if info.annotation is Decimal:
                 value = "".join(value.split()).replace(",", ".")
             if value:
-                raw[field] = value
+                raw[name_] = value
+        errors = select_errors(action, form, t)
         try:
             params = arguments(model.model_validate(raw))
         except ValidationError as invalid:
-            errors = {
-                str(e["loc"][0]): _validation_text(e, t)
-                for e in invalid.errors(include_url=False)
-                if e["loc"]
-            }
+            for e in invalid.errors(include_url=False):
+                if e["loc"]:
+                    errors.setdefault(str(e["loc"][0]), _validation_text(e, t))
+            if not errors:
+                return refused(422, {}, str(invalid))
+        if errors:
             return refused(422, errors)
         if posted.upload is not None:
             upload = posted.upload

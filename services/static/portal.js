@@ -1,14 +1,17 @@
-/* Supplier portal: adds and removes invoice lines and keeps the totals live, in the browser.
+/* The invoice form: adds and removes invoice lines and keeps the totals live, in the
+ * browser, and makes the buyer search a typeahead.
  *
- * The form works without this script (its buttons post it back and the server computes);
- * with it, the amounts are computed here exactly as the server does: decimal arithmetic on
- * integers (BigInt, never floating point), each line's net amount rounded half up to the
- * cent, VAT computed once per (category, rate) on the sum of its lines, rounded half up.
+ * The form works without this script (its buttons post it back and the server computes or
+ * searches); with it, the amounts are computed here exactly as the server does: decimal
+ * arithmetic on integers (BigInt, never floating point), each line's net amount rounded half
+ * up to the cent, VAT computed once per (category, rate) on the sum of its lines, rounded
+ * half up; and written as the page's language writes them (services/formats.py).
  */
 (function () {
   "use strict";
 
   document.documentElement.classList.add("js");
+  var french = (document.documentElement.lang || "en").slice(0, 2) === "fr";
 
   var summary = document.getElementById("error-summary");
   if (summary) {
@@ -65,11 +68,17 @@
     return negative ? -q : q;
   }
 
+  // "1 234,50" (narrow no-break spaces) in French, "1,234.50" in English.
   function money(c) {
     var negative = c < 0n;
     var a = negative ? -c : c;
     var fraction = String(a % 100n);
-    return (negative ? "-" : "") + String(a / 100n) + "." + (fraction.length < 2 ? "0" : "") + fraction;
+    var whole = String(a / 100n).replace(/\B(?=(\d{3})+(?!\d))/g, french ? "\u202f" : ",");
+    return (negative ? "-" : "") + whole + (french ? "," : ".") + (fraction.length < 2 ? "0" : "") + fraction;
+  }
+
+  function rateLabel(text) {
+    return french ? text.replace(".", ",") : text;
   }
 
   // ------------------------------------------------------------ totals
@@ -114,7 +123,7 @@
       var tax = cents(group.base * group.rate.m, 2 + group.rate.s + 2);
       vatTotal += tax;
       var tr = document.createElement("tr");
-      [group.category, group.label + " %", money(group.base), money(tax)].forEach(function (text, i) {
+      [group.category, rateLabel(group.label) + " %", money(group.base), money(tax)].forEach(function (text, i) {
         var td = document.createElement("td");
         td.textContent = text;
         if (i > 1) {
@@ -203,4 +212,192 @@
   form.addEventListener("input", compute);
   form.addEventListener("change", compute);
   compute();
+
+  // ------------------------------------------------------------ buyer search (typeahead)
+
+  // The search field becomes a combobox (WAI-ARIA pattern): results as a listbox under it,
+  // arrows to move, Enter to choose, Escape to close. Choosing fills the recipient's SIRET
+  // and service code, as the server's result buttons do without JavaScript.
+  var search = document.getElementById("buyer_q");
+  if (search && window.fetch) {
+    buyerSearch(search);
+  }
+
+  function fill(text, values) {
+    return text.replace(/\{(\w+)\}/g, function (all, name) {
+      return Object.prototype.hasOwnProperty.call(values, name) ? values[name] : all;
+    });
+  }
+
+  function buyerSearch(input) {
+    var results = document.getElementById("buyer-results");
+    var picked = document.getElementById("buyer-picked");
+    var button = document.getElementById("buyer-search-button");
+    var siret = document.getElementById("recipient_siret");
+    var service = document.getElementById("service_code");
+    var listId = "buyer-listbox";
+    var timer = null;
+    var controller = null;
+    var found = [];
+    var active = -1;
+    var said = document.createElement("p");
+    said.className = "hint";
+    said.setAttribute("aria-live", "polite");
+    results.parentNode.insertBefore(said, results);
+    input.setAttribute("role", "combobox");
+    input.setAttribute("aria-autocomplete", "list");
+    input.setAttribute("aria-expanded", "false");
+    input.setAttribute("aria-controls", listId);
+
+    function text(name) {
+      return input.getAttribute("data-" + name) || "";
+    }
+
+    function close() {
+      while (results.firstChild) {
+        results.removeChild(results.firstChild);
+      }
+      found = [];
+      active = -1;
+      input.setAttribute("aria-expanded", "false");
+      input.removeAttribute("aria-activedescendant");
+    }
+
+    function show(query, matches) {
+      close();
+      if (!matches.length) {
+        said.textContent = fill(text("none"), { q: query });
+        return;
+      }
+      said.textContent = fill(text("count"), { n: String(matches.length) });
+      var list = document.createElement("ul");
+      list.id = listId;
+      list.setAttribute("role", "listbox");
+      list.setAttribute("aria-label", text("results-label"));
+      matches.forEach(function (match, i) {
+        var option = document.createElement("li");
+        option.id = listId + "-" + i;
+        option.setAttribute("role", "option");
+        option.setAttribute("aria-selected", "false");
+        var name = document.createElement("strong");
+        name.textContent = match.name;
+        option.appendChild(name);
+        option.appendChild(document.createTextNode(" \u2014 " + (match.service_name || text("whole")) + " "));
+        var detail = document.createElement("small");
+        detail.className = "hint";
+        detail.textContent = "SIRET " + match.siret
+          + (match.service_code ? " \u00b7 " + match.service_code : "")
+          + (match.order_reference_required ? " \u00b7 " + text("ej") : "");
+        option.appendChild(detail);
+        // mousedown would take the focus from the field: the choice is made on click.
+        option.addEventListener("mousedown", function (event) {
+          event.preventDefault();
+        });
+        option.addEventListener("click", function () {
+          choose(i);
+        });
+        list.appendChild(option);
+      });
+      results.appendChild(list);
+      found = matches;
+      input.setAttribute("aria-expanded", "true");
+    }
+
+    function move(step) {
+      if (!found.length) {
+        return;
+      }
+      active = (active + step + found.length) % found.length;
+      Array.prototype.forEach.call(results.querySelectorAll("[role=option]"), function (option, i) {
+        option.setAttribute("aria-selected", i === active ? "true" : "false");
+        if (i === active) {
+          option.scrollIntoView({ block: "nearest" });
+        }
+      });
+      input.setAttribute("aria-activedescendant", listId + "-" + active);
+    }
+
+    function choose(i) {
+      var match = found[i];
+      siret.value = match.siret;
+      service.value = match.service_code;
+      var detail = match.service_code ? fill(text("picked-service"), { code: match.service_code }) : "";
+      picked.textContent = fill(text("picked"), { name: match.name, siret: match.siret, service: detail });
+      picked.hidden = false;
+      close();
+      said.textContent = "";
+      input.value = match.name;
+    }
+
+    function run(query) {
+      window.clearTimeout(timer);
+      if (controller) {
+        controller.abort();
+      }
+      if (query.replace(/\s/g, "").length < 2) {
+        close();
+        said.textContent = "";
+        return;
+      }
+      controller = window.AbortController ? new AbortController() : null;
+      window
+        .fetch(text("search") + "?q=" + encodeURIComponent(query), {
+          credentials: "same-origin",
+          headers: { Accept: "application/json" },
+          signal: controller ? controller.signal : undefined,
+        })
+        .then(function (response) {
+          if (!response.ok) {
+            throw new Error("search answered " + response.status);
+          }
+          return response.json();
+        })
+        .then(function (answer) {
+          if (input.value === query) {
+            show(query, answer.results || []);
+          }
+        })
+        .catch(function (error) {
+          if (error.name !== "AbortError" && window.console) {
+            console.error("buyer search failed", error); // the Search button still works
+          }
+        });
+    }
+
+    input.addEventListener("input", function () {
+      window.clearTimeout(timer);
+      var query = input.value;
+      timer = window.setTimeout(function () {
+        run(query);
+      }, 200);
+    });
+    input.addEventListener("keydown", function (event) {
+      if (event.key === "ArrowDown") {
+        event.preventDefault();
+        if (found.length) {
+          move(1);
+        } else {
+          run(input.value);
+        }
+      } else if (event.key === "ArrowUp") {
+        event.preventDefault();
+        move(-1);
+      } else if (event.key === "Enter") {
+        event.preventDefault(); // not the form's first button
+        if (active >= 0) {
+          choose(active);
+        } else {
+          run(input.value);
+        }
+      } else if (event.key === "Escape" && found.length) {
+        event.preventDefault();
+        close();
+      }
+    });
+    button.addEventListener("click", function (event) {
+      event.preventDefault();
+      run(input.value);
+      input.focus();
+    });
+  }
 })();

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.conftest import ROOT, Api, invoice_body, wait_until
+from tests.conftest import ROOT, SUPPLIER, Api, invoice_body, wait_until
 
 pytestmark = pytest.mark.stack
 
@@ -141,4 +141,174 @@ def test_a_french_page_gets_the_french_label_live(api: Api, chromium: Browser) -
         "bon de commande manquant"
     )
     shot(page, "07-invoice-fr-updated-live")
+    page.close()
+
+
+# ---------------------------------------------------------------- every page, 1280 and 375 px
+
+WIDTHS = (1280, 375)
+LONG_SUPPLIER = {
+    "scheme": "SIRET",
+    "id": SUPPLIER,
+    "name": "Papeterie Durand et Fils, fournitures de bureau, reprographie et consommables",
+}
+
+# Whether the page scrolls sideways, and any control that sticks out of the window.
+OVERFLOW = """() => {
+  const width = window.innerWidth;
+  const controls = Array.from(
+    document.querySelectorAll("main a, main button, main input, main select, main textarea")
+  ).filter((el) => {
+    const box = el.getBoundingClientRect();
+    return box.width > 1 && box.height > 1 && getComputedStyle(el).visibility !== "hidden";
+  });
+  const outside = controls
+    .filter((el) => el.getBoundingClientRect().right > width + 1)
+    .map((el) => `${el.tagName.toLowerCase()}#${el.id || el.name || el.textContent.trim()}`);
+  return { scroll: document.documentElement.scrollWidth, width, outside };
+}"""
+
+
+def new_session(browser: Browser, api: Api, who: str | None, lang: str) -> Page:
+    """A page signed in as `who` (None: signed out), its language chosen with the switch."""
+    page = browser.new_page(base_url=api.base, viewport={"width": 1280, "height": 900})
+    page.on("pageerror", lambda error: print(f"[{who} page error] {error}"))
+    if who is not None:
+        page.goto("/portal/login")
+        page.fill("#token", api.tokens[who])
+        with page.expect_navigation():
+            page.click("form[action='/portal/login'] button[type=submit]")
+    page.goto(f"/portal/language/{lang}?next=/portal/login")
+    return page
+
+
+def check_widths(page: Page, url: str, name: str, lang: str) -> list[str]:
+    """Open `url` at each width: no sideways scroll of the page, no control cut off."""
+    problems = []
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto(url)
+        assert page.locator("html").get_attribute("lang") == lang
+        found = page.evaluate(OVERFLOW)
+        shot(page, f"layout-{lang}-{width}-{name}")
+        if found["scroll"] > found["width"] or found["outside"]:
+            problems.append(f"{name} ({lang}, {width} px): {found}")
+    return problems
+
+
+def test_every_page_fits_1280_and_375_pixels_in_english_and_french(
+    api: Api, chromium: Browser
+) -> None:
+    ids = []
+    for n in range(4):
+        body = {**invoice_body(f"LAYOUT-{n}-2026-REF"), "supplier": LONG_SUPPLIER}
+        created = api.call("POST", "/invoices", "supplier", body)
+        assert created.status_code == 201, created.text
+        ids.append(str(created.json()["invoice_id"]))
+    wait_until(lambda: all(received(api, i) for i in ids), 60, "the invoices in the view")
+    suspended = api.call(
+        "POST",
+        f"/invoices/{ids[0]}/suspend",
+        "buyer",
+        {"reason": "bon de livraison signé manquant", "reason_code": "JUSTIF_ABS"},
+    )
+    assert suspended.status_code == 200, suspended.text
+    problems = []
+    for lang in ("en", "fr"):
+        supplier = new_session(chromium, api, "supplier", lang)
+        problems += check_widths(supplier, "/portal", "supplier-list", lang)
+        problems += check_widths(supplier, "/portal/invoices/new", "invoice-form", lang)
+        problems += check_widths(supplier, "/portal/notifications", "notifications", lang)
+        problems += check_widths(supplier, f"/portal/invoices/{ids[0]}", "invoice-supplier", lang)
+        supplier.close()
+        buyer = new_session(chromium, api, "buyer", lang)
+        problems += check_widths(buyer, "/portal", "buyer-queue", lang)
+        problems += check_widths(buyer, f"/portal/invoices/{ids[1]}", "invoice-buyer", lang)
+        buyer.close()
+        signed_out = new_session(chromium, api, None, lang)
+        problems += check_widths(signed_out, "/portal/login", "login", lang)
+        signed_out.close()
+    assert not problems, "\n".join(problems)
+
+
+# ---------------------------------------------------------------- forms follow the status live
+
+
+def test_an_open_invoice_page_updates_its_action_forms_live(api: Api, chromium: Browser) -> None:
+    created = api.call("POST", "/invoices", "supplier", invoice_body("BROWSER-FORMS-1"))
+    assert created.status_code == 201, created.text
+    invoice_id = str(created.json()["invoice_id"])
+    wait_until(lambda: received(api, invoice_id), 60, "the invoice in the tracking view")
+
+    page = sign_in(chromium, api, "buyer")
+    page.goto(f"/portal/invoices/{invoice_id}")
+    expect(page.locator("#action-take-in-hand")).to_have_count(1)
+    expect(page.locator("#action-certify-service-done")).to_have_count(0)
+    expect(page.locator("html[data-live='on']")).to_have_count(1, timeout=10_000)
+    page.evaluate("window.notReloaded = true")
+    page.fill("#reject-reason", "prices to check")  # typed, not sent: kept across the update
+
+    taken = api.call("POST", f"/invoices/{invoice_id}/take-in-hand", "buyer")
+    assert taken.status_code == 200, taken.text
+    # The forms are those of the new status, the status and the timeline agree with them.
+    expect(page.locator("#action-take-in-hand")).to_have_count(0, timeout=5_000)
+    expect(page.locator("#action-certify-service-done")).to_have_count(1)
+    expect(page.locator(f'[data-live-status="{invoice_id}"]')).to_have_text("in processing")
+    timeline = page.locator(f'[data-live-timeline="{invoice_id}"] tr')
+    expect(timeline).to_have_count(4)
+    expect(timeline.last).to_contain_text("Taken in hand by the buyer's invoicing service")
+    expect(page.locator("#reject-reason")).to_have_value("prices to check")
+    expect(page.locator("#live-announce")).to_contain_text("in processing")
+    assert page.evaluate("window.notReloaded === true"), "the page was reloaded"
+    shot(page, "09-invoice-forms-updated-live")
+
+    # The buyer's queue: a row's buttons follow its status too.
+    other = api.call("POST", "/invoices", "supplier", invoice_body("BROWSER-FORMS-2"))
+    assert other.status_code == 201, other.text
+    other_id = str(other.json()["invoice_id"])
+    wait_until(lambda: received(api, other_id), 60, "the invoice in the tracking view")
+    page.goto("/portal")
+    row = page.locator(f"#row-{other_id}")
+    expect(row.get_by_role("button", name="Take in hand")).to_have_count(1)
+    expect(page.locator("html[data-live='on']")).to_have_count(1, timeout=10_000)
+    taken = api.call("POST", f"/invoices/{other_id}/take-in-hand", "buyer")
+    assert taken.status_code == 200, taken.text
+    expect(row.get_by_role("button", name="Take in hand")).to_have_count(0, timeout=5_000)
+    expect(row.locator(f'[data-live-status="{other_id}"]')).to_have_text("in processing")
+    page.close()
+
+
+# ---------------------------------------------------------------- the buyer search, typeahead
+
+
+def test_the_invoice_form_finds_a_buyer_as_one_types(api: Api, chromium: Browser) -> None:
+    page = sign_in(chromium, api, "supplier")
+    page.goto("/portal/invoices/new")
+    search = page.locator("#buyer_q")
+    expect(search).to_have_attribute("role", "combobox")
+    search.press_sequentially("mairie compta", delay=20)
+    options = page.locator("#buyer-listbox [role=option]")
+    expect(options).to_have_count(1, timeout=5_000)
+    expect(options.first).to_contain_text("Mairie (demo)")
+    expect(options.first).to_contain_text("Comptabilité")
+    expect(search).to_have_attribute("aria-expanded", "true")
+    search.press("ArrowDown")
+    expect(search).to_have_attribute("aria-activedescendant", "buyer-listbox-0")
+    search.press("Enter")
+    expect(page.locator("#recipient_siret")).to_have_value("21750001600019")
+    expect(page.locator("#service_code")).to_have_value("MAIRIE-COMPTA")
+    expect(page.locator("#buyer-picked")).to_contain_text("Mairie (demo)")
+    expect(options).to_have_count(0)
+    assert "/portal/invoices/new" in page.url  # chosen in the page: nothing was posted
+    shot(page, "10-invoice-form-buyer-found")
+
+    # By SIRET, in French.
+    page.goto("/portal/language/fr?next=/portal/invoices/new")
+    search = page.locator("#buyer_q")
+    search.press_sequentially("110 002 011", delay=20)
+    expect(page.locator("#buyer-listbox [role=option]")).to_have_count(3, timeout=5_000)
+    page.locator("#buyer-listbox [role=option]", has_text="SE-FACT-01").click()
+    expect(page.locator("#recipient_siret")).to_have_value("11000201100044")
+    expect(page.locator("#service_code")).to_have_value("SE-FACT-01")
+    expect(page.locator("#buyer-picked")).to_contain_text("Destinataire rempli")
     page.close()

@@ -6,7 +6,9 @@ import json
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 
 from facturier.domain.invoice import InvalidInvoice, ReasonCode, SubmissionMode
@@ -15,6 +17,9 @@ from facturier.services.directory import (
     DirectoryApp,
     DirectoryFileError,
     StructureAlreadyRegistered,
+    names,
+    search,
+    service_names,
 )
 from facturier.services.invoicing import InvoicingApp, RoutingRefused
 from facturier.services.settings import Settings
@@ -164,6 +169,60 @@ def test_admin_commands(settings: Settings) -> None:
         assert directory.find(OTHER_BUYER) is None
     finally:
         directory.close()
+
+
+def test_the_read_side_follows_the_directory_and_catches_up_when_left_behind(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """What the portal shows and searches (names, services, search words) follows every
+    load and command, and a process that saved events but died before indexing them leaves
+    the read side behind only until the directory application starts again."""
+
+    def offered(conn: psycopg.Connection[Any], text: str) -> list[tuple[str, str]]:
+        return [(m.siret, m.service_code) for m in search(conn, text)]
+
+    directory = DirectoryApp(settings)
+    try:
+        directory.load_csv(*write_csv(tmp_path))
+        with psycopg.connect(settings.dsn) as conn:
+            assert names(conn, [BUYER, OTHER_BUYER, CLOSED, HOSPITAL]) == {
+                BUYER: "Ministère X",
+                OTHER_BUYER: "Ville de Paris",
+                CLOSED: "Syndicat dissous",  # still named on its old invoices
+            }
+            assert service_names(conn, [(BUYER, "SERV-1"), (BUYER, "OLD"), (BUYER, "")]) == {
+                (BUYER, "SERV-1"): "Service facturier",
+                (BUYER, "OLD"): "Ancien service",
+            }
+            # A service code is required there: its active services only, never itself.
+            assert offered(conn, "ministere") == [(BUYER, "SERV-1")]
+            assert offered(conn, "syndicat") == []  # inactive: never offered
+            paris = search(conn, "paris")
+            assert [(m.siret, m.service_code) for m in paris] == [
+                (OTHER_BUYER, ""),
+                (OTHER_BUYER, "SERV-1"),
+            ]
+            assert all(m.order_reference_required for m in paris)
+        directory.change_settings(
+            OTHER_BUYER, "Ville de Paris, mairie centrale", "local", False, True
+        )
+        directory.deactivate_service(BUYER, "SERV-1")
+        with psycopg.connect(settings.dsn) as conn:
+            assert offered(conn, "mairie centrale") == [(OTHER_BUYER, ""), (OTHER_BUYER, "SERV-1")]
+            assert offered(conn, "ministere") == [(BUYER, "")]  # no active service left
+            # As a process killed between its save and its indexing leaves it.
+            conn.execute("UPDATE directory_index_position SET notification_id = 0")
+            conn.execute("DELETE FROM directory_structure")
+    finally:
+        directory.close()
+    restarted = DirectoryApp(settings)
+    try:
+        with psycopg.connect(settings.dsn) as conn:
+            assert names(conn, [OTHER_BUYER]) == {OTHER_BUYER: "Ville de Paris, mairie centrale"}
+            assert offered(conn, "ville") == [(OTHER_BUYER, ""), (OTHER_BUYER, "SERV-1")]
+        assert restarted.catch_up_index() == 0  # nothing new
+    finally:
+        restarted.close()
 
 
 def test_submissions_are_routed_or_refused_with_their_code(

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -32,6 +34,17 @@ from tests.integration.test_flows import final_report, upload
 pytestmark = pytest.mark.stack
 
 GROUPS = ("tracking_group", "accounting_group", "payment_delays_group")
+
+
+def facturier_status(settings: Settings) -> subprocess.CompletedProcess[str]:
+    """`facturier status` on these settings."""
+    return subprocess.run(
+        [sys.executable, "-m", "facturier.services.cli", "status"],
+        env={**os.environ, **settings.to_env()},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def _rows(settings: Settings, sql: str, *params: Any) -> list[tuple[Any, ...]]:
@@ -184,6 +197,10 @@ def test_a_poisoned_event_at_each_stage_is_set_aside_and_the_next_invoices_flow(
         for name, service in health["services"].items():
             assert service["status"] == "ok", (name, service)
             assert all(i["restarts"] == 0 for i in service["instances"]), (name, service)
+        shown = facturier_status(settings)
+        assert shown.returncode == 0, shown.stdout + shown.stderr
+        assert "relay 1" in shown.stdout and f"{settings.tracking_group} 2" in shown.stdout
+        assert "tracking-projection    ok" in shown.stdout, shown.stdout
 
 
 def test_health_turns_unhealthy_when_a_stage_fails_or_stops_and_says_which(
@@ -219,6 +236,10 @@ def test_health_turns_unhealthy_when_a_stage_fails_or_stops_and_says_which(
         assert "tracking_timeline" in tracking["instances"][0]["last_error"]
         # Measured from outside the failing loop: the event waiting is counted.
         assert tracking["lag"] == 3, tracking
+        shown = facturier_status(settings)
+        assert shown.returncode == 1, shown.stdout
+        assert "tracking-projection    failing" in shown.stdout, shown.stdout
+        assert "permission denied" in shown.stdout, shown.stdout
         # Nothing was set aside for a fault of the database's.
         assert _rows(settings, "SELECT count(*) FROM dead_letters") == [(0,)]
 

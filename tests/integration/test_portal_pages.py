@@ -9,19 +9,22 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import uuid
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
+from html import unescape
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import psycopg
 
 from facturier.domain.invoice import ReasonCode
-from facturier.domain.lifecycle import Action, Status, Summary
+from facturier.domain.lifecycle import STATUS_AFTER_EVENT, Action, Status, Summary
 from facturier.intake.canonical import to_cii
 from facturier.projections import views
-from facturier.services import i18n
+from facturier.services import directory, i18n
 from facturier.services import web as portal
 from facturier.services.actions import available, body_of
 from facturier.services.auth import ApiRole, Principal, create_token
@@ -67,7 +70,9 @@ def session(client: Api, who: str, **headers: str) -> Iterator[httpx.Client]:
 
 def numbers(html: str) -> list[str]:
     """The invoice numbers of a list page, in order."""
-    return re.findall(r'<th scope="row"><a href="/portal/invoices/[0-9a-f-]{36}">([^<]+)</a>', html)
+    return re.findall(
+        r'<th scope="row"[^>]*><a href="/portal/invoices/[0-9a-f-]{36}">([^<]+)</a>', html
+    )
 
 
 def live(html: str, invoice_id: str) -> tuple[str, str]:
@@ -131,6 +136,12 @@ def test_every_string_of_the_pages_is_in_both_languages() -> None:
     keys |= {f"flow.outcome.{o}" for o in ("integrated", "rejected", "pending")}
     keys |= {f"notify.done.{d}" for d in portal.NOTIFY_DONE}
     keys |= {f"notify.invalid.{f}" for f in ("email", "statuses", "language")}
+    # The timeline's words, role words, the brand per role, the placeholder of each select.
+    keys |= {f"event.{e}" for e in STATUS_AFTER_EVENT}
+    keys |= {f"role.{r}" for r in ApiRole} | {f"portal.name.{r}" for r in ApiRole}
+    keys |= {f"actor.{a}" for a in ("you", "platform", "buyer", "operator", "admin", "auditor")}
+    selects = {f.name for a in Action for f in portal.field_specs(a, {}) if f.kind == "select"}
+    keys |= {f"choose.{f}" for f in selects} | {f"error.choose.{f}" for f in selects}
     keys = {k for k in keys if not k.endswith(".")}  # a family's prefix, covered above
     missing = sorted(k for k in keys if k not in i18n.MESSAGES)
     assert missing == []
@@ -180,7 +191,7 @@ def test_a_supplier_lists_only_its_invoices_with_filters_search_and_pages(
         for element_id, (tag, attrs) in listed.by_id.items():
             if tag in ("input", "select") and attrs.get("type") != "hidden":
                 assert element_id in listed.labels, f"#{element_id} has no label"
-        assert '<th scope="col">' in first.text and '<th scope="row">' in first.text
+        assert '<th scope="col">' in first.text and '<th scope="row"' in first.text
         next_link = re.search(r'href="([^"]+)" rel="next"', first.text)
         assert next_link
         second = web.get(next_link[1].replace("&amp;", "&"))
@@ -349,7 +360,7 @@ def test_the_buyer_queue_and_every_buyer_action_through_its_form(
         for element_id, (tag, attrs) in shown.by_id.items():
             if tag in ("input", "select", "textarea") and attrs.get("type") != "hidden":
                 assert element_id in shown.labels, f"#{element_id} has no label"
-        assert 'name="reason_code"' in page and ">NON_CONFORME — not compliant<" in page
+        assert 'name="reason_code"' in page and ">Non-compliant invoice (NON_CONFORME)<" in page
 
         # CSRF: missing or wrong, refused, nothing recorded.
         form = action_forms(page)["take-in-hand"]
@@ -398,7 +409,7 @@ def test_the_buyer_queue_and_every_buyer_action_through_its_form(
         tracked(client, paid, "MISE_EN_PAIEMENT", who="buyer")
 
         def payment_shown() -> bool:
-            return "40.00 EUR" in web.get(f"/portal/invoices/{paid}").text
+            return "€40.00" in web.get(f"/portal/invoices/{paid}").text
 
         wait_until(payment_shown, 30, "the late-payment indemnity on the invoice page")
         page = web.get(f"/portal/invoices/{paid}").text
@@ -683,3 +694,383 @@ def test_a_supplier_chooses_its_e_mails_on_a_page_of_its_own(api: Api) -> None:
         assert login(web, api.tokens["buyer"]).status_code == 303
         assert web.get("/portal/notifications").status_code == 403
         assert 'href="/portal/notifications"' not in web.get("/portal").text
+
+
+# ---------------------------------------------------------------- buyers by name, and found
+
+DGFIP = "Direction régionale des finances publiques (demo)"  # the test directory's names
+MAIRIE = "Mairie (demo)"
+
+
+def visible_text(html: str) -> str:
+    """What a reader sees as main words: tags, attributes and the codes' details removed."""
+    html = re.sub(r'<small class="codes"[^>]*>.*?</small>', " ", html, flags=re.S)
+    html = re.sub(r"<(script|template)\b.*?</\1>", " ", html, flags=re.S)
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def timeline_rows(html: str) -> list[dict[str, str]]:
+    """The timeline's steps: what happened, by whom (and the raw actor), the codes."""
+    body = re.search(r"<tbody data-live-timeline=[^>]*>(.*?)</tbody>", html, re.S)
+    assert body, "no timeline"
+    rows = []
+    for row in re.findall(r"<tr data-version[^>]*>(.*?)</tr>", body[1], re.S):
+        what = re.search(r'<span class="step">([^<]*)</span>', row)
+        by = re.search(r'<span class="actor" title="([^"]*)">([^<]*)</span>', row)
+        codes = re.search(r'<small class="codes"[^>]*><code>([^<]*)</code>', row)
+        assert what and by and codes, row
+        rows.append(
+            {
+                "what": unescape(what[1]),
+                "by": unescape(by[2]),
+                "actor": by[1],
+                "codes": unescape(codes[1]),
+            }
+        )
+    return rows
+
+
+def test_buyers_are_shown_by_their_directory_name_with_the_siret_as_detail(api: Api) -> None:
+    to_state = submit(api, "NAME-1")
+    to_town = submit(api, "NAME-2", recipient_siret=OTHER_BUYER, service_code="MAIRIE")
+    tracked(api, to_state, "MISE_A_DISPOSITION")
+    tracked(api, to_town, "MISE_A_DISPOSITION")
+    with session(api, "supplier") as web:
+        listed = web.get("/portal", params={"q": "NAME-"}).text
+        # The name is the cell's first words; the SIRET follows, smaller.
+        assert re.search(
+            rf'data-label="Recipient">{re.escape(DGFIP)}\s*<small class="hint">SIRET {BUYER}'
+            r" · service Service exécutant 01 \(SE-01\)</small>",
+            unescape(listed),
+        ), listed
+        assert re.search(
+            rf'data-label="Recipient">{re.escape(MAIRIE)}\s*<small class="hint">SIRET '
+            rf"{OTHER_BUYER}",
+            listed,
+        )
+        page = unescape(web.get(f"/portal/invoices/{to_state}").text)
+        assert re.search(
+            rf"<dt>Recipient</dt><dd>{re.escape(DGFIP)} — Service exécutant 01\s*"
+            rf'<small class="hint">SIRET {BUYER} · SE-01 · EJ EJ00004242</small>',
+            page,
+        ), page
+        assert f"Received by {DGFIP}" in page
+    with session(api, "buyer") as web:
+        queue = unescape(web.get("/portal", params={"q": "NAME-"}).text)
+        # The buyer's own structure, named; its queue by service.
+        assert f"public buyer for {DGFIP}" in queue and f"(SIRET {BUYER})" in queue
+        assert re.search(
+            r'data-label="Service">Service exécutant 01 <small class="hint">SE-01</small>', queue
+        ), queue
+        assert "NAME-2" not in queue
+
+
+def test_the_invoice_form_finds_public_buyers_and_their_services(api: Api) -> None:
+    with session(api, "supplier") as web:
+        form = Page(web.get("/portal/invoices/new").text)
+        assert "buyer_q" in form.labels and form.attrs("buyer_q")["type"] == "search"
+        fields = {**form.fields, "number": "KEEP-ME", "buyer_q": "mairie"}
+
+        # Without JavaScript: the search posts the form back with the results.
+        found = web.post("/portal/invoices", data={**fields, "action": "search-buyer"})
+        assert found.status_code == 200
+        choices = re.findall(r'name="action" value="(pick-buyer:[^"]+)"', found.text)
+        assert choices == [
+            f"pick-buyer:{OTHER_BUYER}:",  # the town hall needs no service code
+            f"pick-buyer:{OTHER_BUYER}:MAIRIE-COMPTA",
+            f"pick-buyer:{OTHER_BUYER}:MAIRIE",
+        ] or sorted(choices) == sorted(
+            [
+                f"pick-buyer:{OTHER_BUYER}:",
+                f"pick-buyer:{OTHER_BUYER}:MAIRIE",
+                f"pick-buyer:{OTHER_BUYER}:MAIRIE-COMPTA",
+            ]
+        )
+        assert "Comptabilité" in found.text and MAIRIE in found.text
+        shown = Page(found.text)
+        assert shown.fields["number"] == "KEEP-ME" and shown.fields["buyer_q"] == "mairie"
+
+        # Choosing fills the SIRET and the service code; what was typed stays.
+        picked = web.post(
+            "/portal/invoices",
+            data={**shown.fields, "action": f"pick-buyer:{OTHER_BUYER}:MAIRIE-COMPTA"},
+        )
+        chosen = Page(picked.text)
+        assert chosen.fields["recipient_siret"] == OTHER_BUYER
+        assert chosen.fields["service_code"] == "MAIRIE-COMPTA"
+        assert chosen.fields["number"] == "KEEP-ME"
+        told = chosen.text["buyer-picked"]
+        assert MAIRIE in told and "MAIRIE-COMPTA" in told
+
+        # Enter in the search field presses the form's first button ("compute"): it searches.
+        entered = web.post("/portal/invoices", data={**fields, "buyer_q": "régionale"})
+        assert f"pick-buyer:{BUYER}:SE-01" in entered.text
+
+        # By SIRET (typed with spaces), by service code, by the service's name, accents or not.
+        def search(text: str) -> list[tuple[str, str]]:
+            response = web.get("/portal/directory/search", params={"q": text})
+            assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
+            return [(r["siret"], r["service_code"]) for r in response.json()["results"]]
+
+        # The State structure requires a service code: its services only, never itself.
+        assert sorted(search("110 002 011")) == [
+            (BUYER, "SE-01"),
+            (BUYER, "SE-FACT-01"),
+            (BUYER, "SERV-1"),
+        ]
+        assert search("se-fact") == [(BUYER, "SE-FACT-01")]
+        assert search("sefact01") == [(BUYER, "SE-FACT-01")]
+        assert search("comptabilite mairie") == [(OTHER_BUYER, "MAIRIE-COMPTA")]
+        assert search("REGIONALE facturier") == [(BUYER, "SE-FACT-01")]
+        assert search("m") == [] and search("nothing-like-it") == []
+        answer = web.get("/portal/directory/search", params={"q": "mairie"}).json()
+        assert answer["results"][0] == {
+            "siret": OTHER_BUYER,
+            "name": MAIRIE,
+            "service_code": "",
+            "service_name": "",
+            "order_reference_required": False,
+        }
+        french = web.post(
+            "/portal/invoices",
+            data={**fields, "buyer_q": "zzzz", "action": "search-buyer"},
+            headers={"Accept-Language": "fr"},
+        )
+        assert "Aucun acheteur public ni service ne correspond à « zzzz »." in unescape(french.text)
+    with browser(api) as anonymous:
+        assert anonymous.get("/portal/directory/search", params={"q": "mairie"}).status_code == 401
+
+
+def test_the_buyer_search_reads_a_bounded_number_of_rows_at_100000_structures(api: Api) -> None:
+    """A keystroke never scans the directory: however many structures match a word, the
+    search reads at most a fixed number of rows, found by the prefix index when they are
+    few (a plain scan is cheaper, and still stops early, when nearly every row matches)."""
+    table = 400_000  # search terms below: 4 per structure
+    with psycopg.connect(api.settings.dsn, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO directory_structure SELECT '8' || lpad(i::text, 13, '0'),"
+            " 'Commune ' || i || ' ville' || (i % 1000), 'local', true, false, false, false"
+            " FROM generate_series(1, 100000) AS i"
+        )
+        conn.execute(
+            "INSERT INTO directory_service SELECT '8' || lpad(i::text, 13, '0'), 'S' || i,"
+            " 'Service ' || i, true FROM generate_series(1, 100000) AS i"
+        )
+        conn.execute(
+            "INSERT INTO directory_search_term (term, siret, service_code)"
+            " SELECT w.term, '8' || lpad(i::text, 13, '0'), ''"
+            " FROM generate_series(1, 100000) AS i,"
+            " LATERAL (VALUES ('commune'), (i::text), ('ville' || (i % 1000)),"
+            " ('8' || lpad(i::text, 13, '0'))) AS w(term)"
+        )
+        for name in ("directory_structure", "directory_service", "directory_search_term"):
+            conn.execute(f"ANALYZE {name}")
+        for text in ("commune", "c", "ville12 commune", "80000000", "80000000051", "mairie"):
+            sql, params = directory.search_query(directory.query_words(text))
+            plan = conn.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params).fetchone()[0]
+            read = _rows_read(plan[0]["Plan"])
+            assert read <= 10 * directory.SEARCH_CANDIDATES < table, (text, read)
+            nodes = _plan(conn, sql, params)
+            scans = [n for n in nodes if n.startswith("Seq Scan")]
+            assert not [n for n in scans if n != "Seq Scan directory_search_term"], (text, nodes)
+            if text in ("ville12 commune", "80000000051", "mairie"):  # few rows: the index
+                assert not scans and any("Index" in n for n in nodes), (text, nodes)
+            assert len(directory.search(conn, text)) <= directory.SEARCH_LIMIT
+        exact = directory.search(conn, "ville123 commune 5123")
+        assert [m.siret for m in exact] == ["80000000005123"]
+        assert exact[0].name == "Commune 5123 ville123"
+        assert len(directory.search(conn, "commune")) == directory.SEARCH_LIMIT
+
+
+def _rows_read(node: dict[str, Any]) -> int:
+    """Rows the plan's scans read (returned or filtered out), summed over every loop."""
+    loops = node.get("Actual Loops", 1)
+    own = (node.get("Actual Rows", 0) + node.get("Rows Removed by Filter", 0)) * loops
+    scanned = int(own) if "Scan" in node["Node Type"] else 0
+    return scanned + sum(_rows_read(child) for child in node.get("Plans", []))
+
+
+# ---------------------------------------------------------------- the timeline in words
+
+
+def test_the_timeline_speaks_the_users_words_and_keeps_the_codes_as_details(api: Api) -> None:
+    invoice_id = submit(api, "WORDS-1")
+    tracked(api, invoice_id, "MISE_A_DISPOSITION")
+    suspended = api.call(
+        "POST",
+        f"/invoices/{invoice_id}/suspend",
+        "buyer",
+        {"reason_code": "JUSTIF_ABS", "reason": "delivery note"},
+    )
+    assert suspended.status_code == 200
+    tracked(api, invoice_id, "SUSPENDUE")
+    with session(api, "supplier") as web:
+        page = unescape(web.get(f"/portal/invoices/{invoice_id}").text)
+        steps = timeline_rows(page)
+        assert [s["what"] for s in steps] == [
+            "Invoice submitted",
+            f"Checked by the platform and sent to {DGFIP}",
+            f"Received by {DGFIP}",
+            "Suspended: documents are missing",
+        ]
+        assert [s["by"] for s in steps] == ["you", "the platform", "the platform", DGFIP]
+        # The codes and the raw actor stay, as details.
+        assert [s["actor"] for s in steps] == [
+            f"supplier:{SUPPLIER}",
+            "platform",
+            "platform",
+            f"buyer:{BUYER}",
+        ]
+        assert steps[2]["codes"] == "MadeAvailable · MISE_A_DISPOSITION · 203"
+        reason = 'Supporting document missing</strong> <small class="codes">(JUSTIF_ABS)</small>'
+        assert reason in page
+        timeline = re.search(r"<tbody data-live-timeline.*?</tbody>", page, re.S)
+        assert timeline
+        words = visible_text(timeline[0])
+        for jargon in ("MadeAvailable", "Routed", "Submitted", "SUSPENDUE", "platform ·"):
+            assert jargon not in words, jargon
+        assert "JUSTIF_ABS" not in words and "buyer:" not in visible_text(page)
+
+        french = unescape(
+            web.get(f"/portal/invoices/{invoice_id}", headers={"Accept-Language": "fr"}).text
+        )
+        assert [(s["what"], s["by"]) for s in timeline_rows(french)] == [
+            ("Facture déposée", "vous"),
+            (f"Contrôlée par la plateforme et envoyée à {DGFIP}", "la plateforme"),
+            (f"Reçue par {DGFIP}", "la plateforme"),
+            ("Suspendue : des pièces manquent", DGFIP),
+        ]
+        listed = web.get("/portal", params={"q": "WORDS-1"}).text
+        assert '<th scope="col">Chorus status</th>' not in listed
+        assert "SUSPENDUE · 208" not in visible_text(listed)
+        assert re.search(r'<small class="codes"[^>]*><code data-live-code="[^"]+"', listed)
+    with session(api, "buyer") as web:
+        steps = timeline_rows(unescape(web.get(f"/portal/invoices/{invoice_id}").text))
+        by = [s["by"] for s in steps]
+        assert by == ["Papeterie Durand", "the platform", "the platform", "you"]
+
+
+# ---------------------------------------------------------------- French formats, role words
+
+
+def test_french_pages_write_amounts_dates_and_times_the_french_way(api: Api) -> None:
+    invoice_id = submit(api, "FMT-1")  # 1,000.00 + 200.00 VAT, issued 2026-04-01
+    tracked(api, invoice_id, "MISE_A_DISPOSITION")
+    with psycopg.connect(api.settings.dsn) as conn:
+        row = views.invoice(conn, uuid.UUID(invoice_id))
+    assert row is not None
+    submitted = row["submitted_at"].astimezone(ZoneInfo("Europe/Paris"))
+    instant = row["submitted_at"].astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    with session(api, "supplier", **{"Accept-Language": "fr"}) as web:
+        page = web.get(f"/portal/invoices/{invoice_id}", headers={"Accept-Language": "fr"}).text
+        assert "<dd>1\u202f200,00\u00a0€</dd>" in page and "<dd>200,00\u00a0€</dd>" in page
+        assert "<dd>01/04/2026</dd>" in page
+        shown = submitted.strftime("%d/%m/%Y %H:%M")
+        assert re.search(rf'<time datetime="[^"]+Z" title="{instant}">{shown}</time>', page), page
+        assert "fournisseur" in page and "facturier — portail fournisseurs" in page
+        listed = web.get("/portal", params={"q": "FMT-1"}, headers={"Accept-Language": "fr"}).text
+        assert ">1\u202f200,00\u00a0€</td>" in listed and ">01/04/2026</td>" in listed
+        english = web.get(f"/portal/invoices/{invoice_id}", headers={"Accept-Language": "en"}).text
+        assert "<dd>€1,200.00</dd>" in english and "<dd>1 Apr 2026</dd>" in english
+        shown_en = f"{submitted.day} {submitted.strftime('%b %Y, %H:%M')}"
+        assert re.search(rf'title="{instant}">{shown_en}</time>', english), english
+    with session(api, "buyer") as web:
+        for lang, brand, role in (
+            ("en", "public buyers' portal", "public buyer"),
+            ("fr", "portail des acheteurs publics", "acheteur public"),
+        ):
+            page = " ".join(
+                unescape(web.get("/portal", headers={"Accept-Language": lang}).text).split()
+            )
+            assert f"facturier — {brand}" in page and f", {role} " in page
+            assert "supplier portal" not in page and "portail fournisseurs" not in page
+    with session(api, "auditor") as web:
+        page = " ".join(
+            unescape(web.get("/portal", headers={"Accept-Language": "fr"}).text).split()
+        )
+        assert "facturier — portail de facturation électronique" in page and ", auditeur" in page
+        refused = web.get("/portal/invoices/new", headers={"Accept-Language": "fr"})
+        assert refused.status_code == 403 and "Ce compte (auditeur)" in unescape(refused.text)
+    with browser(api) as anonymous:
+        login_page = anonymous.get("/portal/login", headers={"Accept-Language": "fr"}).text
+        assert "portail fournisseurs" not in login_page
+
+
+# ---------------------------------------------------------------- explicit choices
+
+
+def test_every_select_of_an_action_form_needs_an_explicit_choice(api: Api) -> None:
+    invoice_id = submit(api, "CHOOSE-1")
+    tracked(api, invoice_id, "MISE_A_DISPOSITION", who="buyer")
+    with session(api, "buyer") as web:
+        page = web.get(f"/portal/invoices/{invoice_id}").text
+        selects = re.findall(r"<select ([^>]*)>(.*?)</select>", page, re.S)
+        assert len(selects) == 3  # suspend, send back to re-route, reject: all a reason code
+        for attrs, options in selects:
+            assert " required" in attrs
+            first = re.match(r'<option value=""( selected)?>([^<]*)</option>', options)
+            assert first and first[1] and first[2] == "— choose a reason —", options[:200]
+            assert options.count(" selected") == 1  # the placeholder only
+            assert ">Duplicate invoice (DOUBLON)<" in options
+            assert ">Non-compliant invoice (NON_CONFORME)<" in options
+        csrf = csrf_of(page)
+        for lang, text in (("en", "Choose a reason."), ("fr", "Choisissez un motif.")):
+            for action in ("reject", "suspend", "mark-for-rerouting"):
+                refused = web.post(
+                    f"/portal/invoices/{invoice_id}/actions/{action}",
+                    data={"csrf": csrf, "reason": "wrong prices"},
+                    headers={"Accept-Language": lang},
+                )
+                assert refused.status_code == 422, (action, refused.text[:500])
+                assert Page(refused.text).invalid() == {f"{action}-reason_code"}
+                assert text in refused.text
+                # What was typed is given back.
+                assert "wrong prices" in refused.text
+        unknown = web.post(
+            f"/portal/invoices/{invoice_id}/actions/reject",
+            data={"csrf": csrf, "reason": "wrong prices", "reason_code": "NOPE"},
+        )
+        assert unknown.status_code == 422
+        assert status_of(api, invoice_id) == "MadeAvailable"
+        chosen = web.post(
+            f"/portal/invoices/{invoice_id}/actions/reject",
+            data={"csrf": csrf, "reason": "wrong prices", "reason_code": "DOUBLON"},
+        )
+        assert chosen.status_code == 303
+        assert status_of(api, invoice_id) == "Rejected"
+
+
+# ---------------------------------------------------------------- one source for the page
+
+
+def test_the_status_shown_and_the_actions_offered_come_from_one_source(api: Api) -> None:
+    """The tracking view lags behind the event store by the projection's delay; the page
+    must never show one status with the actions of another."""
+    invoice_id = submit(api, "ONE-SOURCE-1")
+    tracked(api, invoice_id, "MISE_A_DISPOSITION", who="buyer")
+    taken = api.call("POST", f"/invoices/{invoice_id}/take-in-hand", "buyer")
+    assert taken.status_code == 200
+    tracked(api, invoice_id, "PRISE_EN_COMPTE_DESTINATAIRE", who="buyer")
+    # The view as a lagging projection leaves it: one step behind.
+    with psycopg.connect(api.settings.dsn, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE tracking_invoice SET version = version - 1, status = 'MISE_A_DISPOSITION',"
+            " reform_code = 203, summary = 'received' WHERE invoice_id = %s",
+            (invoice_id,),
+        )
+        conn.execute(
+            "DELETE FROM tracking_timeline WHERE invoice_id = %s AND event_type = 'TakenInHand'",
+            (invoice_id,),
+        )
+    buyer = Principal(ApiRole.BUYER, BUYER, "t")
+    with session(api, "buyer") as web:
+        page = web.get(f"/portal/invoices/{invoice_id}").text
+        summary, code = live(page, invoice_id)
+        status = Status(code.split(" · ")[0])
+        offered = set(action_forms(page))
+        assert offered == {a.value for a in available(buyer, status)}
+        assert (summary, code) == ("in processing", "PRISE_EN_COMPTE_DESTINATAIRE · 204")
+        assert "take-in-hand" not in offered and "certify-service-done" in offered
+        # The timeline, read from the view, says how far it is: live.js completes it.
+        region = r'data-live-region="[^"]+" data-live-source="[^"]+" data-live-version="3"'
+        assert re.search(region, page)

@@ -55,6 +55,7 @@ PUBLIC = {
     ("GET", "/portal/static/{name}"): "style sheet and scripts",
     # Structures are addressed by every supplier: the directory is public to signed-in callers.
     ("GET", "/directory/structures/{siret}"): "the public directory of buyers",
+    ("GET", "/portal/directory/search"): "the public directory of buyers",
 }
 # Long-lived event streams: scoped per event, proven by tests/integration/test_live.py.
 STREAMS = {("GET", "/live"), ("GET", "/portal/live")}
