@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Generic, Protocol, TypeVar
 
 import psycopg
+from eventsourcing import persistence
 from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
 
 from facturier.events.lifecycle import from_value
@@ -33,6 +34,10 @@ _NOT_THE_EVENTS_FAULT = (
     psycopg.OperationalError,
     psycopg.InterfaceError,
     psycopg.ProgrammingError,
+    # The same, raised through the event store (the flow intake records invoices there).
+    persistence.OperationalError,
+    persistence.InterfaceError,
+    persistence.ProgrammingError,
 )
 Cursor = psycopg.Cursor[Any]
 S = TypeVar("S")

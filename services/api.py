@@ -297,7 +297,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ok (services/health.py)."""
         try:
             with state["pool"].connection(timeout=5) as conn:
-                found = health_report(conn)
+                found = health_report(conn, settings.health_stuck_s)
         except psycopg.Error as error:
             response.status_code = 503
             return {"status": "unhealthy", "database": f"unreachable: {error}"[:300]}

@@ -48,8 +48,9 @@ def _status(args: argparse.Namespace) -> int:
 
     script = CHECKOUT / "deploy" / "local" / "stack.sh"
     stack = subprocess.call(["bash", str(script), "status"]) if script.exists() else 0
-    with connect(Settings.from_env()) as conn:
-        found = report(conn)
+    settings = Settings.from_env()
+    with connect(settings) as conn:
+        found = report(conn, settings.health_stuck_s)
     if args.json:
         print(json.dumps(found, default=str, indent=2))
     else:

@@ -7,7 +7,8 @@ its rows — and records a heartbeat row in `service_status`. The measure does n
 the service's own loop, so it goes on (and the lag metrics with it) while that loop is failing
 and being restarted. `/health` and `facturier status` read those rows: a stage is unhealthy
 when no live instance beats, when it is failing (restarted in the last minute), or when it has
-work waiting and has not moved for a minute. Dead letters are counted beside them.
+work waiting and has not moved for `FACTURIER_HEALTH_STUCK_S`. Dead letters are counted
+beside them.
 """
 
 from __future__ import annotations
@@ -36,8 +37,6 @@ BEAT_S = 2.0
 FRESH_S = 15.0
 # Restarted within this: still failing, even if its new loop has not failed yet.
 FAILING_S = 60.0
-# Work waiting and no progress for this long: stuck.
-STUCK_S = 60.0
 # Heartbeats of instances gone for longer are no longer reported.
 FORGOTTEN_S = 24 * 3600.0
 
@@ -213,9 +212,9 @@ def _at(epoch: float | None) -> datetime | None:
 # ---------------------------------------------------------------- the report
 
 
-def report(conn: psycopg.Connection[Any]) -> dict[str, Any]:
+def report(conn: psycopg.Connection[Any], stuck_s: float = 60.0) -> dict[str, Any]:
     """Each service's status from its instances' heartbeats, and the dead letters; `status`
-    is "ok" or "unhealthy"."""
+    is "ok" or "unhealthy". Work waiting and no progress for `stuck_s`: stuck."""
     services: dict[str, dict[str, Any]] = {}
     if _exists(conn, "service_status"):
         rows = conn.execute(
@@ -228,7 +227,7 @@ def report(conn: psycopg.Connection[Any]) -> dict[str, Any]:
         for service, instance, state, restarts, error, failed_at, lag, age, idle in rows:
             entry = services.setdefault(service, {"instances": []})
             live = state != "stopped" and float(age) <= FRESH_S
-            stuck = live and bool(lag) and idle is not None and float(idle) > STUCK_S
+            stuck = live and bool(lag) and idle is not None and float(idle) > stuck_s
             entry["instances"].append(
                 {
                     "instance": instance,

@@ -110,6 +110,11 @@ SETTINGS: tuple[Setting, ...] = (
         "first lockout of an address, seconds (429 with Retry-After); doubled at each new"
         " lockout until a day passes without failure, up to a day",
     ),
+    Setting(
+        "FACTURIER_HEALTH_STUCK_S",
+        "60",
+        "/health: a service with work waiting that has not moved for this long is stuck (503)",
+    ),
     Setting("FACTURIER_RELAY_METRICS_PORT", "9101", "Prometheus port of the relay process"),
     Setting("FACTURIER_PROJECTION_METRICS_PORT", "9102", "Prometheus port of the projection"),
     Setting(
@@ -226,6 +231,7 @@ class Settings:
     auth_max_failures: int
     auth_window_s: int
     auth_lockout_s: int
+    health_stuck_s: int
     relay_metrics_port: int
     projection_metrics_port: int
     accounting_metrics_port: int

@@ -329,6 +329,22 @@ def test_json_with_invoice_data_is_never_cached_and_the_api_sets_its_headers(api
         assert answer.headers["x-content-type-options"] == "nosniff", path
 
 
+def test_the_api_flow_report_page_runs_no_script_and_is_never_framed(api: Api) -> None:
+    uploaded = httpx.post(
+        f"{api.base}/flows",
+        files={"file": ("report.xml", b"<not-an-invoice/>", "application/xml")},
+        headers={"Authorization": f"Bearer {api.tokens['supplier']}"},
+    )
+    assert uploaded.status_code == 202, uploaded.text
+    page = api.call("GET", f"/flows/{uploaded.json()['flow_id']}/report", "supplier")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["cache-control"] == "no-store"
+
+
 def test_the_portal_404_is_a_portal_page(api: Api) -> None:
     for path in ("/portal/nowhere", "/portal/invoices/not-a-uuid", "/portal/x/y/z"):
         answer = httpx.get(api.base + path, headers={"Accept-Language": "fr"})

@@ -208,7 +208,7 @@ def test_health_turns_unhealthy_when_a_stage_fails_or_stops_and_says_which(
     start_service: Callable[..., Service],
     tmp_path: Path,
 ) -> None:
-    settings = make_settings()
+    settings = replace(make_settings(), health_stuck_s=3)
     with running_api(settings, tmp_path / "api.log", "--api", "--relay") as api:
         projection = start_service(settings, "--projection")
 
@@ -222,6 +222,17 @@ def test_health_turns_unhealthy_when_a_stage_fails_or_stops_and_says_which(
 
         wait_until(lambda: tracking_status() == "ok", 60, "the projection to report")
         assert health()[0] == 200
+
+        # A stuck stage: alive and beating, work waiting, no progress (its table locked).
+        with psycopg.connect(settings.dsn) as blocker:
+            blocker.execute("LOCK TABLE tracking_invoice IN ACCESS EXCLUSIVE MODE")
+            stuck = api.call("POST", "/invoices", "supplier", invoice_body("STUCK-1"))
+            assert stuck.status_code == 201, stuck.text
+            wait_until(lambda: tracking_status() == "stuck", 60, "/health to see it stuck")
+            code, body = health()
+            assert code == 503 and body["services"]["tracking-projection"]["lag"] == 3, body
+            blocker.rollback()
+        wait_until(lambda: tracking_status() == "ok", 60, "the stage to move again")
 
         # A failing stage: a right on its table withdrawn, every batch fails and the loop is
         # restarted (no fault of an event's: nothing may be set aside).
