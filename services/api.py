@@ -200,7 +200,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         response = await call_next(request)
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")
-        metrics.HTTP_LATENCY.labels(request.method, path, str(response.status_code)).observe(
+        # Labels from a known set only: a client must not mint new series (memory) at will.
+        method = request.method if request.method in _METHODS else "OTHER"
+        metrics.HTTP_LATENCY.labels(method, path, str(response.status_code)).observe(
             time.perf_counter() - started
         )
         return response
@@ -481,6 +483,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     return app
+
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
 
 
 def _portal(path: str) -> bool:
