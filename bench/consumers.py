@@ -57,17 +57,17 @@ from pipeline import (
 from rich.console import Console
 from rich.table import Table
 
+from facturier.adapters.postgres import apply_schema, connect
+from facturier.config.settings import Settings
 from facturier.domain.invoice import SubmissionMode
 from facturier.domain.lifecycle import Action
-from facturier.projections.accounting import AccountingProjection, ChartOfAccounts
-from facturier.projections.consumer import Projection, ProjectionRunner
-from facturier.projections.payment_delays import PaymentDelaysProjection
-from facturier.projections.tracking import TrackingProjection
-from facturier.services.auth import ApiRole, create_token
-from facturier.services.db import apply_schema, connect
-from facturier.services.invoicing import InvoicingApp
+from facturier.projections.accounting.projection import AccountingProjection, ChartOfAccounts
+from facturier.projections.payment_delays.projection import PaymentDelaysProjection
+from facturier.projections.runner import Projection, ProjectionRunner
+from facturier.projections.tracking.projection import TrackingProjection
+from facturier.services.application.invoicing import InvoicingApp
+from facturier.services.http.auth import ApiRole, create_token
 from facturier.services.relay import Relay
-from facturier.services.settings import Settings
 
 TARGETS_EVENTS_S = {"tracking": 10_000.0, "accounting": 5_000.0}
 TARGET_PUSH_P99_MS = 300.0

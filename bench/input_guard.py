@@ -1,5 +1,5 @@
 """What the input guard costs a request: its strict JSON read and text check of a body
-(`services/input_guard.py`), against the plain `json.loads` that FastAPI does anyway (the
+(`services/http/input_guard.py`), against the plain `json.loads` that FastAPI does anyway (the
 baseline), for bodies of 1 to 2,000 invoice lines.
 
     .venv/bin/python bench/input_guard.py [--repeat 2000]
@@ -18,7 +18,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from facturier.services.input_guard import strict_json
+from facturier.services.http.input_guard import strict_json
 
 
 def body(lines: int) -> bytes:

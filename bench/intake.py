@@ -47,14 +47,14 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from facturier.adapters.documents import DocumentStore  # noqa: E402
+from facturier.config.settings import Settings  # noqa: E402
 from facturier.domain.invoice import line, vat_breakdown_of  # noqa: E402
 from facturier.intake.canonical import to_cii, to_ubl  # noqa: E402
 from facturier.intake.detect import detect  # noqa: E402
-from facturier.services.directory import DirectoryApp, read_document  # noqa: E402
-from facturier.services.documents import DocumentStore  # noqa: E402
-from facturier.services.flows import FlowIntake  # noqa: E402
-from facturier.services.invoicing import InvoicingApp  # noqa: E402
-from facturier.services.settings import Settings  # noqa: E402
+from facturier.services.application.directory import DirectoryApp, read_document  # noqa: E402
+from facturier.services.application.flows import FlowIntake  # noqa: E402
+from facturier.services.application.invoicing import InvoicingApp  # noqa: E402
 from tests.conftest import DEMO_DIRECTORY, invoice_data  # noqa: E402
 from tests.pdfs import facturx_pdf  # noqa: E402
 

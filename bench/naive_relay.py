@@ -13,11 +13,11 @@ import logging
 import signal
 import threading
 
+from facturier.adapters.kafka import ensure_topic, producer
+from facturier.adapters.postgres import apply_schema, connect
+from facturier.config.settings import Settings
 from facturier.events.lifecycle import to_message
-from facturier.services.db import apply_schema, connect
-from facturier.services.invoicing import InvoicingApp
-from facturier.services.kafka_clients import ensure_topic, producer
-from facturier.services.settings import Settings
+from facturier.services.application.invoicing import InvoicingApp
 
 IDLE_POLL_S = 0.01
 

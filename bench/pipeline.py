@@ -37,13 +37,13 @@ from kafka import KafkaAdminClient
 from rich.console import Console
 from rich.table import Table
 
+from facturier.adapters.kafka import ensure_topic
+from facturier.adapters.postgres import apply_schema
+from facturier.config.settings import Settings
 from facturier.domain.invoice import Invoice, InvoiceData, InvoiceKind, SubmissionMode
 from facturier.domain.invoice import SupplierScheme as Scheme
 from facturier.domain.lifecycle import TRANSITION_BY_ACTION, Action, Role
-from facturier.services.db import apply_schema
-from facturier.services.invoicing import InvoicingApp
-from facturier.services.kafka_clients import ensure_topic
-from facturier.services.settings import Settings
+from facturier.services.application.invoicing import InvoicingApp
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -269,7 +269,7 @@ class Child:
 
 
 def serve(role: str, flag: str, settings: Settings, logs: Path) -> Child:
-    argv = [sys.executable, "-m", "facturier.services.cli", "serve", flag]
+    argv = [sys.executable, "-m", "facturier.services.cli.main", "serve", flag]
     return Child(role, argv, settings, logs / f"{role}.log")
 
 

@@ -26,9 +26,9 @@ from typing import Any
 import psycopg
 from kafka import KafkaConsumer, TopicPartition
 
-from facturier.services import metrics
-from facturier.services.db import apply_schema, connect
-from facturier.services.settings import Settings
+from facturier.adapters import metrics
+from facturier.adapters.postgres import apply_schema, connect
+from facturier.config.settings import Settings
 
 log = logging.getLogger("facturier.health")
 

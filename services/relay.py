@@ -29,17 +29,17 @@ from kafka.errors import (
 )
 from kafka.producer.future import FutureRecordMetadata
 
+from facturier.adapters import metrics
+from facturier.adapters.kafka import ensure_topic, producer
+from facturier.adapters.postgres import apply_schema, connect
+from facturier.config.settings import Settings
 from facturier.domain.flow import Flow
 from facturier.events.chain import GENESIS, link
 from facturier.events.flows import to_message as flow_message
 from facturier.events.lifecycle import Message, to_message
-from facturier.services import metrics
-from facturier.services.db import apply_schema, connect
-from facturier.services.kafka_clients import ensure_topic, producer
-from facturier.services.settings import Settings
 
 if TYPE_CHECKING:
-    from facturier.services.invoicing import InvoicingApp
+    from facturier.services.application.invoicing import InvoicingApp
 
 log = logging.getLogger("facturier.relay")
 # What the broker answers about one message itself, not about the broker or the network.

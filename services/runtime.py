@@ -12,20 +12,20 @@ from types import FrameType
 import uvicorn
 from prometheus_client import start_http_server
 
-from facturier.projections.accounting import AccountingProjection, ChartOfAccounts
-from facturier.projections.consumer import ProjectionRunner
-from facturier.projections.notifications import NotificationsProjection
-from facturier.projections.payment_delays import PaymentDelaysProjection
-from facturier.projections.tracking import TrackingProjection
-from facturier.services.api import create_app
-from facturier.services.directory import DirectoryApp
-from facturier.services.documents import DocumentStore
-from facturier.services.email_sender import run_email_sender
-from facturier.services.flows import FlowIntake, FlowProcessor
+from facturier.adapters.documents import DocumentStore
+from facturier.config.settings import Settings
+from facturier.projections.accounting.projection import AccountingProjection, ChartOfAccounts
+from facturier.projections.notifications.projection import NotificationsProjection
+from facturier.projections.notifications.sender import run_email_sender
+from facturier.projections.payment_delays.projection import PaymentDelaysProjection
+from facturier.projections.runner import ProjectionRunner
+from facturier.projections.tracking.projection import TrackingProjection
+from facturier.services.application.directory import DirectoryApp
+from facturier.services.application.flows import FlowIntake, FlowProcessor
+from facturier.services.application.invoicing import InvoicingApp
 from facturier.services.health import Monitor, Position
-from facturier.services.invoicing import InvoicingApp
+from facturier.services.http.app import create_app
 from facturier.services.relay import Relay
-from facturier.services.settings import Settings
 
 log = logging.getLogger("facturier")
 
@@ -79,7 +79,7 @@ def run_flows(settings: Settings, stop: threading.Event) -> None:
 
 
 class _ApiServer(uvicorn.Server):
-    """Ends the live streams (services/live.py) as soon as it is asked to stop: uvicorn waits
+    """Ends the live streams (services/http/live.py) as soon as it is asked to stop: uvicorn waits
     for open responses to finish first, and an event stream never finishes by itself."""
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:

@@ -23,6 +23,7 @@ import psycopg
 import pytest
 from kafka import KafkaAdminClient
 
+from facturier.config.settings import Settings
 from facturier.domain.invoice import (
     Address,
     InvoiceData,
@@ -32,8 +33,7 @@ from facturier.domain.invoice import (
     line,
     vat_breakdown_of,
 )
-from facturier.services.auth import ApiRole, create_token
-from facturier.services.settings import Settings
+from facturier.services.http.auth import ApiRole, create_token
 
 ROOT = Path(__file__).resolve().parent.parent
 SUPPLIER = "73282932000074"
@@ -192,7 +192,7 @@ class Service:
         self.log = log
         self._out = log.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "facturier.services.cli", "serve", *flags],
+            [sys.executable, "-m", "facturier.services.cli.main", "serve", *flags],
             env=env,
             stdout=self._out,
             stderr=subprocess.STDOUT,

@@ -21,7 +21,7 @@ echo "[test] ruff" >&2
 echo "[test] mypy" >&2
 # The folders install as facturier.<folder>; mypy sees the same layout through symlinks.
 mkdir -p .build/typecheck/facturier
-for folder in domain events services projections schemas intake; do
+for folder in domain intake events config adapters services projections schemas; do
   ln -sfn "../../../$folder" ".build/typecheck/facturier/$folder"
 done
 MYPYPATH=.build/typecheck .venv/bin/mypy -p facturier

@@ -19,11 +19,11 @@ from uuid import UUID
 import psycopg
 from kafka import KafkaConsumer, TopicPartition
 
+from facturier.config.settings import Settings
 from facturier.domain.invoice import SubmissionMode
 from facturier.domain.lifecycle import Action, Status
 from facturier.events.lifecycle import LifecycleEvent, from_value
-from facturier.services.invoicing import InvoicingApp
-from facturier.services.settings import Settings
+from facturier.services.application.invoicing import InvoicingApp
 from tests.conftest import Service, invoice_data, wait_until
 
 T = TypeVar("T")

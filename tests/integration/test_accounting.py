@@ -21,15 +21,15 @@ from uuid import UUID
 import psycopg
 import pytest
 
+from facturier.adapters.postgres import apply_schema
+from facturier.config.settings import Settings
 from facturier.domain.invoice import Invoice, InvoiceData, InvoiceKind, SubmissionMode
 from facturier.domain.lifecycle import Action, Status
 from facturier.events.lifecycle import LifecycleEvent, from_value, to_message
-from facturier.projections.accounting import AccountingProjection
-from facturier.projections.consumer import batch_transaction
-from facturier.projections.fec import FEC_COLUMNS
-from facturier.services.db import apply_schema
-from facturier.services.invoicing import InvoicingApp
-from facturier.services.settings import Settings
+from facturier.projections.accounting.fec import FEC_COLUMNS
+from facturier.projections.accounting.projection import AccountingProjection
+from facturier.projections.runner import batch_transaction
+from facturier.services.application.invoicing import InvoicingApp
 from tests.conftest import (
     BUYER,
     OTHER_BUYER,
@@ -196,7 +196,7 @@ def export_fec(settings: Settings, structure: str, year: int, path: Path, separa
         [
             sys.executable,
             "-m",
-            "facturier.services.cli",
+            "facturier.services.cli.main",
             "accounting",
             "fec",
             "--structure",

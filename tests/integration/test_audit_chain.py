@@ -5,14 +5,14 @@ from __future__ import annotations
 import psycopg
 from kafka import KafkaConsumer, TopicPartition
 
+from facturier.adapters.postgres import connect
+from facturier.config.settings import Settings
 from facturier.domain.invoice import SubmissionMode
 from facturier.domain.lifecycle import Action
 from facturier.events.chain import GENESIS, link
-from facturier.services.audit import verify
-from facturier.services.db import connect
-from facturier.services.invoicing import InvoicingApp
+from facturier.services.application.audit import verify
+from facturier.services.application.invoicing import InvoicingApp
 from facturier.services.relay import Relay
-from facturier.services.settings import Settings
 from tests.conftest import invoice_data
 
 

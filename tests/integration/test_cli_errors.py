@@ -18,11 +18,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from facturier.services.cli_errors import ApiRefused, api_json
-from facturier.services.settings import Settings
+from facturier.config.settings import Settings
+from facturier.services.cli.errors import ApiRefused, api_json
 from tests.conftest import BUYER, DEMO_DIRECTORY, Api, free_port, invoice_body, running_api
 
-CLI = [sys.executable, "-m", "facturier.services.cli"]
+CLI = [sys.executable, "-m", "facturier.services.cli.main"]
 FULL = Path("/dev/full")
 
 

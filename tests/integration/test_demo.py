@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from facturier.services.demo import run_demo
-from facturier.services.settings import Settings
+from facturier.config.settings import Settings
+from facturier.services.cli.demo import run_demo
 from tests.conftest import running_api
 
 

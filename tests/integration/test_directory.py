@@ -11,9 +11,10 @@ from typing import Any
 import psycopg
 import pytest
 
+from facturier.config.settings import Settings
 from facturier.domain.invoice import InvalidInvoice, ReasonCode, SubmissionMode
 from facturier.domain.lifecycle import Action, Status
-from facturier.services.directory import (
+from facturier.services.application.directory import (
     DirectoryApp,
     DirectoryFileError,
     StructureAlreadyRegistered,
@@ -21,8 +22,7 @@ from facturier.services.directory import (
     search,
     service_names,
 )
-from facturier.services.invoicing import InvoicingApp, RoutingRefused
-from facturier.services.settings import Settings
+from facturier.services.application.invoicing import InvoicingApp, RoutingRefused
 from tests.conftest import BUYER, OTHER_BUYER, invoice_data
 
 pytestmark = pytest.mark.stack

@@ -20,15 +20,15 @@ import httpx
 import psycopg
 from kafka import KafkaConsumer, TopicPartition
 
+from facturier.config.settings import Settings
 from facturier.domain.flow import Flow
 from facturier.domain.invoice import InvoiceData
 from facturier.events.flows import from_value as flow_event
 from facturier.events.lifecycle import from_value as lifecycle_event
 from facturier.intake.canonical import to_cii
 from facturier.intake.schematron import FOREIGN_GUIDELINE_RULE
-from facturier.services.auth import ApiRole, create_token
-from facturier.services.invoicing import InvoicingApp
-from facturier.services.settings import Settings
+from facturier.services.application.invoicing import InvoicingApp
+from facturier.services.http.auth import ApiRole, create_token
 from tests.conftest import (
     OTHER_SUPPLIER,
     SUPPLIER,
@@ -41,7 +41,7 @@ from tests.conftest import (
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples"
 GERMAN_UBL = "xrechnung-testsuite/business-cases/standard/01.01a-INVOICE_ubl.xml"
-CLI = (sys.executable, "-m", "facturier.services.cli")
+CLI = (sys.executable, "-m", "facturier.services.cli.main")
 XXE = (
     b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
     b"<Invoice>&x;</Invoice>"

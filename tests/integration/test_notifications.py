@@ -34,9 +34,11 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from facturier.adapters.postgres import apply_schema, connect
+from facturier.config.settings import Settings
 from facturier.domain.invoice import SubmissionMode
 from facturier.events.lifecycle import event_id
-from facturier.projections.notifications import (
+from facturier.projections.notifications.projection import (
     DEFAULT_STATUSES,
     STATUS_WORDS,
     Subscription,
@@ -44,9 +46,7 @@ from facturier.projections.notifications import (
     retention,
     save_subscription,
 )
-from facturier.services.db import apply_schema, connect
-from facturier.services.invoicing import InvoicingApp
-from facturier.services.settings import Settings
+from facturier.services.application.invoicing import InvoicingApp
 from tests.conftest import (
     OTHER_SUPPLIER,
     SUPPLIER,
@@ -526,7 +526,7 @@ def self_signed(folder: Path) -> tuple[Path, Path]:
 def test_tls_modes_verify_the_server_and_log_in(mode: str, tmp_path: Path) -> None:
     import ssl
 
-    from facturier.services.email_sender import SmtpConfig, deliver
+    from facturier.projections.notifications.sender import SmtpConfig, deliver
 
     cert_file, key_file = self_signed(tmp_path)
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -596,7 +596,15 @@ def test_the_outbox_keeps_done_rows_for_the_retention_then_purges_them(
         assert left() == {"recent-undeliverable", "recent-sent", "old-pending", "old-sending"}
 
     purged = subprocess.run(
-        [sys.executable, "-m", "facturier.services.cli", "notifications", "purge", "--days", "0"],
+        [
+            sys.executable,
+            "-m",
+            "facturier.services.cli.main",
+            "notifications",
+            "purge",
+            "--days",
+            "0",
+        ],
         env={**os.environ, **settings.to_env()},
         capture_output=True,
         text=True,

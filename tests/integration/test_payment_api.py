@@ -16,11 +16,11 @@ from typing import Any
 import httpx
 import pytest
 
+from facturier.config.settings import Settings
 from facturier.domain.invoice import SubmissionMode
 from facturier.domain.lifecycle import Action
-from facturier.projections.fec import FEC_COLUMNS
-from facturier.services.invoicing import InvoicingApp
-from facturier.services.settings import Settings
+from facturier.projections.accounting.fec import FEC_COLUMNS
+from facturier.services.application.invoicing import InvoicingApp
 from tests.conftest import (
     BUYER,
     OTHER_BUYER,

@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
+from facturier.config.settings import Settings
 from facturier.events.lifecycle import LifecycleEvent
 from facturier.intake.canonical import to_cii
-from facturier.services.settings import Settings
 from tests.conftest import OTHER_SUPPLIER, Api, invoice_data, running_api, wait_until
 from tests.integration._pipeline import invoice_events
 from tests.pdfs import Pki, blank_pdf, facturx_pdf, make_pki, sign

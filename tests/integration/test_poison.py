@@ -24,10 +24,10 @@ import psycopg
 import pytest
 from kafka import KafkaProducer
 
+from facturier.config.settings import Settings
 from facturier.domain.invoice import Invoice, SubmissionMode
 from facturier.intake.canonical import to_cii
-from facturier.services.invoicing import InvoicingApp
-from facturier.services.settings import Settings
+from facturier.services.application.invoicing import InvoicingApp
 from tests.conftest import Api, Service, invoice_body, invoice_data, running_api, wait_until
 from tests.integration.test_flows import final_report, upload
 
@@ -39,7 +39,7 @@ GROUPS = ("tracking_group", "accounting_group", "payment_delays_group")
 def facturier_status(settings: Settings) -> subprocess.CompletedProcess[str]:
     """`facturier status` on these settings."""
     return subprocess.run(
-        [sys.executable, "-m", "facturier.services.cli", "status"],
+        [sys.executable, "-m", "facturier.services.cli.main", "status"],
         env={**os.environ, **settings.to_env()},
         capture_output=True,
         text=True,

@@ -14,8 +14,8 @@ import httpx
 import psycopg
 import pytest
 
-from facturier.services.auth import ApiRole, create_token
-from facturier.services.settings import Settings
+from facturier.config.settings import Settings
+from facturier.services.http.auth import ApiRole, create_token
 from tests.conftest import BUYER, SUPPLIER, Api, wait_until
 from tests.integration._pipeline import invoice_events
 

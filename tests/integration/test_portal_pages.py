@@ -23,11 +23,12 @@ import psycopg
 from facturier.domain.invoice import ReasonCode
 from facturier.domain.lifecycle import STATUS_AFTER_EVENT, Action, Status, Summary
 from facturier.intake.canonical import to_cii
-from facturier.projections import views
-from facturier.services import directory, i18n
-from facturier.services import web as portal
-from facturier.services.actions import available, body_of
-from facturier.services.auth import ApiRole, Principal, create_token
+from facturier.projections.tracking import queries as views
+from facturier.services.application import directory
+from facturier.services.application.actions import available, body_of
+from facturier.services.http.auth import ApiRole, Principal, create_token
+from facturier.services.portal import i18n
+from facturier.services.portal import pages as portal
 from tests.conftest import (
     BUYER,
     OTHER_BUYER,
@@ -40,7 +41,7 @@ from tests.conftest import (
 )
 from tests.integration.test_portal_form import Page, browser, login
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "services" / "templates"
+TEMPLATES = Path(__file__).resolve().parents[2] / "services" / "portal" / "templates"
 # Loaded straight into the tracking view, 100,000 invoices; a valid SIRET, as a token needs.
 BIG_SUPPLIER = "99999998000009"
 

@@ -14,8 +14,8 @@ from uuid import UUID
 
 import pytest
 
-from facturier.services.invoicing import InvoicingApp
-from facturier.services.settings import Settings
+from facturier.config.settings import Settings
+from facturier.services.application.invoicing import InvoicingApp
 from tests.conftest import Service
 from tests.integration._pipeline import (
     build_invoices,

@@ -19,10 +19,10 @@ import httpx
 import psycopg
 import pytest
 
+from facturier.config.settings import Settings
 from facturier.intake.canonical import to_cii
-from facturier.services.api import create_app
-from facturier.services.auth import ApiRole, create_token
-from facturier.services.settings import Settings
+from facturier.services.http.app import create_app
+from facturier.services.http.auth import ApiRole, create_token
 from tests.conftest import (
     BUYER,
     OTHER_BUYER,

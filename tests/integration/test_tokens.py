@@ -22,8 +22,8 @@ import httpx
 import psycopg
 import pytest
 
-from facturier.services.auth import ApiRole, InvalidScope, create_token
-from facturier.services.settings import Settings
+from facturier.config.settings import Settings
+from facturier.services.http.auth import ApiRole, InvalidScope, create_token
 from tests.conftest import (
     BUYER,
     OTHER_SUPPLIER,
@@ -61,7 +61,7 @@ def api(served: tuple[Api, Path]) -> Api:
 
 def facturier(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "facturier.services.cli", *args],
+        [sys.executable, "-m", "facturier.services.cli.main", *args],
         env={**os.environ, **settings.to_env(), "FACTURIER_LOG_LEVEL": "WARNING"},
         capture_output=True,
         text=True,

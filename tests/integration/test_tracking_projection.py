@@ -7,12 +7,12 @@ from decimal import Decimal
 
 import psycopg
 
+from facturier.adapters.postgres import apply_schema
+from facturier.config.settings import Settings
 from facturier.domain.invoice import Invoice, SubmissionMode
 from facturier.events.lifecycle import LifecycleEvent, from_value, to_message
-from facturier.projections.consumer import batch_transaction
-from facturier.projections.tracking import TrackingProjection
-from facturier.services.db import apply_schema
-from facturier.services.settings import Settings
+from facturier.projections.runner import batch_transaction
+from facturier.projections.tracking.projection import TrackingProjection
 from tests.conftest import BUYER, OTHER_BUYER, invoice_data
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from facturier.config.settings import SETTINGS, settings_table_markdown
 from facturier.domain.lifecycle import transition_table_markdown
-from facturier.services.settings import SETTINGS, settings_table_markdown
 
 ROOT = Path(__file__).resolve().parents[2]
 

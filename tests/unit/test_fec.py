@@ -1,5 +1,5 @@
-"""FEC formatting (projections/fec.py) and the posting rules it exports
-(projections/accounting.py), without a database."""
+"""FEC formatting (projections/accounting/fec.py) and the posting rules it exports
+(projections/accounting/projection.py), without a database."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ import pytest
 
 from facturier.domain.invoice import Invoice, InvoiceKind, SubmissionMode
 from facturier.events.lifecycle import LifecycleEvent, from_value, to_message
-from facturier.projections.accounting import ChartOfAccounts, Entry, InvoiceState, Posting
-from facturier.projections.fec import (
+from facturier.projections.accounting.fec import (
     FEC_COLUMNS,
     FecLine,
     fec_amount,
@@ -20,6 +19,12 @@ from facturier.projections.fec import (
     fec_filename,
     format_fec,
     letter_code,
+)
+from facturier.projections.accounting.projection import (
+    ChartOfAccounts,
+    Entry,
+    InvoiceState,
+    Posting,
 )
 from tests.conftest import OTHER_BUYER, invoice_data
 

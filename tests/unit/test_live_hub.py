@@ -7,8 +7,8 @@ import asyncio
 import json
 from typing import Any
 
-from facturier.services.auth import ApiRole, Principal
-from facturier.services.live import END, LiveHub
+from facturier.services.http.auth import ApiRole, Principal
+from facturier.services.http.live import END, LiveHub
 
 SUPPLIER, OTHER_SUPPLIER = "73282932000074", "54205118000066"
 BUYER, OTHER_BUYER = "11000201100044", "21750001600019"
@@ -177,7 +177,7 @@ def test_a_change_fits_in_a_notification_whatever_the_reason() -> None:
 
     from facturier.domain.lifecycle import Status
     from facturier.events.lifecycle import LifecycleEvent
-    from facturier.projections.tracking import live_change
+    from facturier.projections.tracking.projection import live_change
 
     event = LifecycleEvent(
         event_id="e",

@@ -12,7 +12,7 @@ import pytest
 
 from facturier.domain.lifecycle import STATUS_AFTER_EVENT, STATUS_INFO
 from facturier.events.lifecycle import LifecycleEvent, event_id
-from facturier.projections.notifications import (
+from facturier.projections.notifications.projection import (
     DEFAULT_STATUSES,
     STATUS_WORDS,
     WORDS,
@@ -22,7 +22,7 @@ from facturier.projections.notifications import (
     NotificationRules,
     Subscription,
 )
-from facturier.services.email_sender import (
+from facturier.projections.notifications.sender import (
     NEXT_STEP,
     STATUS_TEXT,
     message_id,

@@ -1,5 +1,5 @@
 """The Prometheus scrape config and the Grafana dashboard in deploy/ follow the code: the
-ports of services/settings.py and the metrics of services/metrics.py."""
+ports of config/settings.py and the metrics of adapters/metrics.py."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from facturier.services import metrics
-from facturier.services.settings import SETTINGS
+from facturier.adapters import metrics
+from facturier.config.settings import SETTINGS
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS_YML = ROOT / "deploy" / "prometheus" / "prometheus.yml"

@@ -12,7 +12,7 @@ import pytest
 
 from facturier.domain.invoice import Invoice, InvoiceKind, SubmissionMode
 from facturier.events.lifecycle import LifecycleEvent, from_value, to_message
-from facturier.projections.payment_delays import (
+from facturier.projections.payment_delays.projection import (
     PARIS,
     RECOVERY_INDEMNITY,
     PaymentState,

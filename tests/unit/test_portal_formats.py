@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from facturier.services.directory import query_words, words
-from facturier.services.formats import Formats
+from facturier.services.application.directory import query_words, words
+from facturier.services.portal.formats import Formats
 
 FR = Formats("fr")
 EN = Formats("en")

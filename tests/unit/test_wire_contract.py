@@ -154,7 +154,7 @@ def test_memoised_partitioner_agrees_with_kafkas_default() -> None:
 
     from kafka.partitioner.default import DefaultPartitioner
 
-    from facturier.services.kafka_clients import MemoisedKeyPartitioner
+    from facturier.adapters.kafka import MemoisedKeyPartitioner
 
     class Cluster:
         def topics(self) -> set[str]:

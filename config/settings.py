@@ -1,0 +1,322 @@
+"""Configuration, from environment variables only. The README's table is printed from here
+(`facturier config`)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from facturier.intake.safety import DEFAULT_LIMITS, MB, Limits
+from facturier.services.http.auth import ThrottleLimits
+
+# Repository root when running from a checkout; only used for the local data folder.
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Setting:
+    env: str
+    default: str
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("FACTURIER_PG_HOST", "127.0.0.1", "PostgreSQL host"),
+    Setting("FACTURIER_PG_PORT", "5432", "PostgreSQL port"),
+    Setting("FACTURIER_PG_USER", "facturier", "PostgreSQL role"),
+    Setting("FACTURIER_PG_PASSWORD", "facturier", "PostgreSQL password"),
+    Setting("FACTURIER_PG_DB", "facturier", "PostgreSQL database (event store and read models)"),
+    Setting("FACTURIER_PG_POOL_SIZE", "8", "connections per process and pool"),
+    Setting("FACTURIER_KAFKA_BOOTSTRAP", "127.0.0.1:9092", "Kafka bootstrap servers"),
+    Setting("FACTURIER_TOPIC", "invoice-lifecycle", "topic of invoice lifecycle events"),
+    Setting("FACTURIER_TOPIC_PARTITIONS", "6", "partitions of that topic when created"),
+    Setting("FACTURIER_FLOW_TOPIC", "invoice-flows", "topic of flow (deposit) events"),
+    Setting("FACTURIER_FLOW_GROUP", "flow-intake", "consumer group processing received flows"),
+    Setting(
+        "FACTURIER_INTAKE_WORKERS",
+        "0",
+        "processes validating a flow's invoices; 0 = one per CPU core",
+    ),
+    Setting(
+        "FACTURIER_MAX_UPLOAD_MB",
+        "120",
+        "largest flow upload (one file or archive), in MB",
+    ),
+    Setting(
+        "FACTURIER_MAX_FILE_MB",
+        "10",
+        "largest invoice file: an XML, a PDF, a file inside an archive, in MB",
+    ),
+    Setting("FACTURIER_MAX_ARCHIVE_ENTRIES", "500", "most invoice files in one flow archive"),
+    Setting(
+        "FACTURIER_SIGNATURE_TRUST_ROOTS",
+        "",
+        "PEM file(s) of CAs trusted for signed PDFs, separated by `:`; empty: none",
+    ),
+    Setting(
+        "FACTURIER_SIGNATURE_UNTRUSTED",
+        "flag",
+        "signed PDF whose certificate is not trusted: `flag` (accept, noted) or `reject`",
+    ),
+    Setting("FACTURIER_TOPIC_REPLICATION", "1", "replication factor when created"),
+    Setting(
+        "FACTURIER_TRACKING_GROUP", "tracking-projection", "consumer group of the tracking view"
+    ),
+    Setting(
+        "FACTURIER_ACCOUNTING_GROUP",
+        "accounting-journal",
+        "consumer group of the accounting journal",
+    ),
+    Setting(
+        "FACTURIER_PAYMENT_DELAYS_GROUP",
+        "payment-delays",
+        "consumer group of the payment-delay tracking",
+    ),
+    Setting(
+        "FACTURIER_LATE_INTEREST_REFERENCE_RATE",
+        "2.15",
+        "late-payment interest: ECB main refinancing rate, percent (+ 8 points)",
+    ),
+    Setting("FACTURIER_ACCOUNT_EXPENSE", "604000", "accounting: expense account debited (net)"),
+    Setting("FACTURIER_ACCOUNT_VAT", "445660", "accounting: deductible VAT account debited"),
+    Setting("FACTURIER_ACCOUNT_SUPPLIER", "401000", "accounting: supplier payables (gross)"),
+    Setting("FACTURIER_ACCOUNT_BANK", "512000", "accounting: bank account credited on payment"),
+    Setting("FACTURIER_RELAY_BATCH", "2000", "notifications the relay reads and sends per round"),
+    Setting("FACTURIER_RELAY_IDLE_MS", "50", "relay pause when nothing is new, ms"),
+    Setting(
+        "FACTURIER_ROUTING",
+        "directory",
+        "`directory`: refuse what the buyers' directory cannot route; `open`: any valid SIRET",
+    ),
+    Setting("FACTURIER_API_HOST", "127.0.0.1", "HTTP API bind address"),
+    Setting("FACTURIER_API_PORT", "8000", "HTTP API port"),
+    Setting("FACTURIER_API_TOKEN", "", "`facturier flow ...`: the API token used (or --token)"),
+    Setting(
+        "FACTURIER_TOKEN_DAYS",
+        "365",
+        "lifetime of a new API token, days (`facturier admin create-token --days` overrides)",
+    ),
+    Setting(
+        "FACTURIER_AUTH_MAX_FAILURES",
+        "10",
+        "failed authentications (API token, portal sign-in) of one client address within the"
+        " window that lock it out",
+    ),
+    Setting("FACTURIER_AUTH_WINDOW_S", "300", "that window, seconds"),
+    Setting(
+        "FACTURIER_AUTH_LOCKOUT_S",
+        "300",
+        "first lockout of an address, seconds (429 with Retry-After); doubled at each new"
+        " lockout until a day passes without failure, up to a day",
+    ),
+    Setting(
+        "FACTURIER_HEALTH_STUCK_S",
+        "60",
+        "/health: a service with work waiting that has not moved for this long is stuck (503)",
+    ),
+    Setting("FACTURIER_RELAY_METRICS_PORT", "9101", "Prometheus port of the relay process"),
+    Setting("FACTURIER_PROJECTION_METRICS_PORT", "9102", "Prometheus port of the projection"),
+    Setting(
+        "FACTURIER_ACCOUNTING_METRICS_PORT", "9103", "Prometheus port of the accounting journal"
+    ),
+    Setting(
+        "FACTURIER_PAYMENT_DELAYS_METRICS_PORT", "9104", "Prometheus port of the payment delays"
+    ),
+    Setting("FACTURIER_FLOW_METRICS_PORT", "9105", "Prometheus port of the flow intake"),
+    Setting(
+        "FACTURIER_NOTIFICATIONS_METRICS_PORT", "9106", "Prometheus port of the e-mail notifier"
+    ),
+    Setting(
+        "FACTURIER_NOTIFICATIONS_GROUP",
+        "notifications",
+        "consumer group of the e-mail notifications",
+    ),
+    Setting(
+        "FACTURIER_NOTIFICATIONS_MAX_AGE_HOURS",
+        "48",
+        "status changes older than this when read from the topic are not mailed",
+    ),
+    Setting(
+        "FACTURIER_NOTIFICATIONS_RETENTION_DAYS",
+        "400",
+        "e-mail outbox rows done for longer than this are purged, hourly by the sender"
+        " (at least a day past the max age above)",
+    ),
+    Setting(
+        "FACTURIER_PORTAL_URL",
+        "http://127.0.0.1:8000",
+        "public base URL of the web portal, for the links in e-mails",
+    ),
+    Setting("FACTURIER_SMTP_HOST", "localhost", "SMTP server of the e-mail notifications"),
+    Setting("FACTURIER_SMTP_PORT", "25", "its port (587 for STARTTLS, 465 for SSL usually)"),
+    Setting("FACTURIER_SMTP_TLS", "none", "`none`, `starttls` or `ssl` (implicit TLS)"),
+    Setting("FACTURIER_SMTP_USER", "", "SMTP login; empty: no authentication"),
+    Setting("FACTURIER_SMTP_PASSWORD", "", "SMTP password"),
+    Setting("FACTURIER_SMTP_FROM", "facturier@localhost", "From: address of the e-mails"),
+    Setting(
+        "FACTURIER_SMTP_CA_FILE",
+        "",
+        "PEM file of the CAs trusted for the SMTP server's certificate; empty: the system's",
+    ),
+    Setting("FACTURIER_SMTP_TIMEOUT_S", "30", "SMTP connection and reply timeout, seconds"),
+    Setting(
+        "FACTURIER_SMTP_RETRY_S",
+        "30",
+        "first retry delay of an e-mail that failed, seconds; doubled each time, up to 1 h",
+    ),
+    Setting("FACTURIER_DATA_DIR", str(_ROOT / ".data"), "local stack state (jars, data, logs)"),
+    Setting("FACTURIER_LOG_LEVEL", "INFO", "log level of the services"),
+    # Read by deploy/local/stack.sh only (the local stack without Docker):
+    Setting("FACTURIER_KAFKA_VERSION", "4.1.1", "local stack: Apache Kafka version fetched"),
+    Setting("FACTURIER_KAFKA_HOST", "127.0.0.1", "local stack: broker listen address"),
+    Setting("FACTURIER_KAFKA_PORT", "9092", "local stack: broker client port"),
+    Setting("FACTURIER_KAFKA_CONTROLLER_PORT", "9093", "local stack: KRaft controller port"),
+    Setting("FACTURIER_KAFKA_HEAP_OPTS", "-Xms256m -Xmx512m", "local stack: broker JVM heap"),
+    Setting("FACTURIER_KAFKA_START_TIMEOUT", "90", "local stack: seconds to wait for Kafka"),
+    Setting("FACTURIER_KAFKA_STOP_TIMEOUT", "60", "local stack: seconds before SIGKILL"),
+    Setting("FACTURIER_PG_VERSION", "(newest installed)", "local stack: PostgreSQL major"),
+    Setting("FACTURIER_PG_CLUSTER", "main", "local stack: Debian cluster name"),
+    Setting("FACTURIER_PG_START_TIMEOUT", "60", "local stack: seconds to wait for PostgreSQL"),
+    Setting("FACTURIER_PG_MAX_CONNECTIONS", "300", "local stack: PostgreSQL max_connections"),
+    Setting("FACTURIER_JAVA", "java", "local stack: Java 17+ running Kafka"),
+    Setting("FACTURIER_MVN", "mvn", "local stack: Maven fetching the Kafka jars"),
+    Setting("FACTURIER_PYTHON", "python3", "setup.sh: interpreter of the virtualenv"),
+)
+
+
+class SettingError(ValueError):
+    """A FACTURIER_* variable whose value does not fit."""
+
+
+def env(name: str) -> str:
+    default = next(s.default for s in SETTINGS if s.env == name)
+    return os.environ.get(name, default)
+
+
+@dataclass(frozen=True)
+class Settings:
+    pg_host: str
+    pg_port: int
+    pg_user: str
+    pg_password: str
+    pg_db: str
+    pg_pool_size: int
+    kafka_bootstrap: str
+    topic: str
+    topic_partitions: int
+    flow_topic: str
+    flow_group: str
+    intake_workers: int
+    max_upload_mb: int
+    max_file_mb: int
+    max_archive_entries: int
+    signature_trust_roots: str
+    signature_untrusted: str
+    topic_replication: int
+    tracking_group: str
+    accounting_group: str
+    payment_delays_group: str
+    late_interest_reference_rate: str
+    account_expense: str
+    account_vat: str
+    account_supplier: str
+    account_bank: str
+    relay_batch: int
+    relay_idle_ms: int
+    routing: str
+    api_host: str
+    api_port: int
+    token_days: int
+    auth_max_failures: int
+    auth_window_s: int
+    auth_lockout_s: int
+    health_stuck_s: int
+    relay_metrics_port: int
+    projection_metrics_port: int
+    accounting_metrics_port: int
+    payment_delays_metrics_port: int
+    flow_metrics_port: int
+    notifications_metrics_port: int
+    notifications_group: str
+    notifications_max_age_hours: int
+    notifications_retention_days: int
+    portal_url: str
+    smtp_host: str
+    smtp_port: int
+    smtp_tls: str
+    smtp_user: str
+    smtp_password: str
+    smtp_from: str
+    smtp_ca_file: str
+    smtp_timeout_s: int
+    smtp_retry_s: int
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            name = "FACTURIER_" + f.name.upper()
+            raw = env(name)
+            if f.type == "int":
+                try:
+                    values[f.name] = int(raw)
+                except ValueError:
+                    raise SettingError(f"{name}={raw!r}: a whole number expected") from None
+            else:
+                values[f.name] = raw
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as FACTURIER_* variables, for a child process."""
+        return {f"FACTURIER_{f.name.upper()}": str(getattr(self, f.name)) for f in fields(self)}
+
+    @property
+    def limits(self) -> Limits:
+        """Intake size and archive limits; the rest keep their Chorus Pro-like defaults."""
+        return Limits(
+            max_xml_bytes=self.max_file_mb * MB,
+            max_pdf_bytes=self.max_file_mb * MB,
+            max_file_bytes=self.max_file_mb * MB,
+            max_upload_bytes=self.max_upload_mb * MB,
+            max_archive_entries=self.max_archive_entries,
+            max_archive_records=max(
+                DEFAULT_LIMITS.max_archive_records, 4 * self.max_archive_entries
+            ),
+        )
+
+    @property
+    def throttle(self) -> ThrottleLimits:
+        return ThrottleLimits(self.auth_max_failures, self.auth_window_s, self.auth_lockout_s)
+
+    @property
+    def dsn(self) -> str:
+        return (
+            f"host={self.pg_host} port={self.pg_port} user={self.pg_user} "
+            f"password={self.pg_password} dbname={self.pg_db}"
+        )
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        """The `eventsourcing` library's PostgreSQL settings for the event store."""
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": self.pg_db,
+            "POSTGRES_HOST": self.pg_host,
+            "POSTGRES_PORT": str(self.pg_port),
+            "POSTGRES_USER": self.pg_user,
+            "POSTGRES_PASSWORD": self.pg_password,
+            # Two connections held, the rest opened on demand: a host runs many processes.
+            "POSTGRES_POOL_SIZE": "2",
+            "POSTGRES_MAX_OVERFLOW": str(max(0, self.pg_pool_size - 2)),
+            "POSTGRES_LOCK_TIMEOUT": "10",
+            "CREATE_TABLE": "y",
+        }
+
+
+def settings_table_markdown() -> str:
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for s in SETTINGS:
+        default = "`<checkout>/.data`" if s.env == "FACTURIER_DATA_DIR" else f"`{s.default}`"
+        rows.append(f"| `{s.env}` | {default} | {s.help} |")
+    return "\n".join(rows) + "\n"

@@ -1,0 +1,347 @@
+"""Payment delays (*délai global de paiement*, DOMAIN.md §7): for each invoice made available
+to a buyer structure, its legal payment deadline, the days its clock has run and, once paid
+late, the late-payment interest and the fixed recovery indemnity owed to the supplier.
+
+Rules, in calendar days, dates in Europe/Paris:
+
+- the clock starts on the date of the invoice's latest MadeAvailable (its reception by the
+  structure). Re-routing restarts it: the next MadeAvailable, at the new structure, is a
+  new reception, with that structure's terms and no suspension carried over;
+- the period is the structure's `payment_days` (`structure_settings`, 30 unless set; 50 for
+  public hospitals), read when the projection applies the MadeAvailable and kept with the
+  invoice: changing a structure's terms applies to invoices it receives afterwards;
+- a suspension (Suspended) pauses the clock until the supplier completes the invoice
+  (Completed); the whole days between the two are added to the deadline. A suspension and
+  completion on the same day pause nothing. The code's floor on the period left after a
+  suspension is not applied;
+- days elapsed = payment date (or today) - reception date - suspended days; paid on day 30
+  of a 30-day period is on time, day 31 is one day late;
+- interest = amount paid x (reference rate + 8 points) x late days / 365, computed exactly
+  in Decimal and rounded once, half up, to the cent; plus a fixed €40.00 indemnity per
+  invoice paid late. The reference rate (ECB main refinancing rate, in percent) is the
+  configured one when the projection applies the payment; it is stored with the invoice;
+- credit notes (kind 381) owe nothing to the supplier: no deadline, no interest;
+- Rejected and MarkedForRerouting stop the clock (nothing is due until a new reception).
+
+Every invoice's row carries its last applied version: redelivered events (versions already
+applied) change nothing, so each event counts once, and so do the metrics it updates
+(except if a batch fails after `apply` and the same process retries it).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psycopg
+
+from facturier.adapters import metrics
+from facturier.events.lifecycle import LifecycleEvent
+from facturier.projections.runner import Cursor, StateTable
+
+log = logging.getLogger("facturier.payment_delays")
+
+PARIS = ZoneInfo("Europe/Paris")
+CREDIT_NOTE = "381"
+CENTS = Decimal("0.01")
+DEFAULT_PAYMENT_DAYS = 30
+HOSPITAL_PAYMENT_DAYS = 50
+INTEREST_MARGIN = Decimal("8")  # points over the reference rate
+RECOVERY_INDEMNITY = Decimal("40.00")  # euros, per invoice paid late
+DAYS_PER_YEAR = Decimal("365")
+
+
+def parse_rate(text: str) -> Decimal:
+    """A reference rate in percent, e.g. '2.15'; refuse anything else."""
+    try:
+        rate = Decimal(text.strip())
+    except InvalidOperation:
+        raise ValueError(f"reference rate {text!r} is not a decimal number") from None
+    if not rate.is_finite() or not Decimal("-10") <= rate <= Decimal("100"):
+        raise ValueError(f"reference rate {text!r} is not a percentage")
+    return rate
+
+
+def paris_date(moment: datetime) -> date:
+    return moment.astimezone(PARIS).date()
+
+
+def deadline(received_on: date, payment_days: int, suspended_days: int = 0) -> date:
+    return received_on + timedelta(days=payment_days + suspended_days)
+
+
+def days_elapsed(
+    received_on: date,
+    until: date,
+    suspended_days: int = 0,
+    suspended_since: date | None = None,
+) -> int:
+    """Days the legal clock has run from reception to `until` (never negative)."""
+    end = min(until, suspended_since) if suspended_since is not None else until
+    return max(0, (end - received_on).days - suspended_days)
+
+
+def late_days(elapsed: int, payment_days: int) -> int:
+    return max(0, elapsed - payment_days)
+
+
+def late_interest(amount: Decimal, reference_rate: Decimal, days_late: int) -> Decimal:
+    """amount x (rate + 8 points) x days / 365, rounded half up to the cent."""
+    if days_late <= 0 or amount <= 0:
+        return Decimal("0.00")
+    with localcontext() as context:
+        context.prec = 50  # exact for any numeric(18,2) amount and any realistic rate
+        exact = amount * (reference_rate + INTEREST_MARGIN) * days_late / (100 * DAYS_PER_YEAR)
+        return exact.quantize(CENTS, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class Payment:
+    """What a payment observed: for the metrics."""
+
+    structure: str
+    days: int
+    late: bool
+
+
+@dataclass
+class PaymentState:
+    """A row of `payment_delay`."""
+
+    invoice_id: str
+    version: int
+    supplier_id: str
+    number: str
+    kind: str
+    currency: str
+    gross_amount: Decimal
+    recipient_siret: str
+    received_at: datetime | None = None
+    received_on: date | None = None
+    payment_days: int | None = None
+    suspended_days: int = 0
+    suspended_since: date | None = None
+    stopped: str | None = None
+    paid_on: date | None = None
+    paid_amount: Decimal | None = None
+    days_to_payment: int | None = None
+    late_days: int | None = None
+    reference_rate: Decimal | None = None
+    interest: Decimal | None = None
+    indemnity: Decimal | None = None
+
+    @classmethod
+    def submitted(cls, e: LifecycleEvent) -> PaymentState:
+        p = e.payload
+        return cls(
+            invoice_id=e.invoice_id,
+            version=e.version,
+            supplier_id=p["supplier_id"],
+            number=p["number"],
+            kind=p["kind"],
+            currency=p["currency"],
+            gross_amount=p["gross_amount"],
+            recipient_siret=p["recipient_siret"],
+        )
+
+    @property
+    def credit_note(self) -> bool:
+        return self.kind == CREDIT_NOTE
+
+    def view(self, today: date) -> dict[str, Any]:
+        """The payment route's answer, as of `today` for an unpaid invoice."""
+        out: dict[str, Any] = {
+            "invoice_id": self.invoice_id,
+            "number": self.number,
+            "kind": self.kind,
+            "supplier_id": self.supplier_id,
+            "recipient_siret": self.recipient_siret,
+            "currency": self.currency,
+            "gross_amount": self.gross_amount,
+            "received_at": self.received_at,
+            "received_on": self.received_on,
+            "payment_days": self.payment_days,
+            "suspended_days": self.suspended_days,
+            "suspended_since": self.suspended_since,
+            "deadline": None,
+            "clock": "not-received",
+            "as_of": today,
+            "days_elapsed": None,
+            "late_days": None,
+            "late": False,
+            "paid_on": self.paid_on,
+            "paid_amount": self.paid_amount,
+            "reference_rate": self.reference_rate,
+            "interest_rate": None,
+            "interest": None,
+            "indemnity": None,
+            "total_owed": None,
+        }
+        if self.received_on is None or self.payment_days is None:
+            return out
+        if self.credit_note:
+            out["clock"] = "not-applicable"  # the supplier owes the buyer: no deadline
+            out["days_elapsed"] = days_elapsed(
+                self.received_on, self.paid_on or today, self.suspended_days, self.suspended_since
+            )
+            return out
+        out["deadline"] = deadline(self.received_on, self.payment_days, self.suspended_days)
+        if self.paid_on is not None and self.late_days is not None:
+            out["clock"] = "paid"
+            out["days_elapsed"] = self.days_to_payment
+            out["late_days"] = self.late_days
+            out["late"] = self.late_days > 0
+            if self.reference_rate is not None:
+                out["interest_rate"] = self.reference_rate + INTEREST_MARGIN
+            out["interest"] = self.interest
+            out["indemnity"] = self.indemnity
+            out["total_owed"] = (self.interest or Decimal("0.00")) + (
+                self.indemnity or Decimal("0.00")
+            )
+            return out
+        elapsed = days_elapsed(self.received_on, today, self.suspended_days, self.suspended_since)
+        out["clock"] = self.stopped or ("suspended" if self.suspended_since else "running")
+        out["days_elapsed"] = elapsed
+        out["late_days"] = late_days(elapsed, self.payment_days)
+        out["late"] = out["late_days"] > 0
+        return out
+
+
+class DelayRules:
+    """The pure rules: fold one event (a version after `s.version`) into the state."""
+
+    def __init__(self, reference_rate: Decimal, terms: Callable[[str], int]) -> None:
+        self.reference_rate = reference_rate
+        self.terms = terms  # structure SIRET -> its payment days
+
+    def apply(self, s: PaymentState, e: LifecycleEvent) -> Payment | None:
+        s.version = e.version
+        day = paris_date(e.occurred_at)
+        kind = e.event_type
+        if kind == "MadeAvailable":  # a (new) reception: the clock starts afresh
+            s.received_at = e.occurred_at
+            s.received_on = day
+            s.payment_days = self.terms(s.recipient_siret)
+            s.suspended_days = 0
+            s.suspended_since = None
+            s.stopped = None
+        elif kind == "Suspended":
+            if s.received_on is not None and s.suspended_since is None:
+                s.suspended_since = day
+        elif kind == "Completed":
+            if s.suspended_since is not None:
+                s.suspended_days += max(0, (day - s.suspended_since).days)
+                s.suspended_since = None
+        elif kind in ("MarkedForRerouting", "Rejected"):
+            s.stopped = "rejected" if kind == "Rejected" else "rerouting"
+            if s.suspended_since is not None:
+                s.suspended_days += max(0, (day - s.suspended_since).days)
+                s.suspended_since = None
+        elif kind == "Rerouted":
+            s.recipient_siret = e.payload["recipient_siret"]
+        elif kind == "PaymentSent":
+            return self._paid(s, e.payload["payment_date"], e.payload["amount"])
+        return None
+
+    def _paid(self, s: PaymentState, paid_on: date, amount: Decimal) -> Payment | None:
+        s.paid_on = paid_on
+        s.paid_amount = amount
+        if s.received_on is None or s.payment_days is None:  # paid, never received: no clock
+            return None
+        s.days_to_payment = days_elapsed(
+            s.received_on, paid_on, s.suspended_days, s.suspended_since
+        )
+        if s.credit_note:
+            s.late_days = 0
+            s.interest = s.indemnity = Decimal("0.00")
+            return None
+        s.late_days = late_days(s.days_to_payment, s.payment_days)
+        s.reference_rate = self.reference_rate
+        s.interest = late_interest(amount, self.reference_rate, s.late_days)
+        s.indemnity = RECOVERY_INDEMNITY if s.late_days > 0 else Decimal("0.00")
+        return Payment(s.recipient_siret, s.days_to_payment, s.late_days > 0)
+
+
+def fold(
+    events: list[LifecycleEvent],
+    reference_rate: Decimal,
+    terms: Callable[[str], int] | None = None,
+) -> dict[str, PaymentState]:
+    """The states a list of events (in order) leads to, without a database: for tests."""
+    rules = DelayRules(reference_rate, terms or (lambda _: DEFAULT_PAYMENT_DAYS))
+    states: dict[str, PaymentState] = {}
+    for e in events:
+        if e.event_type == "Submitted":
+            states.setdefault(e.invoice_id, PaymentState.submitted(e))
+        elif e.invoice_id in states and e.version > states[e.invoice_id].version:
+            rules.apply(states[e.invoice_id], e)
+    return states
+
+
+class PaymentDelaysProjection:
+    group_id = "payment-delays"
+    schemas: tuple[str, ...] = ("payment_delays",)
+
+    def __init__(self, group_id: str | None = None, reference_rate: str = "2.15") -> None:
+        if group_id:
+            self.group_id = group_id
+        self.reference_rate = parse_rate(reference_rate)
+
+    def apply(self, cur: Cursor, events: list[LifecycleEvent]) -> None:
+        if not events:
+            return
+        states = _STATES.load(cur, (e.invoice_id for e in events))
+        sirets = {s.recipient_siret for s in states.values()}
+        for e in events:
+            if e.event_type in ("Submitted", "Rerouted"):
+                sirets.add(e.payload["recipient_siret"])
+        # A cursor of its own: in pipeline mode `cur` may still be owed earlier results.
+        with cur.connection.cursor() as query:
+            terms: dict[str, int] = dict(
+                query.execute(
+                    "SELECT siret, payment_days FROM structure_settings WHERE siret = ANY(%s)",
+                    (list(sirets),),
+                ).fetchall()
+            )
+        rules = DelayRules(self.reference_rate, lambda s: terms.get(s, DEFAULT_PAYMENT_DAYS))
+        changed: dict[str, PaymentState] = {}
+        payments: list[Payment] = []
+        for e in events:  # in partition order: one invoice's versions come in order
+            state = states.get(e.invoice_id)
+            if e.event_type == "Submitted":
+                if state is None:
+                    states[e.invoice_id] = changed[e.invoice_id] = PaymentState.submitted(e)
+                continue
+            if state is None:  # cannot happen on a topic read from its start
+                log.error("%s v%s before its Submitted event: ignored", e.invoice_id, e.version)
+                continue
+            if e.version <= state.version:  # a redelivery: already applied
+                continue
+            payment = rules.apply(state, e)
+            changed[e.invoice_id] = state
+            if payment is not None:
+                payments.append(payment)
+        _STATES.save(cur, changed.values())
+        for p in payments:
+            metrics.PAYMENT_DELAY_DAYS.labels(p.structure).observe(p.days)
+            if p.late:
+                metrics.LATE_PAYMENTS.labels(p.structure).inc()
+
+
+_STATES = StateTable("payment_delay", PaymentState)
+
+
+def fetch_state(conn: psycopg.Connection[Any], invoice_id: Any) -> PaymentState | None:
+    """One invoice's row (for the API)."""
+    row = conn.execute(
+        "SELECT invoice_id::text, "
+        + ", ".join(_STATES.columns[1:])
+        + " FROM payment_delay WHERE invoice_id = %s",
+        (invoice_id,),
+    ).fetchone()
+    return PaymentState(*row) if row else None
