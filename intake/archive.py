@@ -26,6 +26,8 @@ second file of the same name, a zip compression method other than stored / defla
 (`IRR_TYPE_F`). Directories and macOS junk (`__MACOSX/`, `.DS_Store`, `._*` AppleDouble
 files) are skipped silently: no supplier means to send them.
 """
+# Long: the zip, gzip and tar readers share the bounds, the member record and the corrupt-
+# input handling; apart, each would import most of the others' internals.
 
 from __future__ import annotations
 

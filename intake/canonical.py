@@ -27,6 +27,8 @@ breakdown, at most one payment means), `from_terms(parse_ubl_cii_xml(to_cii(d)))
 except for `documents` (not part of the XML), `guideline_id` (generate_xml always writes
 urn:cen.eu:en16931:2017) and the normalisations listed in `to_terms`.
 """
+# Long: both directions of the one mapping stay side by side, so that a change to a term
+# on one side shows its counterpart on the other.
 
 from __future__ import annotations
 

@@ -112,6 +112,8 @@ def _invoice(supplier: str, number: str, net: str, buyer: str = BUYER) -> dict[s
 
 
 def run_demo(settings: Settings, start_services: bool = True) -> int:
+    # Long: the demo is a script read top to bottom, chapter by chapter, as it prints; its
+    # chapters share the clients and the invoices they create.
     base = f"http://{settings.api_host}:{settings.api_port}"
     if not _answers(base):
         if not start_services:

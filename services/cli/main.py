@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 
 from facturier.config.settings import Settings, env, settings_table_markdown
 from facturier.domain.lifecycle import transition_table_markdown
+from facturier.services.cli import admin
 from facturier.services.cli import args as cli_args
 from facturier.services.cli.errors import CliError, run
-from facturier.services.http.auth import ApiRole
 
 if TYPE_CHECKING:
     from facturier.services.cli.flows import FlowClient
@@ -146,83 +146,6 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(Settings.from_env(), start_services=not args.no_start)
 
 
-def _create_token(args: argparse.Namespace) -> int:
-    from facturier.adapters.postgres import apply_schema, connect
-    from facturier.services.http.auth import create_token, normal_scope
-
-    role = ApiRole(args.role)
-    if args.scope is None and role not in (ApiRole.AUDITOR, ApiRole.ADMIN):
-        raise CliError(
-            f"a {role} token needs --scope (supplier id, buyer SIRET, or mandated supplier ids)",
-            2,
-        )
-    scope = "*" if args.scope is None else args.scope
-    normal_scope(role, scope)  # refused before any connection
-    settings = Settings.from_env()
-    days = settings.token_days if args.days is None else args.days
-    apply_schema(settings, "auth")
-    with connect(settings) as conn:
-        token = create_token(conn, role, scope, args.label, days)
-    print(token)
-    return 0
-
-
-def _list_tokens(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
-
-    from facturier.adapters.postgres import apply_schema, connect
-    from facturier.services.cli.errors import one_line
-    from facturier.services.http.auth import list_tokens
-
-    settings = Settings.from_env()
-    apply_schema(settings, "auth")
-    with connect(settings) as conn:
-        rows = list_tokens(conn)
-    now = datetime.now(UTC)
-
-    def when(moment: datetime | None) -> str:
-        return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if moment else "-"
-
-    table = [("ID", "ROLE", "STATE", "CREATED", "EXPIRES", "LAST USED", "SCOPE", "LABEL")]
-    for row in rows:
-        if row.revoked_at is not None:
-            state = f"revoked {when(row.revoked_at)}"
-        else:
-            state = "expired" if row.expires_at <= now else "valid"
-        if args.valid and state != "valid":
-            continue
-        table.append(
-            (
-                row.id,
-                row.role,
-                state,
-                when(row.created_at),
-                when(row.expires_at),
-                when(row.last_used_at),
-                one_line(row.scope),
-                one_line(row.label),
-            )
-        )
-    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]) - 1)]
-    for line in table:
-        cells = [cell.ljust(width) for cell, width in zip(line, widths, strict=False)]
-        print("  ".join([*cells, line[-1]]))
-    return 0
-
-
-def _revoke_token(args: argparse.Namespace) -> int:
-    from facturier.adapters.postgres import apply_schema, connect
-    from facturier.services.http.auth import revoke_token
-
-    settings = Settings.from_env()
-    apply_schema(settings, "auth")
-    with connect(settings) as conn:
-        token_id, at, now = revoke_token(conn, args.token)
-    done = "revoked" if now else "already revoked on"
-    print(f"token {token_id} {done} {at:%Y-%m-%d %H:%M:%S %Z}")
-    return 0
-
-
 def _flow_client(args: argparse.Namespace) -> FlowClient:
     from facturier.services.cli.flows import FlowClient
 
@@ -314,6 +237,30 @@ def _parser() -> argparse.ArgumentParser:
         ("down", "stop the local PostgreSQL and Kafka"),
     ):
         sub.add_parser(name, help=text).set_defaults(func=lambda a, n=name: _stack(n))
+    _status_command(sub)
+    _serve_command(sub)
+    _demo_command(sub)
+    admin.add_commands(sub)
+    _directory_commands(sub)
+    _flow_commands(sub)
+    _audit_commands(sub)
+    _accounting_commands(sub)
+
+    from facturier.services.cli.notifications import add_commands as notification_commands
+
+    notification_commands(sub)
+
+    sub.add_parser("lifecycle", help="print the lifecycle transition table").set_defaults(
+        func=lambda a: print(transition_table_markdown(), end="") or 0
+    )
+    sub.add_parser("config", help="print the configuration variables").set_defaults(
+        func=lambda a: print(settings_table_markdown(), end="") or 0
+    )
+
+    return parser
+
+
+def _status_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     status = sub.add_parser(
         "status",
         help="what of the local stack runs, then each service's health, lag and dead letters"
@@ -322,6 +269,8 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="the services' health as JSON")
     status.set_defaults(func=_status)
 
+
+def _serve_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = sub.add_parser(
         "serve",
         help="run API, relay, tracking projection, accounting journal, payment delays and"
@@ -345,6 +294,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(func=_serve)
 
+
+def _demo_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = sub.add_parser("demo", help="submit invoices, drive them through their lifecycle")
     demo.add_argument(
         "--no-start",
@@ -353,42 +304,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(func=_demo)
 
-    admin = sub.add_parser("admin", help="administration").add_subparsers(
-        dest="what", required=True
-    )
-    token = admin.add_parser("create-token", help="issue an API token (printed once)")
-    token.add_argument("--role", required=True, choices=[r.value for r in ApiRole])
-    token.add_argument(
-        "--scope",
-        help="supplier: its identifier (a SIRET is checked); buyer: its structure's SIRET;"
-        " operator: the mandated supplier ids, comma-separated; auditor, admin: '*' (default)",
-    )
-    token.add_argument("--label", required=True, help="who holds it")
-    token.add_argument(
-        "--days",
-        type=cli_args.bounded_int(1, 3650),
-        help="days before it expires (default: FACTURIER_TOKEN_DAYS, 365)",
-    )
-    token.set_defaults(func=_create_token)
-    tokens = admin.add_parser(
-        "list-tokens",
-        help="list the API tokens: id, role, state, dates, scope, label (never the token)",
-    )
-    tokens.add_argument(
-        "--valid", action="store_true", help="only those neither revoked nor expired"
-    )
-    tokens.set_defaults(func=_list_tokens)
-    revoke = admin.add_parser(
-        "revoke-token", help="revoke a token at once (its portal sessions end with it)"
-    )
-    revoke.add_argument(
-        "token",
-        metavar="ID_OR_TOKEN",
-        type=cli_args.token_ref,
-        help="the id list-tokens shows, or the token itself",
-    )
-    revoke.set_defaults(func=_revoke_token)
 
+def _directory_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     directory = sub.add_parser("directory", help="the directory of public buyers")
     load = directory.add_subparsers(dest="what", required=True).add_parser(
         "load",
@@ -408,6 +325,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     load.set_defaults(func=_load_directory)
 
+
+def _flow_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     flow = sub.add_parser("flow", help="EDI flows through the API (operators)").add_subparsers(
         dest="what", required=True
     )
@@ -436,6 +355,8 @@ def _parser() -> argparse.ArgumentParser:
         )
         command.add_argument("--token", help="API token (default: FACTURIER_API_TOKEN)")
 
+
+def _audit_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     audit = sub.add_parser("audit", help="auditors' checks").add_subparsers(
         dest="what", required=True
     )
@@ -449,6 +370,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(func=_audit)
 
+
+def _accounting_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     accounting = sub.add_parser("accounting", help="the buyers' accounting journal").add_subparsers(
         dest="what", required=True
     )
@@ -468,19 +391,6 @@ def _parser() -> argparse.ArgumentParser:
         "--separator", choices=["|", "tab"], default="|", help="field separator (default: |)"
     )
     fec.set_defaults(func=_accounting_fec)
-
-    from facturier.services.cli.notifications import add_commands as notification_commands
-
-    notification_commands(sub)
-
-    sub.add_parser("lifecycle", help="print the lifecycle transition table").set_defaults(
-        func=lambda a: print(transition_table_markdown(), end="") or 0
-    )
-    sub.add_parser("config", help="print the configuration variables").set_defaults(
-        func=lambda a: print(settings_table_markdown(), end="") or 0
-    )
-
-    return parser
 
 
 if __name__ == "__main__":

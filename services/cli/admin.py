@@ -1,0 +1,125 @@
+"""`facturier admin ...`: API tokens — issue, list, revoke."""
+
+from __future__ import annotations
+
+import argparse
+
+from facturier.config.settings import Settings
+from facturier.services.cli import args as cli_args
+from facturier.services.cli.errors import CliError
+from facturier.services.http.auth import ApiRole
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    admin = sub.add_parser("admin", help="administration").add_subparsers(
+        dest="what", required=True
+    )
+    token = admin.add_parser("create-token", help="issue an API token (printed once)")
+    token.add_argument("--role", required=True, choices=[r.value for r in ApiRole])
+    token.add_argument(
+        "--scope",
+        help="supplier: its identifier (a SIRET is checked); buyer: its structure's SIRET;"
+        " operator: the mandated supplier ids, comma-separated; auditor, admin: '*' (default)",
+    )
+    token.add_argument("--label", required=True, help="who holds it")
+    token.add_argument(
+        "--days",
+        type=cli_args.bounded_int(1, 3650),
+        help="days before it expires (default: FACTURIER_TOKEN_DAYS, 365)",
+    )
+    token.set_defaults(func=_create_token)
+    tokens = admin.add_parser(
+        "list-tokens",
+        help="list the API tokens: id, role, state, dates, scope, label (never the token)",
+    )
+    tokens.add_argument(
+        "--valid", action="store_true", help="only those neither revoked nor expired"
+    )
+    tokens.set_defaults(func=_list_tokens)
+    revoke = admin.add_parser(
+        "revoke-token", help="revoke a token at once (its portal sessions end with it)"
+    )
+    revoke.add_argument(
+        "token",
+        metavar="ID_OR_TOKEN",
+        type=cli_args.token_ref,
+        help="the id list-tokens shows, or the token itself",
+    )
+    revoke.set_defaults(func=_revoke_token)
+
+
+def _create_token(args: argparse.Namespace) -> int:
+    from facturier.adapters.postgres import apply_schema, connect
+    from facturier.services.http.auth import create_token, normal_scope
+
+    role = ApiRole(args.role)
+    if args.scope is None and role not in (ApiRole.AUDITOR, ApiRole.ADMIN):
+        raise CliError(
+            f"a {role} token needs --scope (supplier id, buyer SIRET, or mandated supplier ids)",
+            2,
+        )
+    scope = "*" if args.scope is None else args.scope
+    normal_scope(role, scope)  # refused before any connection
+    settings = Settings.from_env()
+    days = settings.token_days if args.days is None else args.days
+    apply_schema(settings, "auth")
+    with connect(settings) as conn:
+        token = create_token(conn, role, scope, args.label, days)
+    print(token)
+    return 0
+
+
+def _list_tokens(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from facturier.adapters.postgres import apply_schema, connect
+    from facturier.services.cli.errors import one_line
+    from facturier.services.http.auth import list_tokens
+
+    settings = Settings.from_env()
+    apply_schema(settings, "auth")
+    with connect(settings) as conn:
+        rows = list_tokens(conn)
+    now = datetime.now(UTC)
+
+    def when(moment: datetime | None) -> str:
+        return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+    table = [("ID", "ROLE", "STATE", "CREATED", "EXPIRES", "LAST USED", "SCOPE", "LABEL")]
+    for row in rows:
+        if row.revoked_at is not None:
+            state = f"revoked {when(row.revoked_at)}"
+        else:
+            state = "expired" if row.expires_at <= now else "valid"
+        if args.valid and state != "valid":
+            continue
+        table.append(
+            (
+                row.id,
+                row.role,
+                state,
+                when(row.created_at),
+                when(row.expires_at),
+                when(row.last_used_at),
+                one_line(row.scope),
+                one_line(row.label),
+            )
+        )
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]) - 1)]
+    for line in table:
+        cells = [cell.ljust(width) for cell, width in zip(line, widths, strict=False)]
+        print("  ".join([*cells, line[-1]]))
+    return 0
+
+
+def _revoke_token(args: argparse.Namespace) -> int:
+    from facturier.adapters.postgres import apply_schema, connect
+    from facturier.services.http.auth import revoke_token
+
+    settings = Settings.from_env()
+    apply_schema(settings, "auth")
+    with connect(settings) as conn:
+        token_id, at, now = revoke_token(conn, args.token)
+    done = "revoked" if now else "already revoked on"
+    print(f"token {token_id} {done} {at:%Y-%m-%d %H:%M:%S %Z}")
+    return 0
