@@ -511,6 +511,11 @@ kafka_status_line() {
   fi
   if [[ -n "${pid:-}" ]]; then
     printf '%-11s %-8s %s\n' kafka stopped "$KAFKA_BOOTSTRAP (pid $pid alive but not answering)"
+  elif port_open "$FACTURIER_KAFKA_HOST" "$FACTURIER_KAFKA_PORT"; then
+    # A broker this checkout did not start (another checkout's, or a deployment's): it is
+    # what the services use, so its answering is what matters.
+    printf '%-11s %-8s %s\n' kafka running "$KAFKA_BOOTSTRAP (answering; not started from this checkout)"
+    return 0
   else
     printf '%-11s %-8s %s\n' kafka stopped "$KAFKA_BOOTSTRAP"
   fi

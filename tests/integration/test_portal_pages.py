@@ -118,7 +118,7 @@ def test_every_string_of_the_pages_is_in_both_languages() -> None:
     keys = set()
     for template in TEMPLATES.glob("portal_*.html"):
         keys |= set(re.findall(r"""\bt\(["']([a-z_]+\.[a-z_.\-]+)["']""", template.read_text()))
-    source = (TEMPLATES.parent / "web.py").read_text()
+    source = "".join(module.read_text() for module in TEMPLATES.parent.glob("*.py"))
     keys |= set(re.findall(r"""\bt\(\s*["']([a-z_]+\.[a-z_.\-]+)["']""", source))
     keys |= {f"action.{a}" for a in Action} | {f"action_hint.{a}" for a in Action}
     keys |= {f"status.{s}" for s in Status} | {f"summary.{s}" for s in Summary}
