@@ -56,7 +56,7 @@ def producer(settings: Settings) -> KafkaProducer:
     # wake up and ship part-batches while the relay was still enqueuing (GIL ping-pong:
     # ~1/3 of the relay's CPU in bench/pipeline.py).
     return KafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        bootstrap_servers=settings.kafka.bootstrap,
         client_id="facturier-relay",
         acks="all",
         enable_idempotence=True,
@@ -71,7 +71,7 @@ def producer(settings: Settings) -> KafkaProducer:
 
 def consumer(settings: Settings, group_id: str, **config: object) -> KafkaConsumer:
     options: dict[str, object] = {
-        "bootstrap_servers": settings.kafka_bootstrap,
+        "bootstrap_servers": settings.kafka.bootstrap,
         "group_id": group_id,
         "client_id": group_id,
         "enable_auto_commit": False,  # offsets live in PostgreSQL, with the projection's rows
@@ -90,12 +90,12 @@ def consumer(settings: Settings, group_id: str, **config: object) -> KafkaConsum
 
 def ensure_topic(settings: Settings, topic: str | None = None, timeout_s: float = 60.0) -> None:
     """Create the lifecycle topic if it does not exist (brokers never auto-create it)."""
-    name = topic or settings.topic
+    name = topic or settings.kafka.topic
     deadline = time.monotonic() + timeout_s
     while True:
         try:
             admin = KafkaAdminClient(
-                bootstrap_servers=settings.kafka_bootstrap, client_id="facturier-admin"
+                bootstrap_servers=settings.kafka.bootstrap, client_id="facturier-admin"
             )
             break
         except KafkaError:
@@ -109,8 +109,8 @@ def ensure_topic(settings: Settings, topic: str | None = None, timeout_s: float 
             [
                 NewTopic(
                     name,
-                    settings.topic_partitions,
-                    settings.topic_replication,
+                    settings.kafka.topic_partitions,
+                    settings.kafka.topic_replication,
                     topic_configs={"max.message.bytes": str(MAX_MESSAGE_BYTES)},
                 )
             ]

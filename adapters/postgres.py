@@ -15,12 +15,12 @@ from facturier.config.settings import Settings
 
 
 def connect(settings: Settings, autocommit: bool = False) -> psycopg.Connection[Any]:
-    return psycopg.connect(settings.dsn, autocommit=autocommit)
+    return psycopg.connect(settings.postgres.dsn, autocommit=autocommit)
 
 
 def pool(settings: Settings, name: str, size: int | None = None) -> ConnectionPool:
-    n = size or settings.pg_pool_size
-    return ConnectionPool(settings.dsn, min_size=1, max_size=n, name=name, open=True)
+    n = size or settings.postgres.pool_size
+    return ConnectionPool(settings.postgres.dsn, min_size=1, max_size=n, name=name, open=True)
 
 
 DDL_LOCK = zlib.crc32(b"facturier-ddl")

@@ -26,7 +26,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import replace
 from functools import partial
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event
@@ -79,7 +78,7 @@ CONSUMERS: dict[str, Callable[[str, Settings], Projection]] = {
     "tracking": lambda group, s: TrackingProjection(group),
     "accounting": lambda group, s: AccountingProjection(group, ChartOfAccounts.from_settings(s)),
     "payment-delays": lambda group, s: PaymentDelaysProjection(
-        group, s.late_interest_reference_rate
+        group, s.payment_delays.late_interest_reference_rate
     ),
 }
 # How each consumer is deployed: its `facturier serve` flag, and the settings naming its
@@ -126,18 +125,20 @@ def catch_up(
     process, on its own database and consumer group. The clock starts just before the first
     poll that returns records (after the group join) and stops after the last commit."""
     label = f"{name}-{'batch1' if poll_records == 1 else 'default'}"
-    settings = replace(source, pg_db=f"facturier_bench_{run_tag}_{label.replace('-', '_')}")
+    settings = source.replaced(pg_db=f"facturier_bench_{run_tag}_{label.replace('-', '_')}")
     group = f"bench-{run_tag}-{label}"
-    with psycopg.connect(source.dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{settings.pg_db}"')
+    with psycopg.connect(source.postgres.dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{settings.postgres.db}"')
     runner = ProjectionRunner(CONSUMERS[name](group, settings), settings)
     try:
         runner.prepare()
         assert runner.consumer is not None
         # poll() reads max_poll_records from the consumer's config at every call.
         runner.consumer.config["max_poll_records"] = poll_records
-        partitions = runner.consumer.partitions_for_topic(settings.topic) or set()
-        ends = runner.consumer.end_offsets([TopicPartition(settings.topic, p) for p in partitions])
+        partitions = runner.consumer.partitions_for_topic(settings.kafka.topic) or set()
+        ends = runner.consumer.end_offsets(
+            [TopicPartition(settings.kafka.topic, p) for p in partitions]
+        )
         total = sum(ends.values())
         target = min(total, limit) if limit else total
         applied, t0 = 0, 0.0
@@ -158,7 +159,7 @@ def catch_up(
         result = measured(label, settings, applied, wall, report, total if whole else None)
     finally:
         runner.close()
-        drop_database(source, settings.pg_db)
+        drop_database(source, settings.postgres.db)
     return {"max_poll_records": poll_records, **result}
 
 
@@ -188,10 +189,10 @@ def measured(
 
 def topic_size(settings: Settings) -> int:
     """How many messages the topic holds (the sum of its partitions' end offsets)."""
-    reader = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    reader = KafkaConsumer(bootstrap_servers=settings.kafka.bootstrap)
     try:
-        partitions = reader.partitions_for_topic(settings.topic) or set()
-        ends = reader.end_offsets([TopicPartition(settings.topic, p) for p in partitions])
+        partitions = reader.partitions_for_topic(settings.kafka.topic) or set()
+        ends = reader.end_offsets([TopicPartition(settings.kafka.topic, p) for p in partitions])
     finally:
         reader.close()
     return int(sum(ends.values()))
@@ -208,19 +209,19 @@ def catch_up_served(
     flag, group_field, port_field = SERVED[name]
     label = f"{name}-{processes}p"
     own_group: dict[str, Any] = {group_field: f"bench-{run_tag}-{label}"}
-    settings = replace(
-        source, pg_db=f"facturier_bench_{run_tag}_{label.replace('-', '_')}", **own_group
+    settings = source.replaced(
+        pg_db=f"facturier_bench_{run_tag}_{label.replace('-', '_')}", **own_group
     )
-    group = getattr(settings, group_field)
-    with psycopg.connect(source.dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{settings.pg_db}"')
+    group = own_group[group_field]
+    with psycopg.connect(source.postgres.dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{settings.postgres.db}"')
     # Created here, once: the children would otherwise race to create the same tables.
     apply_schema(settings, "consumer_offsets", *CONSUMERS[name](group, settings).schemas)
     total = topic_size(settings)
 
     # One connection for every read: a new one per read would fork a backend 50 times a
     # second, CPU taken from the consumers.
-    watcher = psycopg.connect(settings.dsn, autocommit=True)
+    watcher = psycopg.connect(settings.postgres.dsn, autocommit=True)
 
     def stored() -> int:
         row = watcher.execute(
@@ -233,9 +234,9 @@ def catch_up_served(
     children = []
     for i in range(processes):
         own_port: dict[str, Any] = {port_field: free_port()}
-        children.append(serve(f"{label}-{i}", flag, replace(settings, **own_port), logs))
+        children.append(serve(f"{label}-{i}", flag, settings.replaced(**own_port), logs))
     try:
-        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        admin = KafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
         try:
 
             def joined() -> bool:
@@ -263,7 +264,7 @@ def catch_up_served(
         for child in children:
             child.stop()
         watcher.close()
-        drop_database(source, settings.pg_db)
+        drop_database(source, settings.postgres.db)
     return {"processes": processes, **result}
 
 
@@ -455,13 +456,13 @@ def scenario_push(
         try:
             apply_schema(settings, "consumer_offsets", "tracking", "auth")
             events_table = f"{app.name.lower()}_events"
-            with psycopg.connect(settings.dsn, autocommit=True) as conn:
+            with psycopg.connect(settings.postgres.dsn, autocommit=True) as conn:
                 conn.execute(_TRIGGERS_SQL.format(events_table=events_table).encode())
                 token = create_token(conn, ApiRole.SUPPLIER, SUPPLIER, "bench")
             children["relay"] = serve("relay", "--relay", settings, logs / "push")
             children["projection"] = serve("projection", "--projection", settings, logs / "push")
             children["api"] = serve("api", "--api", settings, logs / "push")
-            base_url = f"http://{settings.api_host}:{settings.api_port}"
+            base_url = f"http://{settings.api.host}:{settings.api.port}"
 
             def api_up() -> bool:
                 try:
@@ -484,7 +485,7 @@ def scenario_push(
                 "the invoices in the tracking view",
                 list(children.values()),
             )
-            client = PushClient(f"{base_url}/live", token, settings.dsn)
+            client = PushClient(f"{base_url}/live", token, settings.postgres.dsn)
             usage = Usage(settings, children)
             paced = paced_actions(app, ids, rate, threads)
             wait_until(

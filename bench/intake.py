@@ -146,10 +146,10 @@ def zipped(batch: list[tuple[str, bytes]]) -> bytes:
 
 def flow_intake(base: Settings, upload: bytes, count: int, workers: int) -> dict[str, float]:
     """Upload and process one flow on a fresh database; invoices/s into Submitted events."""
-    settings = replace(base, pg_db=f"facturier_bench_intake_{uuid.uuid4().hex[:8]}")
-    with psycopg.connect(base.dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{settings.pg_db}"')
-    settings = replace(settings, intake_workers=workers, max_archive_entries=max(count, 500))
+    settings = base.replaced(pg_db=f"facturier_bench_intake_{uuid.uuid4().hex[:8]}")
+    with psycopg.connect(base.postgres.dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{settings.postgres.db}"')
+    settings = settings.replaced(intake_workers=workers, max_archive_entries=max(count, 500))
     directory = DirectoryApp(settings)
     directory.load(read_document(json.loads(DEMO_DIRECTORY.read_text()), "demo"), actor="bench")
     app = InvoicingApp(settings, directory=directory)
@@ -175,8 +175,8 @@ def flow_intake(base: Settings, upload: bytes, count: int, workers: int) -> dict
         documents.close()
         app.close()
         directory.close()
-        with psycopg.connect(base.dsn, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{settings.pg_db}" WITH (FORCE)')
+        with psycopg.connect(base.postgres.dsn, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{settings.postgres.db}" WITH (FORCE)')
 
 
 def _warm(content: bytes) -> None:

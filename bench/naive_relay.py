@@ -27,7 +27,7 @@ def run(settings: Settings, stop: threading.Event) -> None:
     apply_schema(settings, "relay")
     ensure_topic(settings)
     kafka = producer(settings)
-    name = settings.topic
+    name = settings.kafka.topic
     try:
         with connect(settings) as conn:
             conn.execute(
@@ -48,7 +48,10 @@ def run(settings: Settings, stop: threading.Event) -> None:
                 notification = notifications[0]
                 message = to_message(app.mapper.to_domain_event(notification))
                 future = kafka.send(
-                    settings.topic, key=message.key, value=message.value, headers=message.headers
+                    settings.kafka.topic,
+                    key=message.key,
+                    value=message.value,
+                    headers=message.headers,
                 )
                 kafka.flush()
                 future.get(timeout=30)

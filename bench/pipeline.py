@@ -24,7 +24,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from multiprocessing.connection import Connection
@@ -285,8 +285,7 @@ def naive_relay(settings: Settings, logs: Path) -> Child:
 def sandbox(base: Settings, label: str, run_tag: str) -> Iterator[Settings]:
     """A fresh database and topic, as tests/conftest.py makes them; dropped afterwards."""
     tag = f"{run_tag}_{label}"
-    settings = replace(
-        base,
+    settings = base.replaced(
         pg_db=f"facturier_bench_{tag}",
         topic=f"invoice-lifecycle-bench-{tag}".replace("_", "-"),
         tracking_group=f"tracking-bench-{tag}",
@@ -294,18 +293,18 @@ def sandbox(base: Settings, label: str, run_tag: str) -> Iterator[Settings]:
         relay_metrics_port=free_port(),
         projection_metrics_port=free_port(),
     )
-    with psycopg.connect(base.dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{settings.pg_db}"')
+    with psycopg.connect(base.postgres.dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{settings.postgres.db}"')
     try:
         ensure_topic(settings)
         wait_topic_ready(settings)
         yield settings
     finally:
-        drop_database(base, settings.pg_db)
-        admin = KafkaAdminClient(bootstrap_servers=base.kafka_bootstrap)
+        drop_database(base, settings.postgres.db)
+        admin = KafkaAdminClient(bootstrap_servers=base.kafka.bootstrap)
         try:
-            if settings.topic in set(admin.list_topics()):
-                admin.delete_topics([settings.topic])
+            if settings.kafka.topic in set(admin.list_topics()):
+                admin.delete_topics([settings.kafka.topic])
         finally:
             admin.close()
 
@@ -316,7 +315,7 @@ def drop_database(base: Settings, name: str) -> None:
     rows, so one is often busy right after a run. Never fatal: the figures are kept."""
     for _ in range(40):
         try:
-            with psycopg.connect(base.dsn, autocommit=True) as conn:
+            with psycopg.connect(base.postgres.dsn, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             return
         except psycopg.errors.InsufficientPrivilege:
@@ -331,17 +330,19 @@ def wait_topic_ready(settings: Settings, timeout_s: float = 30.0) -> None:
     """Until the broker reports every partition of the new topic with a leader: a consumer
     that joins its group before that is assigned nothing (kafka-python logs "No partition
     metadata for topic") and may sit idle until its next metadata refresh."""
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
     try:
         deadline = time.monotonic() + timeout_s
         while True:
-            topics = admin.describe_topics([settings.topic])
+            topics = admin.describe_topics([settings.kafka.topic])
             partitions = topics[0]["partitions"] if topics and not topics[0]["error_code"] else []
             ready = [p for p in partitions if p["leader_id"] >= 0]
-            if len(ready) == settings.topic_partitions:
+            if len(ready) == settings.kafka.topic_partitions:
                 return
             if time.monotonic() > deadline:
-                raise TimeoutError(f"topic {settings.topic} has no leaders after {timeout_s} s")
+                raise TimeoutError(
+                    f"topic {settings.kafka.topic} has no leaders after {timeout_s} s"
+                )
             time.sleep(0.1)
     finally:
         admin.close()
@@ -360,7 +361,7 @@ def wait_until(
 
 
 def count_rows(settings: Settings, table: str) -> int:
-    with psycopg.connect(settings.dsn, autocommit=True) as conn:
+    with psycopg.connect(settings.postgres.dsn, autocommit=True) as conn:
         try:
             row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
         except psycopg.errors.UndefinedTable:
@@ -415,13 +416,13 @@ class Monitor(threading.Thread):
 
     def run(self) -> None:
         try:
-            with psycopg.connect(self.settings.dsn, autocommit=True) as conn:
+            with psycopg.connect(self.settings.postgres.dsn, autocommit=True) as conn:
                 query = (
                     "SELECT coalesce((SELECT max(position) FROM relay_position), 0),"
                     " coalesce((SELECT sum(next_offset) FROM consumer_offsets"
                     " WHERE group_id = %s), 0)"
                 )
-                args = (self.settings.tracking_group,)
+                args = (self.settings.tracking.group,)
                 while not self.stopping.is_set():
                     t = time.monotonic()  # the query's snapshot is taken after this instant
                     row = conn.execute(query, args, prepare=True).fetchone()
@@ -477,10 +478,10 @@ class Usage:
         return snap
 
     def _backends(self) -> dict[int, float]:
-        with psycopg.connect(self.settings.dsn, autocommit=True) as conn:
+        with psycopg.connect(self.settings.postgres.dsn, autocommit=True) as conn:
             rows = conn.execute(
                 "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-                (self.settings.pg_db,),
+                (self.settings.postgres.db,),
             ).fetchall()
         cpu = {int(pid): proc_cpu_s(pid) for (pid,) in rows}
         return {pid: used for pid, used in cpu.items() if used is not None}
@@ -677,7 +678,7 @@ class Listener:
         ctx = multiprocessing.get_context("spawn")
         self._recv, send = ctx.Pipe(duplex=False)
         self._stop = ctx.Event()
-        self.process = ctx.Process(target=_listen, args=(settings.dsn, send, self._stop))
+        self.process = ctx.Process(target=_listen, args=(settings.postgres.dsn, send, self._stop))
         self.process.daemon = True
         self.process.start()
         if not self._recv.poll(60) or self._recv.recv() != "listening":
@@ -783,7 +784,7 @@ def scenario_latency(
         try:
             apply_schema(settings, "consumer_offsets", "tracking")
             events_table = f"{app.name.lower()}_events"
-            with psycopg.connect(settings.dsn, autocommit=True) as conn:
+            with psycopg.connect(settings.postgres.dsn, autocommit=True) as conn:
                 conn.execute(_TRIGGERS_SQL.format(events_table=events_table).encode())
             listener = Listener(settings)
             children["relay"] = serve("relay", "--relay", settings, logs / label)
@@ -1041,10 +1042,10 @@ def main(argv: list[str] | None = None) -> int:
     result.update(
         {
             "settings": {
-                "relay_batch": base.relay_batch,
-                "relay_idle_ms": base.relay_idle_ms,
-                "topic_partitions": base.topic_partitions,
-                "pg_pool_size": base.pg_pool_size,
+                "relay_batch": base.relay.batch,
+                "relay_idle_ms": base.relay.idle_ms,
+                "topic_partitions": base.kafka.topic_partitions,
+                "pg_pool_size": base.postgres.pool_size,
                 "writer_batch_invoices": args.batch,
             },
             "scenarios": {},

@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from facturier.intake.safety import DEFAULT_LIMITS, MB, Limits
-from facturier.services.http.auth import ThrottleLimits
 
 # Repository root when running from a checkout; only used for the local data folder.
 _ROOT = Path(__file__).resolve().parent.parent
@@ -194,83 +194,68 @@ def env(name: str) -> str:
     return os.environ.get(name, default)
 
 
+def var(name: str) -> Any:
+    """A section's field read from the variable `name` (its default and meaning: SETTINGS)."""
+    return field(metadata={"env": name})
+
+
+# ---------------------------------------------------------------- sections
+# Each component is handed the section it needs, never the whole configuration.
+
+
 @dataclass(frozen=True)
-class Settings:
-    pg_host: str
-    pg_port: int
-    pg_user: str
-    pg_password: str
-    pg_db: str
-    pg_pool_size: int
-    kafka_bootstrap: str
-    topic: str
-    topic_partitions: int
-    flow_topic: str
-    flow_group: str
-    intake_workers: int
-    max_upload_mb: int
-    max_file_mb: int
-    max_archive_entries: int
-    signature_trust_roots: str
-    signature_untrusted: str
-    topic_replication: int
-    tracking_group: str
-    accounting_group: str
-    payment_delays_group: str
-    late_interest_reference_rate: str
-    account_expense: str
-    account_vat: str
-    account_supplier: str
-    account_bank: str
-    relay_batch: int
-    relay_idle_ms: int
-    routing: str
-    api_host: str
-    api_port: int
-    token_days: int
-    auth_max_failures: int
-    auth_window_s: int
-    auth_lockout_s: int
-    health_stuck_s: int
-    relay_metrics_port: int
-    projection_metrics_port: int
-    accounting_metrics_port: int
-    payment_delays_metrics_port: int
-    flow_metrics_port: int
-    notifications_metrics_port: int
-    notifications_group: str
-    notifications_max_age_hours: int
-    notifications_retention_days: int
-    portal_url: str
-    smtp_host: str
-    smtp_port: int
-    smtp_tls: str
-    smtp_user: str
-    smtp_password: str
-    smtp_from: str
-    smtp_ca_file: str
-    smtp_timeout_s: int
-    smtp_retry_s: int
+class PostgresSettings:
+    host: str = var("FACTURIER_PG_HOST")
+    port: int = var("FACTURIER_PG_PORT")
+    user: str = var("FACTURIER_PG_USER")
+    password: str = var("FACTURIER_PG_PASSWORD")
+    db: str = var("FACTURIER_PG_DB")
+    pool_size: int = var("FACTURIER_PG_POOL_SIZE")
 
-    @classmethod
-    def from_env(cls, **overrides: object) -> Settings:
-        values: dict[str, object] = {}
-        for f in fields(cls):
-            name = "FACTURIER_" + f.name.upper()
-            raw = env(name)
-            if f.type == "int":
-                try:
-                    values[f.name] = int(raw)
-                except ValueError:
-                    raise SettingError(f"{name}={raw!r}: a whole number expected") from None
-            else:
-                values[f.name] = raw
-        values.update(overrides)
-        return cls(**values)  # type: ignore[arg-type]
+    @property
+    def dsn(self) -> str:
+        return (
+            f"host={self.host} port={self.port} user={self.user} "
+            f"password={self.password} dbname={self.db}"
+        )
 
-    def to_env(self) -> dict[str, str]:
-        """These settings as FACTURIER_* variables, for a child process."""
-        return {f"FACTURIER_{f.name.upper()}": str(getattr(self, f.name)) for f in fields(self)}
+    def eventsourcing_env(self) -> dict[str, str]:
+        """The `eventsourcing` library's PostgreSQL settings for the event store."""
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": self.db,
+            "POSTGRES_HOST": self.host,
+            "POSTGRES_PORT": str(self.port),
+            "POSTGRES_USER": self.user,
+            "POSTGRES_PASSWORD": self.password,
+            # Two connections held, the rest opened on demand: a host runs many processes.
+            "POSTGRES_POOL_SIZE": "2",
+            "POSTGRES_MAX_OVERFLOW": str(max(0, self.pool_size - 2)),
+            "POSTGRES_LOCK_TIMEOUT": "10",
+            "CREATE_TABLE": "y",
+        }
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    bootstrap: str = var("FACTURIER_KAFKA_BOOTSTRAP")
+    topic: str = var("FACTURIER_TOPIC")
+    topic_partitions: int = var("FACTURIER_TOPIC_PARTITIONS")
+    topic_replication: int = var("FACTURIER_TOPIC_REPLICATION")
+    flow_topic: str = var("FACTURIER_FLOW_TOPIC")
+
+
+@dataclass(frozen=True)
+class IntakeSettings:
+    flow_group: str = var("FACTURIER_FLOW_GROUP")
+    workers: int = var("FACTURIER_INTAKE_WORKERS")
+    max_upload_mb: int = var("FACTURIER_MAX_UPLOAD_MB")
+    max_file_mb: int = var("FACTURIER_MAX_FILE_MB")
+    max_archive_entries: int = var("FACTURIER_MAX_ARCHIVE_ENTRIES")
+    signature_trust_roots: str = var("FACTURIER_SIGNATURE_TRUST_ROOTS")
+    signature_untrusted: str = var("FACTURIER_SIGNATURE_UNTRUSTED")
+    routing: str = var("FACTURIER_ROUTING")
+    metrics_port: int = var("FACTURIER_FLOW_METRICS_PORT")
 
     @property
     def limits(self) -> Limits:
@@ -286,32 +271,148 @@ class Settings:
             ),
         )
 
-    @property
-    def throttle(self) -> ThrottleLimits:
-        return ThrottleLimits(self.auth_max_failures, self.auth_window_s, self.auth_lockout_s)
+
+@dataclass(frozen=True)
+class RelaySettings:
+    batch: int = var("FACTURIER_RELAY_BATCH")
+    idle_ms: int = var("FACTURIER_RELAY_IDLE_MS")
+    metrics_port: int = var("FACTURIER_RELAY_METRICS_PORT")
+
+
+@dataclass(frozen=True)
+class TrackingSettings:
+    group: str = var("FACTURIER_TRACKING_GROUP")
+    metrics_port: int = var("FACTURIER_PROJECTION_METRICS_PORT")
+
+
+@dataclass(frozen=True)
+class AccountingSettings:
+    group: str = var("FACTURIER_ACCOUNTING_GROUP")
+    account_expense: str = var("FACTURIER_ACCOUNT_EXPENSE")
+    account_vat: str = var("FACTURIER_ACCOUNT_VAT")
+    account_supplier: str = var("FACTURIER_ACCOUNT_SUPPLIER")
+    account_bank: str = var("FACTURIER_ACCOUNT_BANK")
+    metrics_port: int = var("FACTURIER_ACCOUNTING_METRICS_PORT")
+
+
+@dataclass(frozen=True)
+class PaymentDelaySettings:
+    group: str = var("FACTURIER_PAYMENT_DELAYS_GROUP")
+    late_interest_reference_rate: str = var("FACTURIER_LATE_INTEREST_REFERENCE_RATE")
+    metrics_port: int = var("FACTURIER_PAYMENT_DELAYS_METRICS_PORT")
+
+
+@dataclass(frozen=True)
+class NotificationSettings:
+    group: str = var("FACTURIER_NOTIFICATIONS_GROUP")
+    max_age_hours: int = var("FACTURIER_NOTIFICATIONS_MAX_AGE_HOURS")
+    retention_days: int = var("FACTURIER_NOTIFICATIONS_RETENTION_DAYS")
+    portal_url: str = var("FACTURIER_PORTAL_URL")
+    metrics_port: int = var("FACTURIER_NOTIFICATIONS_METRICS_PORT")
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str = var("FACTURIER_SMTP_HOST")
+    port: int = var("FACTURIER_SMTP_PORT")
+    tls: str = var("FACTURIER_SMTP_TLS")
+    user: str = var("FACTURIER_SMTP_USER")
+    password: str = var("FACTURIER_SMTP_PASSWORD")
+    sender: str = var("FACTURIER_SMTP_FROM")
+    ca_file: str = var("FACTURIER_SMTP_CA_FILE")
+    timeout_s: int = var("FACTURIER_SMTP_TIMEOUT_S")
+    retry_s: int = var("FACTURIER_SMTP_RETRY_S")
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    host: str = var("FACTURIER_API_HOST")
+    port: int = var("FACTURIER_API_PORT")
+    token_days: int = var("FACTURIER_TOKEN_DAYS")
+    auth_max_failures: int = var("FACTURIER_AUTH_MAX_FAILURES")
+    auth_window_s: int = var("FACTURIER_AUTH_WINDOW_S")
+    auth_lockout_s: int = var("FACTURIER_AUTH_LOCKOUT_S")
+    health_stuck_s: int = var("FACTURIER_HEALTH_STUCK_S")
 
     @property
-    def dsn(self) -> str:
-        return (
-            f"host={self.pg_host} port={self.pg_port} user={self.pg_user} "
-            f"password={self.pg_password} dbname={self.pg_db}"
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole configuration, read once (`from_env`) by the composition root and handed out
+    section by section."""
+
+    postgres: PostgresSettings
+    kafka: KafkaSettings
+    intake: IntakeSettings
+    relay: RelaySettings
+    tracking: TrackingSettings
+    accounting: AccountingSettings
+    payment_delays: PaymentDelaySettings
+    notifications: NotificationSettings
+    smtp: SmtpSettings
+    api: ApiSettings
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        """Every section from the FACTURIER_* variables. An override is keyed by its variable's
+        name without the prefix, in lower case: `topic="t"` for FACTURIER_TOPIC."""
+        known = {_key(f.metadata["env"]) for section in _SECTIONS.values() for f in fields(section)}
+        if unknown := set(overrides) - known:
+            raise TypeError(f"no such setting: {', '.join(sorted(unknown))}")
+
+        def value(f: Field[Any]) -> object:
+            name = f.metadata["env"]
+            return _parse(name, overrides.get(_key(name), env(name)), f.type)
+
+        return cls(
+            **{
+                name: section(**{f.name: value(f) for f in fields(section)})
+                for name, section in _SECTIONS.items()
+            }
         )
 
-    def eventsourcing_env(self) -> dict[str, str]:
-        """The `eventsourcing` library's PostgreSQL settings for the event store."""
+    def replaced(self, **overrides: object) -> Settings:
+        """A copy with some variables changed, keyed as in `from_env`."""
+        current = {_key(name): value for name, value in self.to_env().items()}
+        return Settings.from_env(**{**current, **overrides})
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as FACTURIER_* variables, for a child process."""
         return {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "POSTGRES_DBNAME": self.pg_db,
-            "POSTGRES_HOST": self.pg_host,
-            "POSTGRES_PORT": str(self.pg_port),
-            "POSTGRES_USER": self.pg_user,
-            "POSTGRES_PASSWORD": self.pg_password,
-            # Two connections held, the rest opened on demand: a host runs many processes.
-            "POSTGRES_POOL_SIZE": "2",
-            "POSTGRES_MAX_OVERFLOW": str(max(0, self.pg_pool_size - 2)),
-            "POSTGRES_LOCK_TIMEOUT": "10",
-            "CREATE_TABLE": "y",
+            f.metadata["env"]: str(getattr(getattr(self, section.name), f.name))
+            for section in fields(self)
+            for f in fields(getattr(self, section.name))
         }
+
+
+_SECTIONS: dict[str, Any] = {
+    "postgres": PostgresSettings,
+    "kafka": KafkaSettings,
+    "intake": IntakeSettings,
+    "relay": RelaySettings,
+    "tracking": TrackingSettings,
+    "accounting": AccountingSettings,
+    "payment_delays": PaymentDelaySettings,
+    "notifications": NotificationSettings,
+    "smtp": SmtpSettings,
+    "api": ApiSettings,
+}
+
+
+def _key(name: str) -> str:
+    return name.removeprefix("FACTURIER_").lower()
+
+
+def _parse(name: str, raw: object, kind: object) -> object:
+    if kind in (int, "int") and not isinstance(raw, int):
+        try:
+            return int(str(raw))
+        except ValueError:
+            raise SettingError(f"{name}={raw!r}: a whole number expected") from None
+    return raw
 
 
 def settings_table_markdown() -> str:

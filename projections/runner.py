@@ -137,7 +137,7 @@ class ProjectionRunner:
         self.projection = projection
         self.settings = settings
         self.group_id = projection.group_id
-        self.topic: str = getattr(projection, "topic", settings.topic)
+        self.topic: str = getattr(projection, "topic", settings.kafka.topic)
         self.decode: Callable[[bytes], Any] = getattr(projection, "decode", from_value)
         self.conn = connect(settings)
         self.consumer: KafkaConsumer | None = None

@@ -161,7 +161,7 @@ class Monitor:
                 row = conn.execute(
                     "SELECT (SELECT coalesce(max(notification_id), 0) FROM invoicing_events),"
                     " (SELECT position FROM relay_position WHERE name = %s)",
-                    (self.settings.topic,),
+                    (self.settings.kafka.topic,),
                 ).fetchone()
             newest, position = (int(row[0]), int(row[1] or 0)) if row else (0, 0)
             lag = max(0, newest - position)
@@ -195,7 +195,7 @@ class Monitor:
     def _end_offsets(self, topic: str) -> dict[int, int]:
         if self._kafka is None:
             self._kafka = KafkaConsumer(
-                bootstrap_servers=self.settings.kafka_bootstrap,
+                bootstrap_servers=self.settings.kafka.bootstrap,
                 client_id="facturier-health",
                 enable_auto_commit=False,
                 request_timeout_ms=5000,

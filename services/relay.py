@@ -55,8 +55,8 @@ class Relay:
     def __init__(self, app: InvoicingApp, settings: Settings, name: str | None = None) -> None:
         self.app = app
         self.settings = settings
-        self.name = name or settings.topic
-        self.batch = settings.relay_batch
+        self.name = name or settings.kafka.topic
+        self.batch = settings.relay.batch
         self._producer: KafkaProducer | None = None
         # Every insert into the event store NOTIFYs this channel (eventsourcing recorder).
         self.channel = f"{app.name.lower()}_events"
@@ -64,7 +64,7 @@ class Relay:
     def prepare(self) -> None:
         apply_schema(self.settings, "relay")
         ensure_topic(self.settings)
-        ensure_topic(self.settings, self.settings.flow_topic)
+        ensure_topic(self.settings, self.settings.kafka.flow_topic)
         with connect(self.settings) as conn:
             conn.execute(
                 "INSERT INTO relay_position (name, position) VALUES (%s, 0) "
@@ -177,8 +177,8 @@ class Relay:
     def _message(self, domain_event: Any, chain_hash: bytes) -> tuple[str, Message]:
         """The topic and message of an event: flows have their own topic and schema."""
         if isinstance(domain_event, Flow.Event):
-            return self.settings.flow_topic, flow_message(domain_event, chain_hash)
-        return self.settings.topic, to_message(domain_event, chain_hash=chain_hash)
+            return self.settings.kafka.flow_topic, flow_message(domain_event, chain_hash)
+        return self.settings.kafka.topic, to_message(domain_event, chain_hash=chain_hash)
 
     @staticmethod
     def _chain_heads(
@@ -209,7 +209,7 @@ class Relay:
                 log.info("another relay holds the lock; standing by")
                 stop.wait(2.0)
             listen.execute(f'LISTEN "{self.channel}"')
-            log.info("relay %s publishing to %s", self.name, self.settings.topic)
+            log.info("relay %s publishing to %s", self.name, self.settings.kafka.topic)
             # Its lag is measured from outside, by the process's monitor (services/health.py).
             while not stop.is_set():
                 sent = self.publish_next(conn)
@@ -217,7 +217,7 @@ class Relay:
                     # Sleep until the event store announces new events (or a short timeout,
                     # so a missed notification only costs that much).
                     for _ in listen.notifies(
-                        timeout=self.settings.relay_idle_ms / 1000, stop_after=1
+                        timeout=self.settings.relay.idle_ms / 1000, stop_after=1
                     ):
                         pass
         if self._producer is not None:

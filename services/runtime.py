@@ -39,33 +39,33 @@ def run_relay(settings: Settings, stop: threading.Event) -> None:
 
 
 def run_tracking(settings: Settings, stop: threading.Event) -> None:
-    ProjectionRunner(TrackingProjection(settings.tracking_group), settings).run(stop)
+    ProjectionRunner(TrackingProjection(settings.tracking.group), settings).run(stop)
 
 
 def run_accounting(settings: Settings, stop: threading.Event) -> None:
     projection = AccountingProjection(
-        settings.accounting_group, ChartOfAccounts.from_settings(settings)
+        settings.accounting.group, ChartOfAccounts.from_settings(settings)
     )
     ProjectionRunner(projection, settings).run(stop)
 
 
 def run_payment_delays(settings: Settings, stop: threading.Event) -> None:
     projection = PaymentDelaysProjection(
-        settings.payment_delays_group, settings.late_interest_reference_rate
+        settings.payment_delays.group, settings.payment_delays.late_interest_reference_rate
     )
     ProjectionRunner(projection, settings).run(stop)
 
 
 def run_notifications(settings: Settings, stop: threading.Event) -> None:
     projection = NotificationsProjection(
-        settings.notifications_group, settings.notifications_max_age_hours
+        settings.notifications.group, settings.notifications.max_age_hours
     )
     ProjectionRunner(projection, settings).run(stop)
 
 
 def run_flows(settings: Settings, stop: threading.Event) -> None:
     directory = DirectoryApp(settings)
-    routing = directory if settings.routing == "directory" else None
+    routing = directory if settings.intake.routing == "directory" else None
     app = InvoicingApp(settings, directory=routing)
     documents = DocumentStore(settings)
     intake = FlowIntake(app, documents, settings)
@@ -113,11 +113,11 @@ def _supervised(
 def _probe(monitor: Monitor, settings: Settings, service: str) -> Callable[[], Position] | None:
     """How the monitor measures a service's lag from outside its loop."""
     groups = {
-        "tracking-projection": (settings.tracking_group, settings.topic),
-        "accounting-journal": (settings.accounting_group, settings.topic),
-        "payment-delays": (settings.payment_delays_group, settings.topic),
-        "notifications": (settings.notifications_group, settings.topic),
-        "flow-intake": (settings.flow_group, settings.flow_topic),
+        "tracking-projection": (settings.tracking.group, settings.kafka.topic),
+        "accounting-journal": (settings.accounting.group, settings.kafka.topic),
+        "payment-delays": (settings.payment_delays.group, settings.kafka.topic),
+        "notifications": (settings.notifications.group, settings.kafka.topic),
+        "flow-intake": (settings.intake.flow_group, settings.kafka.flow_topic),
     }
     if service == "relay":
         return monitor.relay_probe()
@@ -143,29 +143,29 @@ def serve(
     chosen = [
         (name, target, port)
         for wanted, name, target, port in (
-            (relay, "relay", run_relay, settings.relay_metrics_port),
-            (projection, "tracking-projection", run_tracking, settings.projection_metrics_port),
-            (accounting, "accounting-journal", run_accounting, settings.accounting_metrics_port),
+            (relay, "relay", run_relay, settings.relay.metrics_port),
+            (projection, "tracking-projection", run_tracking, settings.tracking.metrics_port),
+            (accounting, "accounting-journal", run_accounting, settings.accounting.metrics_port),
             (
                 payment_delays,
                 "payment-delays",
                 run_payment_delays,
-                settings.payment_delays_metrics_port,
+                settings.payment_delays.metrics_port,
             ),
-            (flows, "flow-intake", run_flows, settings.flow_metrics_port),
+            (flows, "flow-intake", run_flows, settings.intake.metrics_port),
             # The outbox projection and its SMTP sender: one service, two threads.
             (
                 notifications,
                 "notifications",
                 run_notifications,
-                settings.notifications_metrics_port,
+                settings.notifications.metrics_port,
             ),
-            (notifications, "email-sender", run_email_sender, settings.notifications_metrics_port),
+            (notifications, "email-sender", run_email_sender, settings.notifications.metrics_port),
         )
         if wanted
     ]
     if chosen and not api:  # one Prometheus port per process: the first service's
-        start_http_server(chosen[0][2], addr=settings.api_host)
+        start_http_server(chosen[0][2], addr=settings.api.host)
     monitor = Monitor(settings)
     for name, _, _ in chosen:
         monitor.watch(name, _probe(monitor, settings, name))
@@ -176,8 +176,8 @@ def serve(
     if api:
         config = uvicorn.Config(
             create_app(settings),
-            host=settings.api_host,
-            port=settings.api_port,
+            host=settings.api.host,
+            port=settings.api.port,
             log_level="warning",
         )
         server = _ApiServer(config)

@@ -12,7 +12,6 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -114,15 +113,15 @@ def invoice_body(number: str, supplier: str = SUPPLIER, **changes: Any) -> dict[
 
 def _stack_error(settings: Settings) -> str | None:
     try:
-        psycopg.connect(settings.dsn, connect_timeout=3).close()
+        psycopg.connect(settings.postgres.dsn, connect_timeout=3).close()
     except psycopg.OperationalError as error:
-        return f"PostgreSQL at {settings.pg_host}:{settings.pg_port}: {error}"
+        return f"PostgreSQL at {settings.postgres.host}:{settings.postgres.port}: {error}"
     try:
         KafkaAdminClient(
-            bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=5000
+            bootstrap_servers=settings.kafka.bootstrap, request_timeout_ms=5000
         ).close()
     except Exception as error:
-        return f"Kafka at {settings.kafka_bootstrap}: {error}"
+        return f"Kafka at {settings.kafka.bootstrap}: {error}"
     return None
 
 
@@ -142,8 +141,7 @@ def make_settings(base_settings: Settings) -> Iterator[Callable[[], Settings]]:
 
     def make() -> Settings:
         tag = uuid.uuid4().hex[:10]
-        settings = replace(
-            base_settings,
+        settings = base_settings.replaced(
             pg_db=f"facturier_test_{tag}",
             topic=f"invoice-lifecycle-test-{tag}",
             flow_topic=f"invoice-flows-test-{tag}",
@@ -154,19 +152,19 @@ def make_settings(base_settings: Settings) -> Iterator[Callable[[], Settings]]:
             flow_group=f"flow-intake-test-{tag}",
             api_port=free_port(),
         )
-        with psycopg.connect(base_settings.dsn, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{settings.pg_db}"')
+        with psycopg.connect(base_settings.postgres.dsn, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{settings.postgres.db}"')
         created.append(settings)
         return settings
 
     yield make
-    with psycopg.connect(base_settings.dsn, autocommit=True) as conn:
+    with psycopg.connect(base_settings.postgres.dsn, autocommit=True) as conn:
         for settings in created:
-            conn.execute(f'DROP DATABASE IF EXISTS "{settings.pg_db}" WITH (FORCE)')
-    admin = KafkaAdminClient(bootstrap_servers=base_settings.kafka_bootstrap)
+            conn.execute(f'DROP DATABASE IF EXISTS "{settings.postgres.db}" WITH (FORCE)')
+    admin = KafkaAdminClient(bootstrap_servers=base_settings.kafka.bootstrap)
     try:
         existing = set(admin.list_topics())
-        doomed = [t for s in created for t in (s.topic, s.flow_topic) if t in existing]
+        doomed = [t for s in created for t in (s.kafka.topic, s.kafka.flow_topic) if t in existing]
         if doomed:
             admin.delete_topics(doomed)
     finally:
@@ -251,7 +249,7 @@ class Api:
 
     def __init__(self, settings: Settings, tokens: dict[str, str]) -> None:
         self.settings = settings
-        self.base = f"http://127.0.0.1:{settings.api_port}"
+        self.base = f"http://127.0.0.1:{settings.api.port}"
         self.tokens = tokens
 
     def call(
@@ -283,7 +281,7 @@ def running_api(settings: Settings, log: Path, *flags: str) -> Iterator[Api]:
     try:
         api = Api(settings, {})
         wait_until(api.healthy, 60, "the API to answer")
-        with psycopg.connect(settings.dsn, autocommit=True) as conn:
+        with psycopg.connect(settings.postgres.dsn, autocommit=True) as conn:
             api.tokens.update(
                 supplier=create_token(conn, ApiRole.SUPPLIER, SUPPLIER, "t"),
                 other_supplier=create_token(conn, ApiRole.SUPPLIER, OTHER_SUPPLIER, "t"),

@@ -82,10 +82,10 @@ class ChartOfAccounts:
     @classmethod
     def from_settings(cls, settings: Settings) -> ChartOfAccounts:
         return cls(
-            expense=settings.account_expense,
-            vat=settings.account_vat,
-            supplier=settings.account_supplier,
-            bank=settings.account_bank,
+            expense=settings.accounting.account_expense,
+            vat=settings.accounting.account_vat,
+            supplier=settings.accounting.account_supplier,
+            bank=settings.accounting.account_bank,
         )
 
 

@@ -178,17 +178,17 @@ class SmtpConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SmtpConfig:
-        if settings.smtp_tls not in TLS_MODES:
+        if settings.smtp.tls not in TLS_MODES:
             raise ValueError(f"FACTURIER_SMTP_TLS is one of {', '.join(TLS_MODES)}")
         return cls(
-            settings.smtp_host,
-            settings.smtp_port,
-            settings.smtp_tls,
-            settings.smtp_user,
-            settings.smtp_password,
-            settings.smtp_from,
-            float(settings.smtp_timeout_s),
-            settings.smtp_ca_file,
+            settings.smtp.host,
+            settings.smtp.port,
+            settings.smtp.tls,
+            settings.smtp.user,
+            settings.smtp.password,
+            settings.smtp.sender,
+            float(settings.smtp.timeout_s),
+            settings.smtp.ca_file,
         )
 
     def connect(self) -> smtplib.SMTP:
@@ -256,7 +256,7 @@ class EmailSender:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.smtp_config = SmtpConfig.from_settings(settings)
-        self.retry_s = float(settings.smtp_retry_s)
+        self.retry_s = float(settings.smtp.retry_s)
         self.smtp: smtplib.SMTP | None = None
         self.smtp_used = 0.0
         self.conn: psycopg.Connection[Any] | None = None
@@ -310,8 +310,8 @@ class EmailSender:
         """Old done rows out of the outbox (FACTURIER_NOTIFICATIONS_RETENTION_DAYS)."""
         assert self.conn is not None
         keep = retention(
-            self.settings.notifications_retention_days,
-            self.settings.notifications_max_age_hours,
+            self.settings.notifications.retention_days,
+            self.settings.notifications.max_age_hours,
         )
         purged = purge_outbox(self.conn, keep)
         if purged:
@@ -352,7 +352,7 @@ class EmailSender:
         )
         if claimed.rowcount != 1:
             return 0.0
-        data = render(n, self.smtp_config.sender, self.settings.portal_url).as_bytes()
+        data = render(n, self.smtp_config.sender, self.settings.notifications.portal_url).as_bytes()
         try:
             deliver(smtp, self.smtp_config.sender, n.recipient, data)
         except DeliveryUnknown as error:

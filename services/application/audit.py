@@ -85,12 +85,12 @@ def verify(app: InvoicingApp, settings: Settings, topic: bool = False) -> AuditR
 def _compare_with_topic(
     settings: Settings, links: dict[tuple[UUID, int], bytes], problems: list[str]
 ) -> int:
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka.bootstrap, enable_auto_commit=False)
     checked = 0
     try:
         partitions = [  # invoices and flows: every aggregate's chain is published
             TopicPartition(topic, p)
-            for topic in (settings.topic, settings.flow_topic)
+            for topic in (settings.kafka.topic, settings.kafka.flow_topic)
             for p in consumer.partitions_for_topic(topic) or ()
         ]
         consumer.assign(partitions)

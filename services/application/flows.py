@@ -90,7 +90,7 @@ class FlowIntake:
         self.app = app
         self.documents = documents
         self.settings = settings
-        self.limits = settings.limits
+        self.limits = settings.intake.limits
         self._executor: Executor | None = None
 
     # ------------------------------------------------------------------ receiving
@@ -252,7 +252,7 @@ class FlowIntake:
 
     @property
     def workers(self) -> int:
-        return self.settings.intake_workers or os.cpu_count() or 1
+        return self.settings.intake.workers or os.cpu_count() or 1
 
     @property
     def executor(self) -> Executor:
@@ -302,8 +302,8 @@ class FlowProcessor:
 
     def __init__(self, intake: FlowIntake, settings: Settings) -> None:
         self.intake = intake
-        self.group_id = settings.flow_group
-        self.topic = settings.flow_topic
+        self.group_id = settings.intake.flow_group
+        self.topic = settings.kafka.flow_topic
 
     @staticmethod
     def decode(value: bytes) -> FlowEvent:

@@ -42,7 +42,7 @@ class InvoicingApp(Application[UUID]):
         env: dict[str, str] | None = None,
         directory: StructureLookup | None = None,
     ) -> None:
-        merged = settings.eventsourcing_env() if settings else {}
+        merged = settings.postgres.eventsourcing_env() if settings else {}
         merged.update(env or {})
         with ddl_lock(settings):
             super().__init__(merged)

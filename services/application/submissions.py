@@ -69,10 +69,12 @@ class Submissions:
         self.app = app
         self.documents = documents
         self.trust_roots = tuple(
-            Path(path).read_bytes() for path in settings.signature_trust_roots.split(":") if path
+            Path(path).read_bytes()
+            for path in settings.intake.signature_trust_roots.split(":")
+            if path
         )
-        self.untrusted = cast(Literal["flag", "reject"], settings.signature_untrusted)
-        self.limits = settings.limits
+        self.untrusted = cast(Literal["flag", "reject"], settings.intake.signature_untrusted)
+        self.limits = settings.intake.limits
 
     def portal(
         self,

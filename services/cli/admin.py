@@ -6,11 +6,12 @@ import argparse
 
 from facturier.config.settings import Settings
 from facturier.services.cli import args as cli_args
+from facturier.services.cli.args import Commands
 from facturier.services.cli.errors import CliError
 from facturier.services.http.auth import ApiRole
 
 
-def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_commands(sub: Commands) -> None:
     admin = sub.add_parser("admin", help="administration").add_subparsers(
         dest="what", required=True
     )
@@ -61,7 +62,7 @@ def _create_token(args: argparse.Namespace) -> int:
     scope = "*" if args.scope is None else args.scope
     normal_scope(role, scope)  # refused before any connection
     settings = Settings.from_env()
-    days = settings.token_days if args.days is None else args.days
+    days = settings.api.token_days if args.days is None else args.days
     apply_schema(settings, "auth")
     with connect(settings) as conn:
         token = create_token(conn, role, scope, args.label, days)

@@ -116,3 +116,7 @@ def stdout_then_stderr(text: str) -> None:
     reported before any summary goes to standard error."""
     sys.stdout.write(text)
     sys.stdout.flush()
+
+
+# The `facturier` subcommands, as each command group adds its own.
+Commands = argparse._SubParsersAction[Parser]

@@ -114,7 +114,7 @@ def _invoice(supplier: str, number: str, net: str, buyer: str = BUYER) -> dict[s
 def run_demo(settings: Settings, start_services: bool = True) -> int:
     # Long: the demo is a script read top to bottom, chapter by chapter, as it prints; its
     # chapters share the clients and the invoices they create.
-    base = f"http://{settings.api_host}:{settings.api_port}"
+    base = f"http://{settings.api.host}:{settings.api.port}"
     if not _answers(base):
         if not start_services:
             raise SystemExit(f"no API at {base}: run `facturier serve` first")
@@ -301,6 +301,7 @@ def run_demo(settings: Settings, start_services: bool = True) -> int:
 
     console.rule("[bold]Where to look next")
     first = created["paid"]
+    kafka = settings.kafka
     supplier_auth = f"-H 'Authorization: Bearer {tokens[ids[0]]}'"
     auditor_auth = f"-H 'Authorization: Bearer {auditor_token}'"
     operator_auth = f"-H 'Authorization: Bearer {operator_token}'"
@@ -317,7 +318,7 @@ def run_demo(settings: Settings, start_services: bool = True) -> int:
   buyer's journal:      facturier accounting fec --structure {BUYER} --year {date.today().year}
   audit the history:    facturier audit verify --topic
   metrics:              curl {base}/metrics | grep facturier_
-  the Kafka topic:      kcat -b {settings.kafka_bootstrap} -C -t {settings.topic} -e -f '%k %h\\n'
+  the Kafka topic:      kcat -b {kafka.bootstrap} -C -t {kafka.topic} -e -f '%k %h\\n'
   stop everything:      facturier down""")
     return 0
 

@@ -17,6 +17,7 @@ from facturier.config.settings import Settings, env, settings_table_markdown
 from facturier.domain.lifecycle import transition_table_markdown
 from facturier.services.cli import admin
 from facturier.services.cli import args as cli_args
+from facturier.services.cli.args import Commands
 from facturier.services.cli.errors import CliError, run
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ def _status(args: argparse.Namespace) -> int:
     stack = subprocess.call(["bash", str(script), "status"]) if script.exists() else 0
     settings = Settings.from_env()
     with connect(settings) as conn:
-        found = report(conn, settings.health_stuck_s)
+        found = report(conn, settings.api.health_stuck_s)
     if args.json:
         print(json.dumps(found, default=str, indent=2))
     else:
@@ -150,7 +151,7 @@ def _flow_client(args: argparse.Namespace) -> FlowClient:
     from facturier.services.cli.flows import FlowClient
 
     settings = Settings.from_env()
-    base = args.api or f"http://{settings.api_host}:{settings.api_port}"
+    base = args.api or f"http://{settings.api.host}:{settings.api.port}"
     token = args.token or env("FACTURIER_API_TOKEN")
     if not token:
         raise CliError("no API token: pass --token or set FACTURIER_API_TOKEN", 2)
@@ -183,7 +184,7 @@ def _audit(args: argparse.Namespace) -> int:
         app.close()
     print(
         f"{report.events} events of {report.invoices} invoices recomputed from the event "
-        f"store; {report.checked_on_topic} messages compared on topic {settings.topic}"
+        f"store; {report.checked_on_topic} messages compared on topic {settings.kafka.topic}"
     )
     for problem in report.problems:
         print(f"TAMPERED: {problem}")
@@ -260,7 +261,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _status_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _status_command(sub: Commands) -> None:
     status = sub.add_parser(
         "status",
         help="what of the local stack runs, then each service's health, lag and dead letters"
@@ -270,7 +271,7 @@ def _status_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     status.set_defaults(func=_status)
 
 
-def _serve_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _serve_command(sub: Commands) -> None:
     serve = sub.add_parser(
         "serve",
         help="run API, relay, tracking projection, accounting journal, payment delays and"
@@ -295,7 +296,7 @@ def _serve_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     serve.set_defaults(func=_serve)
 
 
-def _demo_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _demo_command(sub: Commands) -> None:
     demo = sub.add_parser("demo", help="submit invoices, drive them through their lifecycle")
     demo.add_argument(
         "--no-start",
@@ -305,7 +306,7 @@ def _demo_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     demo.set_defaults(func=_demo)
 
 
-def _directory_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _directory_commands(sub: Commands) -> None:
     directory = sub.add_parser("directory", help="the directory of public buyers")
     load = directory.add_subparsers(dest="what", required=True).add_parser(
         "load",
@@ -326,7 +327,7 @@ def _directory_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     load.set_defaults(func=_load_directory)
 
 
-def _flow_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _flow_commands(sub: Commands) -> None:
     flow = sub.add_parser("flow", help="EDI flows through the API (operators)").add_subparsers(
         dest="what", required=True
     )
@@ -356,7 +357,7 @@ def _flow_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         command.add_argument("--token", help="API token (default: FACTURIER_API_TOKEN)")
 
 
-def _audit_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _audit_commands(sub: Commands) -> None:
     audit = sub.add_parser("audit", help="auditors' checks").add_subparsers(
         dest="what", required=True
     )
@@ -371,7 +372,7 @@ def _audit_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     check.set_defaults(func=_audit)
 
 
-def _accounting_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _accounting_commands(sub: Commands) -> None:
     accounting = sub.add_parser("accounting", help="the buyers' accounting journal").add_subparsers(
         dest="what", required=True
     )

@@ -82,8 +82,8 @@ def _outbox(args: argparse.Namespace) -> int:
 
 def _purge(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
-    days = settings.notifications_retention_days if args.days is None else args.days
-    keep = retention(days, settings.notifications_max_age_hours)
+    days = settings.notifications.retention_days if args.days is None else args.days
+    keep = retention(days, settings.notifications.max_age_hours)
     apply_schema(settings, "notifications")
     with connect(settings, autocommit=True) as conn:
         purged = purge_outbox(conn, keep)

@@ -75,6 +75,7 @@ from facturier.services.http.auth import (
     Locked,
     Principal,
     Refusal,
+    ThrottleLimits,
     TokenGuard,
     client_address,
 )
@@ -118,13 +119,13 @@ def _not_found(invoice_id: uuid.UUID) -> HTTPException:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     state: dict[str, Any] = {}
-    live = LiveHub(settings.dsn)
+    live = LiveHub(settings.postgres.dsn)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         apply_schema(settings, "auth", "tracking", "accounting", "payment_delays", "web")
         state["directory"] = DirectoryApp(settings)
-        routing = state["directory"] if settings.routing == "directory" else None
+        routing = state["directory"] if settings.intake.routing == "directory" else None
         state["invoicing"] = InvoicingApp(settings, directory=routing)
         state["pool"] = pool(settings, "api")
         state["documents"] = DocumentStore(settings, state["pool"])
@@ -146,7 +147,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.live = live  # the server ends its streams when asked to stop (runtime.py)
     bearer = HTTPBearer(auto_error=False)
 
-    guard = TokenGuard(lambda: state["pool"], settings.throttle)
+    guard = TokenGuard(lambda: state["pool"], ThrottleLimits.of(settings.api))
 
     def principal(
         request: Request,
@@ -219,7 +220,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return response
 
     # Outermost last: every answer, the guard's refusals included, gets the headers.
-    app.add_middleware(InputGuard, render=_refusal, max_body=settings.max_file_mb * 1_000_000)
+    app.add_middleware(
+        InputGuard, render=_refusal, max_body=settings.intake.max_file_mb * 1_000_000
+    )
     app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(RequestValidationError)
@@ -310,7 +313,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ok (services/health.py)."""
         try:
             with state["pool"].connection(timeout=5) as conn:
-                found = health_report(conn, settings.health_stuck_s)
+                found = health_report(conn, settings.api.health_stuck_s)
         except psycopg.Error as error:
             response.status_code = 503
             return {"status": "unhealthy", "database": f"unreachable: {error}"[:300]}

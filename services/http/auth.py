@@ -26,6 +26,7 @@ from starlette.requests import Request
 from stdnum.fr import siret
 
 from facturier.adapters import metrics
+from facturier.config.settings import ApiSettings
 
 log = logging.getLogger("facturier.auth")
 
@@ -293,6 +294,10 @@ class ThrottleLimits:
     window_s: int
     lockout_s: int  # ...lock it this long, doubled at each lockout of the same day
     max_lockout_s: int = 24 * 3600
+
+    @classmethod
+    def of(cls, api: ApiSettings) -> ThrottleLimits:
+        return cls(api.auth_max_failures, api.auth_window_s, api.auth_lockout_s)
 
 
 @dataclass(frozen=True)

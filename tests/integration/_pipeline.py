@@ -183,14 +183,16 @@ def store_events(app: InvoicingApp, page: int = 1000) -> dict[Key, int]:
 def query(settings: Settings, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
     """Rows of `sql`, or [] while the table does not exist yet (service still starting)."""
     try:
-        with psycopg.connect(settings.dsn, autocommit=True) as conn:
+        with psycopg.connect(settings.postgres.dsn, autocommit=True) as conn:
             return conn.execute(sql, tuple(params)).fetchall()
     except psycopg.errors.UndefinedTable:
         return []
 
 
 def relay_position(settings: Settings) -> int:
-    rows = query(settings, "SELECT position FROM relay_position WHERE name = %s", [settings.topic])
+    rows = query(
+        settings, "SELECT position FROM relay_position WHERE name = %s", [settings.kafka.topic]
+    )
     return int(rows[0][0]) if rows else 0
 
 
@@ -199,7 +201,7 @@ def stored_offsets(settings: Settings, group: str | None = None) -> dict[int, in
     rows = query(
         settings,
         "SELECT partition, next_offset FROM consumer_offsets WHERE group_id = %s AND topic = %s",
-        [group or settings.tracking_group, settings.topic],
+        [group or settings.tracking.group, settings.kafka.topic],
     )
     return {int(p): int(o) for p, o in rows}
 
@@ -230,7 +232,7 @@ class Record:
 
 def _plain_consumer(settings: Settings) -> KafkaConsumer:
     return KafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        bootstrap_servers=settings.kafka.bootstrap,
         group_id=None,
         enable_auto_commit=False,
         client_id="crash-test-reader",
@@ -253,8 +255,8 @@ class EndOffsets:
 
     def __init__(self, settings: Settings) -> None:
         self.reader = _plain_consumer(settings)
-        partitions = _partitions(self.reader, settings.topic)
-        self.tps = [TopicPartition(settings.topic, p) for p in partitions]
+        partitions = _partitions(self.reader, settings.kafka.topic)
+        self.tps = [TopicPartition(settings.kafka.topic, p) for p in partitions]
 
     def __call__(self) -> dict[int, int]:
         return {tp.partition: int(o) for tp, o in self.reader.end_offsets(self.tps).items()}
@@ -268,7 +270,10 @@ def read_topic(settings: Settings, timeout_s: float = 60.0) -> tuple[list[Record
     decoded; and those end offsets."""
     reader = _plain_consumer(settings)
     try:
-        tps = [TopicPartition(settings.topic, p) for p in _partitions(reader, settings.topic)]
+        tps = [
+            TopicPartition(settings.kafka.topic, p)
+            for p in _partitions(reader, settings.kafka.topic)
+        ]
         reader.assign(tps)
         reader.seek_to_beginning(*tps)
         ends = {tp: int(o) for tp, o in reader.end_offsets(tps).items()}
@@ -276,7 +281,7 @@ def read_topic(settings: Settings, timeout_s: float = 60.0) -> tuple[list[Record
         deadline = time.monotonic() + timeout_s
         while any(reader.position(tp) < ends[tp] for tp in tps):
             if time.monotonic() > deadline:
-                raise AssertionError(f"could not read {settings.topic} to its end in time")
+                raise AssertionError(f"could not read {settings.kafka.topic} to its end in time")
             for tp, batch in reader.poll(timeout_ms=500).items():
                 for m in batch:
                     if m.offset < ends[tp]:

@@ -276,7 +276,7 @@ def test_journal_of_a_lifecycle_and_its_fec(
     accounting = start_service(settings, "--accounting")
     wait_while_running(
         accounting,
-        lambda: sum(stored_offsets(settings, settings.accounting_group).values()) == events,
+        lambda: sum(stored_offsets(settings, settings.accounting.group).values()) == events,
         60,
         "the accounting projection to consume every event",
     )
@@ -393,7 +393,7 @@ def rerouted_paid_and_credit_note() -> list[LifecycleEvent]:
 
 def journal(settings: Settings, *batches: list[LifecycleEvent]) -> set[tuple[Any, ...]]:
     projection = AccountingProjection()
-    with psycopg.connect(settings.dsn) as conn:
+    with psycopg.connect(settings.postgres.dsn) as conn:
         conn.execute("TRUNCATE accounting_line, accounting_entry, accounting_invoice")
         conn.commit()
         for batch in batches:
@@ -449,7 +449,7 @@ def test_accounting_killed_mid_batch_posts_each_entry_once(
 ) -> None:
     started = time.monotonic()
     settings = accounting_settings(make_settings())
-    group = settings.accounting_group
+    group = settings.accounting.group
     app = InvoicingApp(settings)
     try:
         expected = build_invoices(app, INVOICES)

@@ -187,7 +187,7 @@ def test_scopes_and_roles(api: Api) -> None:
     assert as_other.status_code == 403
     # Auditors read everything; tokens are stored hashed.
     assert client.call("GET", f"/invoices/{mine}", "auditor").status_code == 200
-    with psycopg.connect(settings.dsn) as conn:
+    with psycopg.connect(settings.postgres.dsn) as conn:
         stored = [r[0] for r in conn.execute("SELECT token_sha256 FROM api_token")]
     assert client.tokens["supplier"] not in stored and len(stored[0]) == 64
     # Nothing was recorded by the refused calls.
@@ -301,8 +301,8 @@ def test_directory_routes_or_refuses_with_reason_codes(api: Api) -> None:
     bad = client.call("POST", "/directory", "admin", {"structures": [{"siret": "123"}]})
     assert bad.status_code == 422
     # Loading the same directory again records nothing.
-    with psycopg.connect(settings.dsn) as conn:
+    with psycopg.connect(settings.postgres.dsn) as conn:
         before = conn.execute("SELECT count(*) FROM directory_events").fetchone()
     load_directory(client.base, client.tokens["admin"])
-    with psycopg.connect(settings.dsn) as conn:
+    with psycopg.connect(settings.postgres.dsn) as conn:
         assert conn.execute("SELECT count(*) FROM directory_events").fetchone() == before

@@ -37,9 +37,10 @@ def test_chains_are_published_and_tampering_is_detected(settings: Settings) -> N
         relay_everything(app, settings)
 
         # Each message carries its link; the links chain per invoice.
-        consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+        consumer = KafkaConsumer(bootstrap_servers=settings.kafka.bootstrap)
         partitions = [
-            TopicPartition(settings.topic, p) for p in consumer.partitions_for_topic(settings.topic)
+            TopicPartition(settings.kafka.topic, p)
+            for p in consumer.partitions_for_topic(settings.kafka.topic)
         ]
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
@@ -64,7 +65,7 @@ def test_chains_are_published_and_tampering_is_detected(settings: Settings) -> N
         assert (report.events, report.invoices, report.checked_on_topic) == (70, 20, 70)
 
         # Someone edits the seller's name inside a recorded event...
-        with psycopg.connect(settings.dsn) as conn:
+        with psycopg.connect(settings.postgres.dsn) as conn:
             edited = conn.execute(
                 "UPDATE invoicing_events SET state = convert_to(replace(convert_from(state, "
                 "'UTF8'), '\"ACME\"', '\"ACME Holding\"'), 'UTF8') "
@@ -80,7 +81,7 @@ def test_chains_are_published_and_tampering_is_detected(settings: Settings) -> N
 
         # ...and someone deletes another invoice's last event.
         other = invoices[1].id
-        with psycopg.connect(settings.dsn) as conn:
+        with psycopg.connect(settings.postgres.dsn) as conn:
             conn.execute(
                 "DELETE FROM invoicing_events WHERE originator_id = %s AND originator_version = 4",
                 (other,),

@@ -184,7 +184,7 @@ def test_the_read_side_follows_the_directory_and_catches_up_when_left_behind(
     directory = DirectoryApp(settings)
     try:
         directory.load_csv(*write_csv(tmp_path))
-        with psycopg.connect(settings.dsn) as conn:
+        with psycopg.connect(settings.postgres.dsn) as conn:
             assert names(conn, [BUYER, OTHER_BUYER, CLOSED, HOSPITAL]) == {
                 BUYER: "Ministère X",
                 OTHER_BUYER: "Ville de Paris",
@@ -207,7 +207,7 @@ def test_the_read_side_follows_the_directory_and_catches_up_when_left_behind(
             OTHER_BUYER, "Ville de Paris, mairie centrale", "local", False, True
         )
         directory.deactivate_service(BUYER, "SERV-1")
-        with psycopg.connect(settings.dsn) as conn:
+        with psycopg.connect(settings.postgres.dsn) as conn:
             assert offered(conn, "mairie centrale") == [(OTHER_BUYER, ""), (OTHER_BUYER, "SERV-1")]
             assert offered(conn, "ministere") == [(BUYER, "")]  # no active service left
             # As a process killed between its save and its indexing leaves it.
@@ -217,7 +217,7 @@ def test_the_read_side_follows_the_directory_and_catches_up_when_left_behind(
         directory.close()
     restarted = DirectoryApp(settings)
     try:
-        with psycopg.connect(settings.dsn) as conn:
+        with psycopg.connect(settings.postgres.dsn) as conn:
             assert names(conn, [OTHER_BUYER]) == {OTHER_BUYER: "Ville de Paris, mairie centrale"}
             assert offered(conn, "ville") == [(OTHER_BUYER, ""), (OTHER_BUYER, "SERV-1")]
         assert restarted.catch_up_index() == 0  # nothing new

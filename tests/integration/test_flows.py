@@ -77,7 +77,7 @@ def final_report(api: Api, who: str, flow_id: str, timeout_s: float = 120) -> di
 
 
 def read_topic(settings: Settings, topic: str) -> list[bytes]:
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka.bootstrap, enable_auto_commit=False)
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         consumer.assign(partitions)
@@ -155,7 +155,7 @@ def test_mixed_zip_flow_integrates_the_good_and_reports_every_error(api: Api) ->
         assert view["mode"] == "edi" and view["status"] == "MISE_A_DISPOSITION"
     submitted = [
         e
-        for e in map(lifecycle_event, read_topic(api.settings, api.settings.topic))
+        for e in map(lifecycle_event, read_topic(api.settings, api.settings.kafka.topic))
         if e.event_type == "Submitted"
     ]
     assert integrated <= {e.invoice_id for e in submitted}
@@ -166,7 +166,7 @@ def test_mixed_zip_flow_integrates_the_good_and_reports_every_error(api: Api) ->
     # The flow's own events are on the flow topic, in order.
     flow_events = [
         e
-        for e in map(flow_event, read_topic(api.settings, api.settings.flow_topic))
+        for e in map(flow_event, read_topic(api.settings, api.settings.kafka.flow_topic))
         if e.flow_id == flow_id
     ]
     types = [e.event_type for e in flow_events]
@@ -247,7 +247,7 @@ def test_buyers_and_auditors_cannot_upload(api: Api) -> None:
 
 
 def test_operator_submits_for_its_mandates_only(api: Api) -> None:
-    with psycopg.connect(api.settings.dsn, autocommit=True) as conn:
+    with psycopg.connect(api.settings.postgres.dsn, autocommit=True) as conn:
         token = create_token(conn, ApiRole.OPERATOR, f"{SUPPLIER},{OTHER_SUPPLIER}", "op")
     api.tokens["operator"] = token
     content = zipped(

@@ -200,7 +200,7 @@ def notifier_settings(settings: Settings, inbox: Inbox) -> Settings:
 
 def metric(settings: Settings, name: str, labels: str = "") -> float:
     """A sample of the notifier's /metrics (its own port: it runs without the API)."""
-    text = httpx.get(f"http://127.0.0.1:{settings.notifications_metrics_port}/metrics").text
+    text = httpx.get(f"http://127.0.0.1:{settings.notifications.metrics_port}/metrics").text
     pattern = rf"^{re.escape(name)}{re.escape(labels)} (\S+)$"
     found = re.search(pattern, text, re.MULTILINE)
     return float(found.group(1)) if found else 0.0
@@ -211,7 +211,7 @@ def metrics_up(settings: Settings) -> Callable[[], bool]:
         try:
             return (
                 "facturier_emails_sent_total"
-                in httpx.get(f"http://127.0.0.1:{settings.notifications_metrics_port}/metrics").text
+                in httpx.get(f"http://127.0.0.1:{settings.notifications.metrics_port}/metrics").text
             )
         except httpx.HTTPError:
             return False
@@ -229,7 +229,7 @@ def settled(settings: Settings, events: int) -> Callable[[], bool]:
     """The notifier has applied `events` messages and has nothing left to send."""
 
     def done() -> bool:
-        if sum(stored_offsets(settings, settings.notifications_group).values()) < events:
+        if sum(stored_offsets(settings, settings.notifications.group).values()) < events:
             return False
         states = {s for s, _ in outbox(settings).values()}
         return not states & {"pending", "sending"}
@@ -398,7 +398,7 @@ def test_killed_notifier_sends_nothing_twice_and_loses_nothing_unclaimed(
     first = services(settings, "--notifications")
     assert inbox.holding.wait(120), "the notifier never reached the 20th e-mail"
     # A second notifier: it shares the partitions, but its sender stands by (advisory lock).
-    settings_2 = replace(settings, notifications_metrics_port=free_port())
+    settings_2 = settings.replaced(notifications_metrics_port=free_port())
     second = services(settings_2, "--notifications")
     wait_until(lambda: "consuming" in second.output(), 60, "the second notifier to start")
     time.sleep(1.5)  # the standby tries the lock every second

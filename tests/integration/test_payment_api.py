@@ -278,7 +278,7 @@ def test_payment_delays_as_its_own_process(
         app.close()
     start_service(settings, "--relay")
     delays = start_service(settings, "--payment-delays")
-    group = settings.payment_delays_group
+    group = settings.payment_delays.group
     wait_while_running(
         delays,
         lambda: sum(stored_offsets(settings, group).values()) == events,
@@ -288,15 +288,15 @@ def test_payment_delays_as_its_own_process(
     rows = query(settings, "SELECT number, late_days, interest FROM payment_delay ORDER BY 1")
     assert [r[0] for r in rows] == ["SOLO-0", "SOLO-1", "SOLO-2"]
     assert rows[0][1] is not None and rows[0][1] >= 9  # 40 days after a reception of today±1
-    metrics = httpx.get(f"http://127.0.0.1:{settings.payment_delays_metrics_port}/metrics").text
+    metrics = httpx.get(f"http://127.0.0.1:{settings.payment_delays.metrics_port}/metrics").text
     assert f'facturier_late_payments_total{{structure="{BUYER}"}} 1.0' in metrics
     delays.kill()
     again = start_service(settings, "--payment-delays")
     wait_until(
-        lambda: _metrics_up(settings.payment_delays_metrics_port), 30, "the restarted projection"
+        lambda: _metrics_up(settings.payment_delays.metrics_port), 30, "the restarted projection"
     )
     time.sleep(2)  # let it join its group and poll: it must find nothing new to apply
-    metrics = httpx.get(f"http://127.0.0.1:{settings.payment_delays_metrics_port}/metrics").text
+    metrics = httpx.get(f"http://127.0.0.1:{settings.payment_delays.metrics_port}/metrics").text
     assert "facturier_late_payments_total{" not in metrics  # nothing re-applied
     assert (
         query(settings, "SELECT number, late_days, interest FROM payment_delay ORDER BY 1") == rows

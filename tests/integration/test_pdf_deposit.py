@@ -74,7 +74,7 @@ def submitted(api: Api, invoice_id: str) -> LifecycleEvent:
     for event in invoice_events(api.settings, invoice_id):
         if event.event_type == "Submitted":
             return event
-    raise AssertionError(f"no Submitted event for {invoice_id} on {api.settings.topic}")
+    raise AssertionError(f"no Submitted event for {invoice_id} on {api.settings.kafka.topic}")
 
 
 def tracked(api: Api, invoice_id: str) -> dict[str, Any]:

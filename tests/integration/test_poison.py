@@ -48,7 +48,7 @@ def facturier_status(settings: Settings) -> subprocess.CompletedProcess[str]:
 
 
 def _rows(settings: Settings, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    with psycopg.connect(settings.dsn) as conn:
+    with psycopg.connect(settings.postgres.dsn) as conn:
         return conn.execute(sql, params).fetchall()
 
 
@@ -140,9 +140,9 @@ def test_a_poisoned_event_at_each_stage_is_set_aside_and_the_next_invoices_flow(
         projection_poison.make_available()
         _record_past_the_rules(settings, relay_poison, projection_poison)
         # And bytes that are no message at all, on both topics.
-        producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
-        producer.send(settings.topic, key=b"garbage", value=b"\x00not avro")
-        producer.send(settings.flow_topic, key=b"garbage", value=b"not avro either")
+        producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap)
+        producer.send(settings.kafka.topic, key=b"garbage", value=b"\x00not avro")
+        producer.send(settings.kafka.flow_topic, key=b"garbage", value=b"not avro either")
         producer.flush()
         producer.close()
 
@@ -171,7 +171,9 @@ def test_a_poisoned_event_at_each_stage_is_set_aside_and_the_next_invoices_flow(
             assert len(errors) == 2, (group, errors)  # the NUL event, the garbage
             assert any("NUL" in e for e in errors), (group, errors)
         flow_dead = _rows(
-            settings, "SELECT count(*) FROM dead_letters WHERE group_id = %s", settings.flow_group
+            settings,
+            "SELECT count(*) FROM dead_letters WHERE group_id = %s",
+            settings.intake.flow_group,
         )
         assert flow_dead == [(1,)]
 
@@ -192,14 +194,14 @@ def test_a_poisoned_event_at_each_stage_is_set_aside_and_the_next_invoices_flow(
         health = caught_up()
         assert health is not None
         assert health["dead_letters"]["relay"] == 1
-        assert health["dead_letters"][settings.tracking_group] == 2
-        assert health["dead_letters"][settings.flow_group] == 1
+        assert health["dead_letters"][settings.tracking.group] == 2
+        assert health["dead_letters"][settings.intake.flow_group] == 1
         for name, service in health["services"].items():
             assert service["status"] == "ok", (name, service)
             assert all(i["restarts"] == 0 for i in service["instances"]), (name, service)
         shown = facturier_status(settings)
         assert shown.returncode == 0, shown.stdout + shown.stderr
-        assert "relay 1" in shown.stdout and f"{settings.tracking_group} 2" in shown.stdout
+        assert "relay 1" in shown.stdout and f"{settings.tracking.group} 2" in shown.stdout
         assert "tracking-projection    ok" in shown.stdout, shown.stdout
 
 
@@ -224,7 +226,7 @@ def test_health_turns_unhealthy_when_a_stage_fails_or_stops_and_says_which(
         assert health()[0] == 200
 
         # A stuck stage: alive and beating, work waiting, no progress (its table locked).
-        with psycopg.connect(settings.dsn) as blocker:
+        with psycopg.connect(settings.postgres.dsn) as blocker:
             blocker.execute("LOCK TABLE tracking_invoice IN ACCESS EXCLUSIVE MODE")
             stuck = api.call("POST", "/invoices", "supplier", invoice_body("STUCK-1"))
             assert stuck.status_code == 201, stuck.text
@@ -236,8 +238,8 @@ def test_health_turns_unhealthy_when_a_stage_fails_or_stops_and_says_which(
 
         # A failing stage: a right on its table withdrawn, every batch fails and the loop is
         # restarted (no fault of an event's: nothing may be set aside).
-        with psycopg.connect(settings.dsn, autocommit=True) as conn:
-            conn.execute(f"REVOKE INSERT ON tracking_timeline FROM {settings.pg_user}")
+        with psycopg.connect(settings.postgres.dsn, autocommit=True) as conn:
+            conn.execute(f"REVOKE INSERT ON tracking_timeline FROM {settings.postgres.user}")
         created = api.call("POST", "/invoices", "supplier", invoice_body("FAIL-1"))
         assert created.status_code == 201, created.text
         wait_until(lambda: tracking_status() == "failing", 60, "/health to see the failure")
@@ -255,8 +257,8 @@ def test_health_turns_unhealthy_when_a_stage_fails_or_stops_and_says_which(
         assert _rows(settings, "SELECT count(*) FROM dead_letters") == [(0,)]
 
         # Once the right is back, the waiting events are applied.
-        with psycopg.connect(settings.dsn, autocommit=True) as conn:
-            conn.execute(f"GRANT INSERT ON tracking_timeline TO {settings.pg_user}")
+        with psycopg.connect(settings.postgres.dsn, autocommit=True) as conn:
+            conn.execute(f"GRANT INSERT ON tracking_timeline TO {settings.postgres.user}")
         invoice_id = created.json()["invoice_id"]
         wait_until(
             lambda: api.call("GET", f"/invoices/{invoice_id}", "supplier").status_code == 200,

@@ -145,7 +145,7 @@ def post(client: httpx.Client, fields: dict[str, str], action: str) -> httpx.Res
 
 
 def session_rows(settings: Settings) -> list[tuple[Any, ...]]:
-    with psycopg.connect(settings.dsn) as conn:
+    with psycopg.connect(settings.postgres.dsn) as conn:
         return conn.execute("SELECT session_sha256, csrf_token FROM portal_session").fetchall()
 
 
@@ -409,7 +409,7 @@ def test_logout_expiry_and_revocation_end_the_session(api: Api) -> None:
         assert login(web, client.tokens["supplier"]).status_code == 303
         csrf = new_form(web).fields["csrf"]
         digest = hashlib.sha256(web.cookies["facturier_portal"].encode()).hexdigest()
-        with psycopg.connect(settings.dsn) as conn:
+        with psycopg.connect(settings.postgres.dsn) as conn:
             conn.execute(
                 "UPDATE portal_session SET expires_at = now() - interval '1 second'"
                 " WHERE session_sha256 = %s",
@@ -418,12 +418,12 @@ def test_logout_expiry_and_revocation_end_the_session(api: Api) -> None:
         assert web.get("/portal/invoices/new").status_code == 303
         assert post(web, {"csrf": csrf}, "compute").status_code == 403
 
-    with psycopg.connect(settings.dsn, autocommit=True) as conn:
+    with psycopg.connect(settings.postgres.dsn, autocommit=True) as conn:
         token = create_token(conn, ApiRole.SUPPLIER, SUPPLIER, "revoked soon")
     with browser(client) as web:
         assert login(web, token).status_code == 303
         assert web.get("/portal/invoices/new").status_code == 200
-        with psycopg.connect(settings.dsn, autocommit=True) as conn:
+        with psycopg.connect(settings.postgres.dsn, autocommit=True) as conn:
             conn.execute(
                 "UPDATE api_token SET revoked_at = now() WHERE token_sha256 = %s",
                 (hashlib.sha256(token.encode()).hexdigest(),),

@@ -268,7 +268,7 @@ def _plan(conn: psycopg.Connection[Any], sql: str, params: list[Any]) -> list[st
 
 def test_pages_are_read_from_an_index_at_100000_invoices(api: Api) -> None:
     client, settings = api, api.settings
-    with psycopg.connect(settings.dsn, autocommit=True) as conn:
+    with psycopg.connect(settings.postgres.dsn, autocommit=True) as conn:
         conn.execute(
             "INSERT INTO tracking_invoice (invoice_id, version, supplier_scheme, supplier_id,"
             " supplier_name, recipient_siret, service_code, order_reference, number, kind, mode,"
@@ -847,7 +847,7 @@ def test_the_buyer_search_reads_a_bounded_number_of_rows_at_100000_structures(ap
     search reads at most a fixed number of rows, found by the prefix index when they are
     few (a plain scan is cheaper, and still stops early, when nearly every row matches)."""
     table = 400_000  # search terms below: 4 per structure
-    with psycopg.connect(api.settings.dsn, autocommit=True) as conn:
+    with psycopg.connect(api.settings.postgres.dsn, autocommit=True) as conn:
         conn.execute(
             "INSERT INTO directory_structure SELECT '8' || lpad(i::text, 13, '0'),"
             " 'Commune ' || i || ' ville' || (i % 1000), 'local', true, false, false, false"
@@ -957,7 +957,7 @@ def test_the_timeline_speaks_the_users_words_and_keeps_the_codes_as_details(api:
 def test_french_pages_write_amounts_dates_and_times_the_french_way(api: Api) -> None:
     invoice_id = submit(api, "FMT-1")  # 1,000.00 + 200.00 VAT, issued 2026-04-01
     tracked(api, invoice_id, "MISE_A_DISPOSITION")
-    with psycopg.connect(api.settings.dsn) as conn:
+    with psycopg.connect(api.settings.postgres.dsn) as conn:
         row = views.invoice(conn, uuid.UUID(invoice_id))
     assert row is not None
     submitted = row["submitted_at"].astimezone(ZoneInfo("Europe/Paris"))
@@ -1053,7 +1053,7 @@ def test_the_status_shown_and_the_actions_offered_come_from_one_source(api: Api)
     assert taken.status_code == 200
     tracked(api, invoice_id, "PRISE_EN_COMPTE_DESTINATAIRE", who="buyer")
     # The view as a lagging projection leaves it: one step behind.
-    with psycopg.connect(api.settings.dsn, autocommit=True) as conn:
+    with psycopg.connect(api.settings.postgres.dsn, autocommit=True) as conn:
         conn.execute(
             "UPDATE tracking_invoice SET version = version - 1, status = 'MISE_A_DISPOSITION',"
             " reform_code = 203, summary = 'received' WHERE invoice_id = %s",

@@ -97,7 +97,7 @@ def world(
     # The walk presents a refused token on every route: no lockout of the test's address.
     settings = replace(make_settings(), auth_max_failures=1_000_000)
     with running_api(settings, Path(tmp_path_factory.mktemp("scopes")) / "serve.log") as api:
-        with psycopg.connect(settings.dsn, autocommit=True) as conn:
+        with psycopg.connect(settings.postgres.dsn, autocommit=True) as conn:
             api.tokens["operator"] = create_token(conn, ApiRole.OPERATOR, SUPPLIER, "op")
             # A scope no command creates any more (tokens of older versions): "*" is no mandate.
             api.tokens["sneaky_operator"] = "fct_sneaky-operator-token"

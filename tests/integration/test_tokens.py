@@ -137,14 +137,14 @@ def test_a_revoked_token_is_refused_with_401_and_says_so(api: Api) -> None:
 def test_an_expired_token_is_refused_with_401_and_says_so(api: Api) -> None:
     settings = api.settings
     token = issue(settings, "--role", "supplier", "--scope", SUPPLIER, "--days", "2")
-    with psycopg.connect(settings.dsn, autocommit=True) as conn:
+    with psycopg.connect(settings.postgres.dsn, autocommit=True) as conn:
         (left,) = conn.execute(
             "SELECT expires_at - now() FROM api_token WHERE token_sha256 = %s",
             (hashlib.sha256(token.encode()).hexdigest(),),
         ).fetchone() or (None,)
     assert left is not None and 47 * 3600 < left.total_seconds() <= 48 * 3600
     assert get(api, token, "192.0.2.21").status_code == 200
-    with psycopg.connect(settings.dsn, autocommit=True) as conn:
+    with psycopg.connect(settings.postgres.dsn, autocommit=True) as conn:
         conn.execute(
             "UPDATE api_token SET expires_at = now() - interval '1 second' WHERE token_sha256 = %s",
             (hashlib.sha256(token.encode()).hexdigest(),),
@@ -156,13 +156,13 @@ def test_an_expired_token_is_refused_with_401_and_says_so(api: Api) -> None:
     assert page.status_code == 401 and "has expired" in page.text
     # Every token expires: the default lifetime is a setting, and there is a ceiling.
     default = issue(settings, "--role", "supplier", "--scope", OTHER_SUPPLIER)
-    with psycopg.connect(settings.dsn, autocommit=True) as conn:
+    with psycopg.connect(settings.postgres.dsn, autocommit=True) as conn:
         (days,) = conn.execute(
             "SELECT extract(day FROM expires_at - created_at) FROM api_token"
             " WHERE token_sha256 = %s",
             (hashlib.sha256(default.encode()).hexdigest(),),
         ).fetchone() or (None,)
-    assert days == settings.token_days == 365
+    assert days == settings.api.token_days == 365
     for days_arg in ("0", "3651", "x"):
         bad = facturier(settings, "admin", "create-token", "--role", "admin", "--label", "l",
                         "--days", days_arg)  # fmt: skip
@@ -225,7 +225,7 @@ def test_list_tokens_shows_ids_roles_scopes_and_dates_never_the_secret(api: Api)
 def test_a_scope_that_does_not_fit_its_role_is_refused_at_creation(
     api: Api, role: str, scope: str
 ) -> None:
-    with psycopg.connect(api.settings.dsn, autocommit=True) as conn:
+    with psycopg.connect(api.settings.postgres.dsn, autocommit=True) as conn:
         before = conn.execute("SELECT count(*) FROM api_token").fetchone()
         with pytest.raises(InvalidScope):
             create_token(conn, ApiRole(role), scope, "refused")
@@ -240,7 +240,7 @@ def test_a_scope_that_does_not_fit_its_role_is_refused_at_creation(
 def test_a_stored_scope_that_does_not_parse_is_refused_at_use(api: Api) -> None:
     """Rows written before scopes were checked (or by hand) are not trusted either."""
     token = "fct_written-by-hand-" + os.urandom(8).hex()
-    with psycopg.connect(api.settings.dsn, autocommit=True) as conn:
+    with psycopg.connect(api.settings.postgres.dsn, autocommit=True) as conn:
         conn.execute(
             "INSERT INTO api_token (token_sha256, role, scope, label, expires_at)"
             " VALUES (%s, 'operator', %s, 'legacy', now() + interval '1 day')",
@@ -253,7 +253,7 @@ def test_a_stored_scope_that_does_not_parse_is_refused_at_use(api: Api) -> None:
 
 
 def test_valid_scopes_are_kept_and_parsed_once(api: Api) -> None:
-    with psycopg.connect(api.settings.dsn, autocommit=True) as conn:
+    with psycopg.connect(api.settings.postgres.dsn, autocommit=True) as conn:
         for role, scope in (
             (ApiRole.SUPPLIER, " RCS-PARIS-B-123 "),
             (ApiRole.OPERATOR, f"{SUPPLIER}, FR40303265045"),
@@ -312,7 +312,7 @@ def test_failed_authentications_lock_the_address_out_with_429(
     assert f"address {attacker} locked out for {LOCKOUT_S} s" in text
     assert failures(api, "api", "unknown") == unknown_before + MAX_FAILURES + 1  # + neighbour
     assert failures(api, "api", "locked") == locked_before + 2
-    with psycopg.connect(api.settings.dsn) as conn:
+    with psycopg.connect(api.settings.postgres.dsn) as conn:
         row = conn.execute(
             "SELECT total_failures, locked_until > now(), lockouts FROM auth_throttle"
             " WHERE client = %s",
@@ -332,7 +332,7 @@ def test_failed_authentications_lock_the_address_out_with_429(
         replica.stop()
 
     # Once the lockout is over the address may try again; locked again, for twice as long.
-    with psycopg.connect(api.settings.dsn, autocommit=True) as conn:
+    with psycopg.connect(api.settings.postgres.dsn, autocommit=True) as conn:
         conn.execute(
             "UPDATE auth_throttle SET locked_until = now() - interval '1 second' WHERE client = %s",
             (attacker,),

@@ -41,7 +41,7 @@ def twice_rerouted_then_paid() -> list[LifecycleEvent]:
 
 def apply(settings: Settings, *batches: list[LifecycleEvent]) -> dict[str, object]:
     projection = TrackingProjection()
-    with psycopg.connect(settings.dsn) as conn:
+    with psycopg.connect(settings.postgres.dsn) as conn:
         for batch in batches:
             with batch_transaction(conn, projection) as cur:  # as the runner does
                 projection.apply(cur, batch)
@@ -106,7 +106,7 @@ def test_large_mixed_batch(settings: Settings) -> None:
         invoice.make_available()
         invoice.take_in_hand(actor="b")
         batch += [from_value(to_message(e).value) for e in invoice.collect_events()]
-    with psycopg.connect(settings.dsn) as conn:
+    with psycopg.connect(settings.postgres.dsn) as conn:
         projection = TrackingProjection()
         with batch_transaction(conn, projection) as cur:
             for partition in range(6):
