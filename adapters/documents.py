@@ -14,7 +14,7 @@ from typing import Any
 from psycopg_pool import ConnectionPool
 
 from facturier.adapters.postgres import apply_schema, pool
-from facturier.config.settings import Settings
+from facturier.config.settings import PostgresSettings
 from facturier.domain.invoice import Document
 
 
@@ -30,10 +30,12 @@ def describe(content: bytes, filename: str, media_type: str, role: str = "invoic
 
 
 class DocumentStore:
-    def __init__(self, settings: Settings, connections: ConnectionPool | None = None) -> None:
-        apply_schema(settings, "documents")
+    def __init__(
+        self, postgres: PostgresSettings, connections: ConnectionPool | None = None
+    ) -> None:
+        apply_schema(postgres, "documents")
         self._own_pool = connections is None
-        self.pool = connections or pool(settings, "documents", 4)
+        self.pool = connections or pool(postgres, "documents", 4)
 
     def put(
         self, content: bytes, filename: str, media_type: str, role: str = "invoice"

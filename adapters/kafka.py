@@ -10,7 +10,7 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 from kafka.partitioner.default import DefaultPartitioner, murmur2
 
-from facturier.config.settings import Settings
+from facturier.config.settings import KafkaSettings
 
 # Largest message: an invoice of thousands of lines fits (the broker's default, 1 MB, would
 # not). Set on the topics facturier creates and on its producer; a message beyond is a dead
@@ -49,14 +49,14 @@ class MemoisedKeyPartitioner(DefaultPartitioner):  # type: ignore[misc]
         return found
 
 
-def producer(settings: Settings) -> KafkaProducer:
+def producer(kafka: KafkaSettings) -> KafkaProducer:
     # Idempotent producer, acks from all in-sync replicas: retries never reorder or duplicate
     # within a partition, so per-invoice order holds. The relay flush()es after each batch,
     # which sends at once whatever the linger; a short linger only made the sender thread
     # wake up and ship part-batches while the relay was still enqueuing (GIL ping-pong:
     # ~1/3 of the relay's CPU in bench/pipeline.py).
     return KafkaProducer(
-        bootstrap_servers=settings.kafka.bootstrap,
+        bootstrap_servers=kafka.bootstrap,
         client_id="facturier-relay",
         acks="all",
         enable_idempotence=True,
@@ -69,9 +69,9 @@ def producer(settings: Settings) -> KafkaProducer:
     )
 
 
-def consumer(settings: Settings, group_id: str, **config: object) -> KafkaConsumer:
+def consumer(kafka: KafkaSettings, group_id: str, **config: object) -> KafkaConsumer:
     options: dict[str, object] = {
-        "bootstrap_servers": settings.kafka.bootstrap,
+        "bootstrap_servers": kafka.bootstrap,
         "group_id": group_id,
         "client_id": group_id,
         "enable_auto_commit": False,  # offsets live in PostgreSQL, with the projection's rows
@@ -88,15 +88,13 @@ def consumer(settings: Settings, group_id: str, **config: object) -> KafkaConsum
     return KafkaConsumer(**options)
 
 
-def ensure_topic(settings: Settings, topic: str | None = None, timeout_s: float = 60.0) -> None:
+def ensure_topic(kafka: KafkaSettings, topic: str | None = None, timeout_s: float = 60.0) -> None:
     """Create the lifecycle topic if it does not exist (brokers never auto-create it)."""
-    name = topic or settings.kafka.topic
+    name = topic or kafka.topic
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            admin = KafkaAdminClient(
-                bootstrap_servers=settings.kafka.bootstrap, client_id="facturier-admin"
-            )
+            admin = KafkaAdminClient(bootstrap_servers=kafka.bootstrap, client_id="facturier-admin")
             break
         except KafkaError:
             if time.monotonic() > deadline:
@@ -109,8 +107,8 @@ def ensure_topic(settings: Settings, topic: str | None = None, timeout_s: float 
             [
                 NewTopic(
                     name,
-                    settings.kafka.topic_partitions,
-                    settings.kafka.topic_replication,
+                    kafka.topic_partitions,
+                    kafka.topic_replication,
                     topic_configs={"max.message.bytes": str(MAX_MESSAGE_BYTES)},
                 )
             ]

@@ -103,7 +103,7 @@ def fill_topic(settings: Settings, invoices: int, batch: int) -> dict[str, Any]:
         t_written = time.monotonic()
         relay = Relay(app, settings)
         relay.prepare()
-        with connect(settings) as conn:
+        with connect(settings.postgres) as conn:
             while relay.publish_next(conn):
                 pass
         relay.producer.close()
@@ -216,7 +216,7 @@ def catch_up_served(
     with psycopg.connect(source.postgres.dsn, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{settings.postgres.db}"')
     # Created here, once: the children would otherwise race to create the same tables.
-    apply_schema(settings, "consumer_offsets", *CONSUMERS[name](group, settings).schemas)
+    apply_schema(settings.postgres, "consumer_offsets", *CONSUMERS[name](group, settings).schemas)
     total = topic_size(settings)
 
     # One connection for every read: a new one per read would fork a backend 50 times a
@@ -454,7 +454,7 @@ def scenario_push(
         children: dict[str, Child] = {}
         client: PushClient | None = None
         try:
-            apply_schema(settings, "consumer_offsets", "tracking", "auth")
+            apply_schema(settings.postgres, "consumer_offsets", "tracking", "auth")
             events_table = f"{app.name.lower()}_events"
             with psycopg.connect(settings.postgres.dsn, autocommit=True) as conn:
                 conn.execute(_TRIGGERS_SQL.format(events_table=events_table).encode())

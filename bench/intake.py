@@ -153,7 +153,7 @@ def flow_intake(base: Settings, upload: bytes, count: int, workers: int) -> dict
     directory = DirectoryApp(settings)
     directory.load(read_document(json.loads(DEMO_DIRECTORY.read_text()), "demo"), actor="bench")
     app = InvoicingApp(settings, directory=directory)
-    documents = DocumentStore(settings)
+    documents = DocumentStore(settings.postgres)
     intake = FlowIntake(app, documents, settings)
     try:
         if workers > 1:  # start and warm the worker processes outside the clock

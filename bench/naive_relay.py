@@ -24,12 +24,12 @@ IDLE_POLL_S = 0.01
 
 def run(settings: Settings, stop: threading.Event) -> None:
     app = InvoicingApp(settings)
-    apply_schema(settings, "relay")
-    ensure_topic(settings)
-    kafka = producer(settings)
+    apply_schema(settings.postgres, "relay")
+    ensure_topic(settings.kafka)
+    kafka = producer(settings.kafka)
     name = settings.kafka.topic
     try:
-        with connect(settings) as conn:
+        with connect(settings.postgres) as conn:
             conn.execute(
                 "INSERT INTO relay_position (name, position) VALUES (%s, 0) "
                 "ON CONFLICT (name) DO NOTHING",

@@ -296,7 +296,7 @@ def sandbox(base: Settings, label: str, run_tag: str) -> Iterator[Settings]:
     with psycopg.connect(base.postgres.dsn, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{settings.postgres.db}"')
     try:
-        ensure_topic(settings)
+        ensure_topic(settings.kafka)
         wait_topic_ready(settings)
         yield settings
     finally:
@@ -782,7 +782,7 @@ def scenario_latency(
         children: dict[str, Child] = {}
         listener: Listener | None = None
         try:
-            apply_schema(settings, "consumer_offsets", "tracking")
+            apply_schema(settings.postgres, "consumer_offsets", "tracking")
             events_table = f"{app.name.lower()}_events"
             with psycopg.connect(settings.postgres.dsn, autocommit=True) as conn:
                 conn.execute(_TRIGGERS_SQL.format(events_table=events_table).encode())

@@ -139,7 +139,7 @@ class ProjectionRunner:
         self.group_id = projection.group_id
         self.topic: str = getattr(projection, "topic", settings.kafka.topic)
         self.decode: Callable[[bytes], Any] = getattr(projection, "decode", from_value)
-        self.conn = connect(settings)
+        self.conn = connect(settings.postgres)
         self.consumer: KafkaConsumer | None = None
         self.consumed = metrics.EVENTS_CONSUMED.labels(self.group_id)
         self.dead = metrics.DEAD_LETTERS.labels(self.group_id)
@@ -147,9 +147,9 @@ class ProjectionRunner:
         self._in_flight: tuple[Future[None], _Batch] | None = None
 
     def prepare(self) -> None:
-        apply_schema(self.settings, "consumer_offsets", *self.projection.schemas)
-        ensure_topic(self.settings, self.topic)
-        self.consumer = consumer(self.settings, self.group_id)
+        apply_schema(self.settings.postgres, "consumer_offsets", *self.projection.schemas)
+        ensure_topic(self.settings.kafka, self.topic)
+        self.consumer = consumer(self.settings.kafka, self.group_id)
         self.consumer.subscribe([self.topic], listener=_SeekToStoredOffsets(self))
         # Learn the topic's partitions before the first join. Otherwise the first assignment
         # is empty ("No partition metadata") and the next metadata update triggers a second
@@ -160,7 +160,7 @@ class ProjectionRunner:
 
     def stored_offsets(self) -> dict[int, int]:
         # Its own connection: rebalance callbacks may run outside the polling thread.
-        with connect(self.settings) as conn:
+        with connect(self.settings.postgres) as conn:
             rows: list[tuple[int, int]] = conn.execute(
                 "SELECT partition, next_offset FROM consumer_offsets "
                 "WHERE group_id = %s AND topic = %s",

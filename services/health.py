@@ -85,7 +85,7 @@ class Monitor:
     # the thread
 
     def run(self, stop: threading.Event) -> None:
-        apply_schema(self.settings, "health")
+        apply_schema(self.settings.postgres, "health")
         try:
             while not stop.is_set():
                 try:
@@ -119,7 +119,7 @@ class Monitor:
                     _at(watched.progress_at),
                 )
             )
-        with connect(self.settings) as conn:
+        with connect(self.settings.postgres) as conn:
             conn.cursor().executemany(
                 "INSERT INTO service_status (service, instance, started_at, beat_at, state,"
                 " restarts, last_error, failed_at, position, lag, progress_at)"
@@ -157,7 +157,7 @@ class Monitor:
         relay's saved position)."""
 
         def probe() -> Position:
-            with connect(self.settings) as conn:
+            with connect(self.settings.postgres) as conn:
                 row = conn.execute(
                     "SELECT (SELECT coalesce(max(notification_id), 0) FROM invoicing_events),"
                     " (SELECT position FROM relay_position WHERE name = %s)",
@@ -175,7 +175,7 @@ class Monitor:
 
         def probe() -> Position:
             ends = self._end_offsets(topic)
-            with connect(self.settings) as conn:
+            with connect(self.settings.postgres) as conn:
                 stored = dict(
                     conn.execute(
                         "SELECT partition, next_offset FROM consumer_offsets"

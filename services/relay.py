@@ -62,10 +62,10 @@ class Relay:
         self.channel = f"{app.name.lower()}_events"
 
     def prepare(self) -> None:
-        apply_schema(self.settings, "relay")
-        ensure_topic(self.settings)
-        ensure_topic(self.settings, self.settings.kafka.flow_topic)
-        with connect(self.settings) as conn:
+        apply_schema(self.settings.postgres, "relay")
+        ensure_topic(self.settings.kafka)
+        ensure_topic(self.settings.kafka, self.settings.kafka.flow_topic)
+        with connect(self.settings.postgres) as conn:
             conn.execute(
                 "INSERT INTO relay_position (name, position) VALUES (%s, 0) "
                 "ON CONFLICT (name) DO NOTHING",
@@ -75,7 +75,7 @@ class Relay:
     @property
     def producer(self) -> KafkaProducer:
         if self._producer is None:
-            self._producer = producer(self.settings)
+            self._producer = producer(self.settings.kafka)
         return self._producer
 
     def position(self, conn: psycopg.Connection[Any]) -> int:
@@ -201,7 +201,10 @@ class Relay:
     def run(self, stop: threading.Event) -> None:
         self.prepare()
         lock_key = zlib.crc32(f"facturier-relay:{self.name}".encode())
-        with connect(self.settings, autocommit=True) as listen, connect(self.settings) as conn:
+        with (
+            connect(self.settings.postgres, autocommit=True) as listen,
+            connect(self.settings.postgres) as conn,
+        ):
             while not stop.is_set():
                 row = listen.execute("SELECT pg_try_advisory_lock(%s)", (lock_key,)).fetchone()
                 if row and row[0]:

@@ -67,7 +67,7 @@ def run_flows(settings: Settings, stop: threading.Event) -> None:
     directory = DirectoryApp(settings)
     routing = directory if settings.intake.routing == "directory" else None
     app = InvoicingApp(settings, directory=routing)
-    documents = DocumentStore(settings)
+    documents = DocumentStore(settings.postgres)
     intake = FlowIntake(app, documents, settings)
     try:
         ProjectionRunner(FlowProcessor(intake, settings), settings).run(stop)

@@ -262,9 +262,9 @@ class EmailSender:
         self.conn: psycopg.Connection[Any] | None = None
 
     def run(self, stop: threading.Event) -> None:
-        apply_schema(self.settings, "notifications")
+        apply_schema(self.settings.postgres, "notifications")
         # The lock lives as long as this connection: a dead process releases it.
-        with connect(self.settings, autocommit=True) as lock:
+        with connect(self.settings.postgres, autocommit=True) as lock:
             while not stop.is_set():
                 row = lock.execute("SELECT pg_try_advisory_lock(%s)", (SENDER_LOCK,)).fetchone()
                 if row and row[0]:
@@ -273,7 +273,7 @@ class EmailSender:
             if stop.is_set():
                 return
             log.info("e-mail sender active (%s:%s)", self.smtp_config.host, self.smtp_config.port)
-            self.conn = connect(self.settings, autocommit=True)
+            self.conn = connect(self.settings.postgres, autocommit=True)
             try:
                 self.recover()
                 pending_due = purge_due = 0.0

@@ -60,7 +60,7 @@ def recompute(
 def verify(app: InvoicingApp, settings: Settings, topic: bool = False) -> AuditReport:
     heads, links, gaps = recompute(app)
     report = AuditReport(events=len(links), invoices=len(heads), problems=list(gaps))
-    with connect(settings) as conn:
+    with connect(settings.postgres) as conn:
         stored = {
             UUID(str(invoice_id)): (int(version), bytes(digest))
             for invoice_id, version, digest in conn.execute(

@@ -120,13 +120,13 @@ class DirectoryApp(Application[UUID]):
     def __init__(self, settings: Settings | None = None, env: dict[str, str] | None = None) -> None:
         merged = settings.postgres.eventsourcing_env() if settings else {}
         merged.update(env or {})
-        with ddl_lock(settings):
+        with ddl_lock(settings.postgres if settings else None):
             super().__init__(merged)
         # The read side lives in the same database; without settings (an in-memory store)
         # there is none.
         self._dsn = settings.postgres.dsn if settings else None
         if settings is not None:
-            apply_schema(settings, "directory")
+            apply_schema(settings.postgres, "directory")
             self.catch_up_index()
 
     def save(

@@ -44,7 +44,7 @@ class InvoicingApp(Application[UUID]):
     ) -> None:
         merged = settings.postgres.eventsourcing_env() if settings else {}
         merged.update(env or {})
-        with ddl_lock(settings):
+        with ddl_lock(settings.postgres if settings else None):
             super().__init__(merged)
         # The buyers' directory (services.directory.DirectoryApp); None: no routing checks.
         self.directory = directory

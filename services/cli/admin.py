@@ -63,8 +63,8 @@ def _create_token(args: argparse.Namespace) -> int:
     normal_scope(role, scope)  # refused before any connection
     settings = Settings.from_env()
     days = settings.api.token_days if args.days is None else args.days
-    apply_schema(settings, "auth")
-    with connect(settings) as conn:
+    apply_schema(settings.postgres, "auth")
+    with connect(settings.postgres) as conn:
         token = create_token(conn, role, scope, args.label, days)
     print(token)
     return 0
@@ -78,8 +78,8 @@ def _list_tokens(args: argparse.Namespace) -> int:
     from facturier.services.http.auth import list_tokens
 
     settings = Settings.from_env()
-    apply_schema(settings, "auth")
-    with connect(settings) as conn:
+    apply_schema(settings.postgres, "auth")
+    with connect(settings.postgres) as conn:
         rows = list_tokens(conn)
     now = datetime.now(UTC)
 
@@ -118,8 +118,8 @@ def _revoke_token(args: argparse.Namespace) -> int:
     from facturier.services.http.auth import revoke_token
 
     settings = Settings.from_env()
-    apply_schema(settings, "auth")
-    with connect(settings) as conn:
+    apply_schema(settings.postgres, "auth")
+    with connect(settings.postgres) as conn:
         token_id, at, now = revoke_token(conn, args.token)
     done = "revoked" if now else "already revoked on"
     print(f"token {token_id} {done} {at:%Y-%m-%d %H:%M:%S %Z}")

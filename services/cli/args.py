@@ -9,7 +9,7 @@ import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TypeAlias
 
 import httpx
 
@@ -119,4 +119,4 @@ def stdout_then_stderr(text: str) -> None:
 
 
 # The `facturier` subcommands, as each command group adds its own.
-Commands = argparse._SubParsersAction[Parser]
+Commands: TypeAlias = "argparse._SubParsersAction[Parser]"  # generic for type checkers only

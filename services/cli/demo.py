@@ -119,8 +119,8 @@ def run_demo(settings: Settings, start_services: bool = True) -> int:
         if not start_services:
             raise SystemExit(f"no API at {base}: run `facturier serve` first")
         _start_services(settings, base)
-    apply_schema(settings, "auth")
-    with connect(settings) as conn:
+    apply_schema(settings.postgres, "auth")
+    with connect(settings.postgres) as conn:
         tokens = {
             s: create_token(conn, ApiRole.SUPPLIER, s, f"demo {n}") for s, n in SUPPLIERS.items()
         }
@@ -171,7 +171,7 @@ def run_demo(settings: Settings, start_services: bool = True) -> int:
     console.print(f"  plain PDF     M{run}-SCAN      {plain['invoice_id']}  -> {plain['status']}")
 
     console.rule("[bold]1c. An operator sends an EDI flow for several suppliers (zip)")
-    with connect(settings) as conn:
+    with connect(settings.postgres) as conn:
         operator_token = create_token(conn, ApiRole.OPERATOR, ",".join(ids), "demo operator")
     operator = _Client(base, operator_token)
     batch = _documents.edi_batch(

@@ -50,7 +50,7 @@ def _status(args: argparse.Namespace) -> int:
     script = CHECKOUT / "deploy" / "local" / "stack.sh"
     stack = subprocess.call(["bash", str(script), "status"]) if script.exists() else 0
     settings = Settings.from_env()
-    with connect(settings) as conn:
+    with connect(settings.postgres) as conn:
         found = report(conn, settings.api.health_stuck_s)
     if args.json:
         print(json.dumps(found, default=str, indent=2))
@@ -90,7 +90,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     # Said once, on one line, rather than by every service's thread and uvicorn's startup.
-    connect(settings).close()
+    connect(settings.postgres).close()
     chosen = (
         args.api,
         args.relay,
@@ -121,8 +121,8 @@ def _accounting_fec(args: argparse.Namespace) -> int:
     from facturier.projections.accounting.fec import fec_filename, fetch_fec_lines, format_fec
 
     settings = Settings.from_env()
-    apply_schema(settings, "accounting")
-    with connect(settings) as conn:
+    apply_schema(settings.postgres, "accounting")
+    with connect(settings.postgres) as conn:
         lines = fetch_fec_lines(conn, args.structure, args.year)
     text = format_fec(lines, args.separator)
     if args.output:
@@ -176,7 +176,9 @@ def _audit(args: argparse.Namespace) -> int:
     from facturier.services.application.invoicing import InvoicingApp
 
     settings = Settings.from_env()
-    apply_schema(settings, "relay")  # the heads the relay keeps: none yet on a new database
+    apply_schema(
+        settings.postgres, "relay"
+    )  # the heads the relay keeps: none yet on a new database
     app = InvoicingApp(settings)
     try:
         report = verify(app, settings, topic=args.topic)

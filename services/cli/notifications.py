@@ -31,8 +31,8 @@ def _set(args: argparse.Namespace) -> int:
         print(f"{invalid.field}: {invalid.message}", file=sys.stderr)
         return 2
     settings = Settings.from_env()
-    apply_schema(settings, "notifications")
-    with connect(settings) as conn:
+    apply_schema(settings.postgres, "notifications")
+    with connect(settings.postgres) as conn:
         save_subscription(conn, subscription, "cli")
     _print(subscription)
     return 0
@@ -40,8 +40,8 @@ def _set(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
-    apply_schema(settings, "notifications")
-    with connect(settings) as conn:
+    apply_schema(settings.postgres, "notifications")
+    with connect(settings.postgres) as conn:
         found = fetch_subscription(conn, args.supplier_id)
     if found is None:
         print(f"supplier {args.supplier_id}: no subscription")
@@ -52,8 +52,8 @@ def _show(args: argparse.Namespace) -> int:
 
 def _remove(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
-    apply_schema(settings, "notifications")
-    with connect(settings) as conn:
+    apply_schema(settings.postgres, "notifications")
+    with connect(settings.postgres) as conn:
         deleted = delete_subscription(conn, args.supplier_id)
     print(f"supplier {args.supplier_id}: " + ("unsubscribed" if deleted else "no subscription"))
     return 0 if deleted else 1
@@ -61,8 +61,8 @@ def _remove(args: argparse.Namespace) -> int:
 
 def _outbox(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
-    apply_schema(settings, "notifications")
-    with connect(settings) as conn:
+    apply_schema(settings.postgres, "notifications")
+    with connect(settings.postgres) as conn:
         counts: list[tuple[Any, ...]] = conn.execute(
             "SELECT state, count(*) FROM notification_outbox GROUP BY state ORDER BY state"
         ).fetchall()
@@ -84,8 +84,8 @@ def _purge(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     days = settings.notifications.retention_days if args.days is None else args.days
     keep = retention(days, settings.notifications.max_age_hours)
-    apply_schema(settings, "notifications")
-    with connect(settings, autocommit=True) as conn:
+    apply_schema(settings.postgres, "notifications")
+    with connect(settings.postgres, autocommit=True) as conn:
         purged = purge_outbox(conn, keep)
     print(f"outbox: {purged} rows done more than {keep.days} days ago purged")
     return 0

@@ -123,12 +123,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        apply_schema(settings, "auth", "tracking", "accounting", "payment_delays", "web")
+        apply_schema(settings.postgres, "auth", "tracking", "accounting", "payment_delays", "web")
         state["directory"] = DirectoryApp(settings)
         routing = state["directory"] if settings.intake.routing == "directory" else None
         state["invoicing"] = InvoicingApp(settings, directory=routing)
-        state["pool"] = pool(settings, "api")
-        state["documents"] = DocumentStore(settings, state["pool"])
+        state["pool"] = pool(settings.postgres, "api")
+        state["documents"] = DocumentStore(settings.postgres, state["pool"])
         state["submissions"] = Submissions(state["invoicing"], state["documents"], settings)
         state["flows"] = FlowIntake(state["invoicing"], state["documents"], settings)
         await live.start()

@@ -73,7 +73,7 @@ class Subscriptions:
         if not self._ready.is_set():
             with self._creating:
                 if not self._ready.is_set():
-                    apply_schema(self.settings, "notifications")
+                    apply_schema(self.settings.postgres, "notifications")
                     self._ready.set()
 
     def get(self, supplier_id: str) -> Subscription | None:

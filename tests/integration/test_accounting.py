@@ -62,8 +62,7 @@ ZERO = Decimal("0.00")
 
 
 def accounting_settings(settings: Settings) -> Settings:
-    return replace(
-        settings,
+    return settings.replaced(
         accounting_metrics_port=free_port(),
         relay_metrics_port=free_port(),
     )
@@ -409,7 +408,7 @@ def journal(settings: Settings, *batches: list[LifecycleEvent]) -> set[tuple[Any
 
 
 def test_redelivered_events_post_nothing_twice(settings: Settings) -> None:
-    apply_schema(settings, "accounting")
+    apply_schema(settings.postgres, "accounting")
     events = rerouted_paid_and_credit_note()
     once = journal(settings, events)
     assert len({(r[0], r[1]) for r in once}) == 5  # posted, reversed, posted, paid; the note

@@ -19,7 +19,7 @@ from tests.conftest import invoice_data
 def relay_everything(app: InvoicingApp, settings: Settings) -> None:
     relay = Relay(app, settings)
     relay.prepare()
-    with connect(settings) as conn:
+    with connect(settings.postgres) as conn:
         while relay.publish_next(conn):
             pass
     relay.producer.close()

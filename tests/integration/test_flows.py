@@ -214,7 +214,7 @@ def test_limits_are_configured_by_the_operator_of_the_platform(
     make_settings: Callable[[], Settings], tmp_path: Path
 ) -> None:
     """FACTURIER_MAX_ARCHIVE_ENTRIES / _MAX_FILE_MB / _MAX_UPLOAD_MB replace the defaults."""
-    settings = replace(make_settings(), max_archive_entries=2, max_file_mb=1, max_upload_mb=2)
+    settings = make_settings().replaced(max_archive_entries=2, max_file_mb=1, max_upload_mb=2)
     # Over 1 MB of incompressible text, so that the size limit (not the bomb check) refuses it.
     padding = b"<!--" + os.urandom(600_000).hex().encode() + b"-->\n</rsm:"
     big = to_cii(invoice_data("BIG-1")).replace(b"</rsm:", padding, 1)
@@ -304,7 +304,7 @@ def test_cli_submits_waits_and_prints_the_report_as_json(api: Api, tmp_path: Pat
 def test_a_flow_processor_killed_mid_flow_loses_nothing_and_doubles_nothing(
     make_settings: Callable[[], Settings], tmp_path: Path
 ) -> None:
-    settings = replace(make_settings(), intake_workers=2)
+    settings = make_settings().replaced(intake_workers=2)
     count = 400
     content = zipped(
         {f"K-{i:04d}.xml": to_cii(invoice_data(f"KILL-{i:04d}")) for i in range(count)}

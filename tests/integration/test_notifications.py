@@ -21,7 +21,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -185,8 +185,7 @@ def services(tmp_path: Path) -> Iterator[Callable[..., Service]]:
 
 
 def notifier_settings(settings: Settings, inbox: Inbox) -> Settings:
-    return replace(
-        settings,
+    return settings.replaced(
         notifications_group=f"notifications-test-{uuid.uuid4().hex[:10]}",
         notifications_metrics_port=free_port(),
         smtp_host="127.0.0.1",
@@ -238,8 +237,8 @@ def settled(settings: Settings, events: int) -> Callable[[], bool]:
 
 
 def subscribe(settings: Settings, supplier: str, email: str, language: str = "fr") -> None:
-    apply_schema(settings, "notifications")
-    with connect(settings) as conn:
+    apply_schema(settings.postgres, "notifications")
+    with connect(settings.postgres) as conn:
         save_subscription(conn, Subscription.checked(supplier, email, None, language), "test")
 
 
@@ -284,8 +283,8 @@ def mailed_in_each_language(
     services: Callable[..., Service],
     tmp_path: Path,
 ) -> None:
-    settings = replace(
-        notifier_settings(make_settings(), inbox), smtp_user=LOGIN[0], smtp_password=LOGIN[1]
+    settings = notifier_settings(make_settings(), inbox).replaced(
+        smtp_user=LOGIN[0], smtp_password=LOGIN[1]
     )
     with running_api(settings, tmp_path / "api.log", "--api", "--relay") as api:
         path = f"/suppliers/{SUPPLIER}/notifications"
@@ -565,7 +564,7 @@ def test_the_outbox_keeps_done_rows_for_the_retention_then_purges_them(
     """Done rows (sent, unknown, undeliverable) older than the retention go; recent ones,
     pending and claimed ones stay whatever their age. The retention never falls below a day
     past the projection's max age, and the CLI purges with the same rule."""
-    apply_schema(settings, "notifications")
+    apply_schema(settings.postgres, "notifications")
     rows = {  # number: (state, days since created, days since done)
         "old-sent": ("sent", 500, 500),
         "old-unknown": ("unknown", 500, 450),
@@ -574,7 +573,7 @@ def test_the_outbox_keeps_done_rows_for_the_retention_then_purges_them(
         "old-pending": ("pending", 500, None),
         "old-sending": ("sending", 500, None),
     }
-    with connect(settings, autocommit=True) as conn:
+    with connect(settings.postgres, autocommit=True) as conn:
         for name, (state, created, done) in rows.items():
             ids = (uuid.uuid4(), "compta@x.example", uuid.uuid4(), SUPPLIER, name, "1" * 14)
             conn.execute(
@@ -612,6 +611,6 @@ def test_the_outbox_keeps_done_rows_for_the_retention_then_purges_them(
         check=True,
     )
     assert "outbox: 2 rows done more than 3 days ago purged" in purged.stdout
-    with connect(settings) as conn:
+    with connect(settings.postgres) as conn:
         remaining = {r[0] for r in conn.execute("SELECT number FROM notification_outbox")}
     assert remaining == {"old-pending", "old-sending"}

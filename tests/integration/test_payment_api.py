@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -42,7 +41,7 @@ pytestmark = pytest.mark.stack
 def api(
     make_settings: Callable[[], Settings], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Api]:
-    settings = replace(make_settings(), late_interest_reference_rate="4.00")
+    settings = make_settings().replaced(late_interest_reference_rate="4.00")
     log = Path(tmp_path_factory.mktemp("payment-api")) / "serve.log"
     with running_api(settings, log) as client:
         yield client
@@ -247,8 +246,7 @@ def test_payment_delays_as_its_own_process(
 ) -> None:
     """`serve --payment-delays` alone: its offsets stored with its rows, its own metrics port;
     restarted, it re-reads nothing twice."""
-    settings = replace(
-        make_settings(),
+    settings = make_settings().replaced(
         payment_delays_metrics_port=free_port(),
         relay_metrics_port=free_port(),
         late_interest_reference_rate="4.00",

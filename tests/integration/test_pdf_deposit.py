@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +33,8 @@ def api(
     folder = Path(tmp_path_factory.mktemp("deposit"))
     roots = folder / "roots.pem"
     roots.write_bytes(pki.root_pem)
-    settings = replace(
-        make_settings(), signature_trust_roots=str(roots), signature_untrusted="flag"
+    settings = make_settings().replaced(
+        signature_trust_roots=str(roots), signature_untrusted="flag"
     )
     with running_api(settings, folder / "serve.log") as client:
         yield client

@@ -210,7 +210,7 @@ def test_health_turns_unhealthy_when_a_stage_fails_or_stops_and_says_which(
     start_service: Callable[..., Service],
     tmp_path: Path,
 ) -> None:
-    settings = replace(make_settings(), health_stuck_s=3)
+    settings = make_settings().replaced(health_stuck_s=3)
     with running_api(settings, tmp_path / "api.log", "--api", "--relay") as api:
         projection = start_service(settings, "--projection")
 

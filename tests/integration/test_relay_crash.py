@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from uuid import UUID
 
 import pytest
@@ -44,7 +43,7 @@ def test_relay_killed_mid_stream_resumes_without_gaps(
     make_settings: Callable[[], Settings], start_service: Callable[..., Service]
 ) -> None:
     started = time.monotonic()
-    settings = replace(make_settings(), relay_batch=RELAY_BATCH)
+    settings = make_settings().replaced(relay_batch=RELAY_BATCH)
     app = InvoicingApp(settings)
     try:
         expected = build_invoices(app, INVOICES)

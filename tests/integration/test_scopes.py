@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +95,7 @@ def world(
     make_settings: Callable[[], Settings], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Api, Others]]:
     # The walk presents a refused token on every route: no lockout of the test's address.
-    settings = replace(make_settings(), auth_max_failures=1_000_000)
+    settings = make_settings().replaced(auth_max_failures=1_000_000)
     with running_api(settings, Path(tmp_path_factory.mktemp("scopes")) / "serve.log") as api:
         with psycopg.connect(settings.postgres.dsn, autocommit=True) as conn:
             api.tokens["operator"] = create_token(conn, ApiRole.OPERATOR, SUPPLIER, "op")

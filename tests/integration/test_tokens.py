@@ -15,7 +15,6 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -46,8 +45,8 @@ LOCKOUT_S = 40
 def served(
     make_settings: Callable[[], Settings], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Api, Path]]:
-    settings = replace(
-        make_settings(), auth_max_failures=MAX_FAILURES, auth_window_s=120, auth_lockout_s=LOCKOUT_S
+    settings = make_settings().replaced(
+        auth_max_failures=MAX_FAILURES, auth_window_s=120, auth_lockout_s=LOCKOUT_S
     )
     log = Path(tmp_path_factory.mktemp("tokens")) / "serve.log"
     with running_api(settings, log, "--api") as client:
@@ -321,7 +320,7 @@ def test_failed_authentications_lock_the_address_out_with_429(
     assert row == (MAX_FAILURES, True, 1)
 
     # The state is in PostgreSQL: another replica of the API refuses the address as well.
-    replica_settings = replace(api.settings, api_port=free_port())
+    replica_settings = api.settings.replaced(api_port=free_port())
     replica = Service(replica_settings, "--api", log=tmp_path / "replica.log")
     try:
         other = Api(replica_settings, {})

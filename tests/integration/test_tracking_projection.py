@@ -77,12 +77,12 @@ EXPECTED = {
 
 
 def test_one_batch(settings: Settings) -> None:
-    apply_schema(settings, "tracking")
+    apply_schema(settings.postgres, "tracking")
     assert apply(settings, twice_rerouted_then_paid()) == EXPECTED
 
 
 def test_event_by_event(settings: Settings) -> None:
-    apply_schema(settings, "tracking")
+    apply_schema(settings.postgres, "tracking")
     assert apply(settings, *[[e] for e in twice_rerouted_then_paid()]) == EXPECTED
 
 
@@ -90,7 +90,7 @@ def test_redelivered_old_events_after_newer_ones(settings: Settings) -> None:
     """The relay re-sends from its saved position: the topic then holds v1..v13, v4..v13.
     A batch may mix the tail of the first copy with the head of the second; the first
     re-route (to OTHER_BUYER) must never come back."""
-    apply_schema(settings, "tracking")
+    apply_schema(settings.postgres, "tracking")
     events = twice_rerouted_then_paid()
     assert apply(settings, events[:10], events[10:] + events[3:6], events[6:]) == EXPECTED
 
@@ -98,7 +98,7 @@ def test_redelivered_old_events_after_newer_ones(settings: Settings) -> None:
 def test_large_mixed_batch(settings: Settings) -> None:
     """Hundreds of new invoices and their next events in one transaction, applied partition
     by partition on one cursor."""
-    apply_schema(settings, "tracking")
+    apply_schema(settings.postgres, "tracking")
     batch: list[LifecycleEvent] = []
     for i in range(300):
         invoice = Invoice(data=invoice_data(f"BIG-{i}"), mode=SubmissionMode.EDI, actor="s")
