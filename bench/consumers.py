@@ -101,7 +101,7 @@ def fill_topic(settings: Settings, invoices: int, batch: int) -> dict[str, Any]:
         t0 = time.monotonic()
         events = write_batched(app, invoices, batch, Progress())
         t_written = time.monotonic()
-        relay = Relay(app, settings)
+        relay = Relay(app, settings.postgres, settings.kafka, settings.relay)
         relay.prepare()
         with connect(settings.postgres) as conn:
             while relay.publish_next(conn):
@@ -129,7 +129,7 @@ def catch_up(
     group = f"bench-{run_tag}-{label}"
     with psycopg.connect(source.postgres.dsn, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{settings.postgres.db}"')
-    runner = ProjectionRunner(CONSUMERS[name](group, settings), settings)
+    runner = ProjectionRunner(CONSUMERS[name](group, settings), settings.postgres, settings.kafka)
     try:
         runner.prepare()
         assert runner.consumer is not None

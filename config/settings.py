@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
@@ -421,3 +422,9 @@ def settings_table_markdown() -> str:
         default = "`<checkout>/.data`" if s.env == "FACTURIER_DATA_DIR" else f"`{s.default}`"
         rows.append(f"| `{s.env}` | {default} | {s.help} |")
     return "\n".join(rows) + "\n"
+
+
+@functools.cache
+def current() -> Settings:
+    """This process's configuration, read from the environment once."""
+    return Settings.from_env()

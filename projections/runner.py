@@ -23,7 +23,7 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, T
 from facturier.adapters import metrics
 from facturier.adapters.kafka import consumer, ensure_topic
 from facturier.adapters.postgres import apply_schema, connect
-from facturier.config.settings import Settings
+from facturier.config.settings import KafkaSettings, PostgresSettings
 from facturier.events.lifecycle import from_value
 
 log = logging.getLogger("facturier.projection")
@@ -133,13 +133,16 @@ class ProjectionRunner:
     so batches are applied in order, and a crash loses only uncommitted ones, which the
     stored offsets make the next run read again."""
 
-    def __init__(self, projection: Projection, settings: Settings) -> None:
+    def __init__(
+        self, projection: Projection, postgres: PostgresSettings, kafka: KafkaSettings
+    ) -> None:
         self.projection = projection
-        self.settings = settings
+        self.postgres = postgres
+        self.kafka = kafka
         self.group_id = projection.group_id
-        self.topic: str = getattr(projection, "topic", settings.kafka.topic)
+        self.topic: str = getattr(projection, "topic", kafka.topic)
         self.decode: Callable[[bytes], Any] = getattr(projection, "decode", from_value)
-        self.conn = connect(settings.postgres)
+        self.conn = connect(postgres)
         self.consumer: KafkaConsumer | None = None
         self.consumed = metrics.EVENTS_CONSUMED.labels(self.group_id)
         self.dead = metrics.DEAD_LETTERS.labels(self.group_id)
@@ -147,9 +150,9 @@ class ProjectionRunner:
         self._in_flight: tuple[Future[None], _Batch] | None = None
 
     def prepare(self) -> None:
-        apply_schema(self.settings.postgres, "consumer_offsets", *self.projection.schemas)
-        ensure_topic(self.settings.kafka, self.topic)
-        self.consumer = consumer(self.settings.kafka, self.group_id)
+        apply_schema(self.postgres, "consumer_offsets", *self.projection.schemas)
+        ensure_topic(self.kafka, self.topic)
+        self.consumer = consumer(self.kafka, self.group_id)
         self.consumer.subscribe([self.topic], listener=_SeekToStoredOffsets(self))
         # Learn the topic's partitions before the first join. Otherwise the first assignment
         # is empty ("No partition metadata") and the next metadata update triggers a second
@@ -160,7 +163,7 @@ class ProjectionRunner:
 
     def stored_offsets(self) -> dict[int, int]:
         # Its own connection: rebalance callbacks may run outside the polling thread.
-        with connect(self.settings.postgres) as conn:
+        with connect(self.postgres) as conn:
             rows: list[tuple[int, int]] = conn.execute(
                 "SELECT partition, next_offset FROM consumer_offsets "
                 "WHERE group_id = %s AND topic = %s",

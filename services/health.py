@@ -28,7 +28,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from facturier.adapters import metrics
 from facturier.adapters.postgres import apply_schema, connect
-from facturier.config.settings import Settings
+from facturier.config.settings import KafkaSettings, PostgresSettings
 
 log = logging.getLogger("facturier.health")
 
@@ -59,13 +59,14 @@ class _Watched:
 class Monitor:
     """The heartbeat thread of one process (see the module's docstring)."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(self, postgres: PostgresSettings, kafka: KafkaSettings) -> None:
+        self.postgres = postgres
+        self.kafka = kafka
         self.instance = f"{socket.gethostname()}:{os.getpid()}"
         self.started_at = datetime.now(UTC)
         self._watched: dict[str, _Watched] = {}
         self._lock = threading.Lock()
-        self._kafka: KafkaConsumer | None = None
+        self._offsets: KafkaConsumer | None = None
 
     # what the supervisor tells
 
@@ -85,7 +86,7 @@ class Monitor:
     # the thread
 
     def run(self, stop: threading.Event) -> None:
-        apply_schema(self.settings.postgres, "health")
+        apply_schema(self.postgres, "health")
         try:
             while not stop.is_set():
                 try:
@@ -95,8 +96,8 @@ class Monitor:
                 stop.wait(BEAT_S)
             self.beat(stopping=True)
         finally:
-            if self._kafka is not None:
-                self._kafka.close()
+            if self._offsets is not None:
+                self._offsets.close()
 
     def beat(self, stopping: bool = False) -> None:
         now = time.time()
@@ -119,7 +120,7 @@ class Monitor:
                     _at(watched.progress_at),
                 )
             )
-        with connect(self.settings.postgres) as conn:
+        with connect(self.postgres) as conn:
             conn.cursor().executemany(
                 "INSERT INTO service_status (service, instance, started_at, beat_at, state,"
                 " restarts, last_error, failed_at, position, lag, progress_at)"
@@ -157,11 +158,11 @@ class Monitor:
         relay's saved position)."""
 
         def probe() -> Position:
-            with connect(self.settings.postgres) as conn:
+            with connect(self.postgres) as conn:
                 row = conn.execute(
                     "SELECT (SELECT coalesce(max(notification_id), 0) FROM invoicing_events),"
                     " (SELECT position FROM relay_position WHERE name = %s)",
-                    (self.settings.kafka.topic,),
+                    (self.kafka.topic,),
                 ).fetchone()
             newest, position = (int(row[0]), int(row[1] or 0)) if row else (0, 0)
             lag = max(0, newest - position)
@@ -175,7 +176,7 @@ class Monitor:
 
         def probe() -> Position:
             ends = self._end_offsets(topic)
-            with connect(self.settings.postgres) as conn:
+            with connect(self.postgres) as conn:
                 stored = dict(
                     conn.execute(
                         "SELECT partition, next_offset FROM consumer_offsets"
@@ -193,15 +194,15 @@ class Monitor:
         return probe
 
     def _end_offsets(self, topic: str) -> dict[int, int]:
-        if self._kafka is None:
-            self._kafka = KafkaConsumer(
-                bootstrap_servers=self.settings.kafka.bootstrap,
+        if self._offsets is None:
+            self._offsets = KafkaConsumer(
+                bootstrap_servers=self.kafka.bootstrap,
                 client_id="facturier-health",
                 enable_auto_commit=False,
                 request_timeout_ms=5000,
             )
-        partitions = self._kafka.partitions_for_topic(topic) or set()
-        ends = self._kafka.end_offsets([TopicPartition(topic, p) for p in partitions])
+        partitions = self._offsets.partitions_for_topic(topic) or set()
+        ends = self._offsets.end_offsets([TopicPartition(topic, p) for p in partitions])
         return {tp.partition: int(offset) for tp, offset in ends.items()}
 
 

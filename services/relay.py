@@ -32,7 +32,7 @@ from kafka.producer.future import FutureRecordMetadata
 from facturier.adapters import metrics
 from facturier.adapters.kafka import ensure_topic, producer
 from facturier.adapters.postgres import apply_schema, connect
-from facturier.config.settings import Settings
+from facturier.config.settings import KafkaSettings, PostgresSettings, RelaySettings
 from facturier.domain.flow import Flow
 from facturier.events.chain import GENESIS, link
 from facturier.events.flows import to_message as flow_message
@@ -52,20 +52,29 @@ _RECORD_ERRORS = (
 
 
 class Relay:
-    def __init__(self, app: InvoicingApp, settings: Settings, name: str | None = None) -> None:
+    def __init__(
+        self,
+        app: InvoicingApp,
+        postgres: PostgresSettings,
+        kafka: KafkaSettings,
+        relay: RelaySettings,
+        name: str | None = None,
+    ) -> None:
         self.app = app
-        self.settings = settings
-        self.name = name or settings.kafka.topic
-        self.batch = settings.relay.batch
+        self.postgres = postgres
+        self.kafka = kafka
+        self.name = name or kafka.topic
+        self.batch = relay.batch
+        self.idle_s = relay.idle_ms / 1000
         self._producer: KafkaProducer | None = None
         # Every insert into the event store NOTIFYs this channel (eventsourcing recorder).
         self.channel = f"{app.name.lower()}_events"
 
     def prepare(self) -> None:
-        apply_schema(self.settings.postgres, "relay")
-        ensure_topic(self.settings.kafka)
-        ensure_topic(self.settings.kafka, self.settings.kafka.flow_topic)
-        with connect(self.settings.postgres) as conn:
+        apply_schema(self.postgres, "relay")
+        ensure_topic(self.kafka)
+        ensure_topic(self.kafka, self.kafka.flow_topic)
+        with connect(self.postgres) as conn:
             conn.execute(
                 "INSERT INTO relay_position (name, position) VALUES (%s, 0) "
                 "ON CONFLICT (name) DO NOTHING",
@@ -75,7 +84,7 @@ class Relay:
     @property
     def producer(self) -> KafkaProducer:
         if self._producer is None:
-            self._producer = producer(self.settings.kafka)
+            self._producer = producer(self.kafka)
         return self._producer
 
     def position(self, conn: psycopg.Connection[Any]) -> int:
@@ -177,8 +186,8 @@ class Relay:
     def _message(self, domain_event: Any, chain_hash: bytes) -> tuple[str, Message]:
         """The topic and message of an event: flows have their own topic and schema."""
         if isinstance(domain_event, Flow.Event):
-            return self.settings.kafka.flow_topic, flow_message(domain_event, chain_hash)
-        return self.settings.kafka.topic, to_message(domain_event, chain_hash=chain_hash)
+            return self.kafka.flow_topic, flow_message(domain_event, chain_hash)
+        return self.kafka.topic, to_message(domain_event, chain_hash=chain_hash)
 
     @staticmethod
     def _chain_heads(
@@ -202,8 +211,8 @@ class Relay:
         self.prepare()
         lock_key = zlib.crc32(f"facturier-relay:{self.name}".encode())
         with (
-            connect(self.settings.postgres, autocommit=True) as listen,
-            connect(self.settings.postgres) as conn,
+            connect(self.postgres, autocommit=True) as listen,
+            connect(self.postgres) as conn,
         ):
             while not stop.is_set():
                 row = listen.execute("SELECT pg_try_advisory_lock(%s)", (lock_key,)).fetchone()
@@ -212,16 +221,14 @@ class Relay:
                 log.info("another relay holds the lock; standing by")
                 stop.wait(2.0)
             listen.execute(f'LISTEN "{self.channel}"')
-            log.info("relay %s publishing to %s", self.name, self.settings.kafka.topic)
+            log.info("relay %s publishing to %s", self.name, self.kafka.topic)
             # Its lag is measured from outside, by the process's monitor (services/health.py).
             while not stop.is_set():
                 sent = self.publish_next(conn)
                 if sent < self.batch:
                     # Sleep until the event store announces new events (or a short timeout,
                     # so a missed notification only costs that much).
-                    for _ in listen.notifies(
-                        timeout=self.settings.relay.idle_ms / 1000, stop_after=1
-                    ):
+                    for _ in listen.notifies(timeout=self.idle_s, stop_after=1):
                         pass
         if self._producer is not None:
             self._producer.close()

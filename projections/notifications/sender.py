@@ -34,7 +34,7 @@ import psycopg
 
 from facturier.adapters import metrics
 from facturier.adapters.postgres import apply_schema, connect
-from facturier.config.settings import Settings
+from facturier.config.settings import NotificationSettings, PostgresSettings, SmtpSettings
 from facturier.domain.lifecycle import STATUS_INFO
 from facturier.projections.notifications.projection import (
     STATUS_OF_WORD,
@@ -177,18 +177,18 @@ class SmtpConfig:
     ca_file: str = ""  # empty: the system's CAs
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SmtpConfig:
-        if settings.smtp.tls not in TLS_MODES:
+    def of(cls, smtp: SmtpSettings) -> SmtpConfig:
+        if smtp.tls not in TLS_MODES:
             raise ValueError(f"FACTURIER_SMTP_TLS is one of {', '.join(TLS_MODES)}")
         return cls(
-            settings.smtp.host,
-            settings.smtp.port,
-            settings.smtp.tls,
-            settings.smtp.user,
-            settings.smtp.password,
-            settings.smtp.sender,
-            float(settings.smtp.timeout_s),
-            settings.smtp.ca_file,
+            smtp.host,
+            smtp.port,
+            smtp.tls,
+            smtp.user,
+            smtp.password,
+            smtp.sender,
+            float(smtp.timeout_s),
+            smtp.ca_file,
         )
 
     def connect(self) -> smtplib.SMTP:
@@ -253,18 +253,21 @@ _SELECT = ", ".join(f"{c}::text" if c in ("event_id", "invoice_id") else c for c
 
 
 class EmailSender:
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.smtp_config = SmtpConfig.from_settings(settings)
-        self.retry_s = float(settings.smtp.retry_s)
+    def __init__(
+        self, smtp: SmtpSettings, notifications: NotificationSettings, postgres: PostgresSettings
+    ) -> None:
+        self.postgres = postgres
+        self.notifications = notifications
+        self.smtp_config = SmtpConfig.of(smtp)
+        self.retry_s = float(smtp.retry_s)
         self.smtp: smtplib.SMTP | None = None
         self.smtp_used = 0.0
         self.conn: psycopg.Connection[Any] | None = None
 
     def run(self, stop: threading.Event) -> None:
-        apply_schema(self.settings.postgres, "notifications")
+        apply_schema(self.postgres, "notifications")
         # The lock lives as long as this connection: a dead process releases it.
-        with connect(self.settings.postgres, autocommit=True) as lock:
+        with connect(self.postgres, autocommit=True) as lock:
             while not stop.is_set():
                 row = lock.execute("SELECT pg_try_advisory_lock(%s)", (SENDER_LOCK,)).fetchone()
                 if row and row[0]:
@@ -273,7 +276,7 @@ class EmailSender:
             if stop.is_set():
                 return
             log.info("e-mail sender active (%s:%s)", self.smtp_config.host, self.smtp_config.port)
-            self.conn = connect(self.settings.postgres, autocommit=True)
+            self.conn = connect(self.postgres, autocommit=True)
             try:
                 self.recover()
                 pending_due = purge_due = 0.0
@@ -310,8 +313,8 @@ class EmailSender:
         """Old done rows out of the outbox (FACTURIER_NOTIFICATIONS_RETENTION_DAYS)."""
         assert self.conn is not None
         keep = retention(
-            self.settings.notifications.retention_days,
-            self.settings.notifications.max_age_hours,
+            self.notifications.retention_days,
+            self.notifications.max_age_hours,
         )
         purged = purge_outbox(self.conn, keep)
         if purged:
@@ -352,7 +355,7 @@ class EmailSender:
         )
         if claimed.rowcount != 1:
             return 0.0
-        data = render(n, self.smtp_config.sender, self.settings.notifications.portal_url).as_bytes()
+        data = render(n, self.smtp_config.sender, self.notifications.portal_url).as_bytes()
         try:
             deliver(smtp, self.smtp_config.sender, n.recipient, data)
         except DeliveryUnknown as error:
@@ -427,7 +430,3 @@ class EmailSender:
             except (OSError, smtplib.SMTPException):
                 self.smtp.close()
             self.smtp = None
-
-
-def run_email_sender(settings: Settings, stop: threading.Event) -> None:
-    EmailSender(settings).run(stop)

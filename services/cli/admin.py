@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from facturier.config.settings import Settings
+from facturier.config.settings import current
 from facturier.services.cli import args as cli_args
 from facturier.services.cli.args import Commands
 from facturier.services.cli.errors import CliError
@@ -61,7 +61,7 @@ def _create_token(args: argparse.Namespace) -> int:
         )
     scope = "*" if args.scope is None else args.scope
     normal_scope(role, scope)  # refused before any connection
-    settings = Settings.from_env()
+    settings = current()
     days = settings.api.token_days if args.days is None else args.days
     apply_schema(settings.postgres, "auth")
     with connect(settings.postgres) as conn:
@@ -77,7 +77,7 @@ def _list_tokens(args: argparse.Namespace) -> int:
     from facturier.services.cli.errors import one_line
     from facturier.services.http.auth import list_tokens
 
-    settings = Settings.from_env()
+    settings = current()
     apply_schema(settings.postgres, "auth")
     with connect(settings.postgres) as conn:
         rows = list_tokens(conn)
@@ -117,7 +117,7 @@ def _revoke_token(args: argparse.Namespace) -> int:
     from facturier.adapters.postgres import apply_schema, connect
     from facturier.services.http.auth import revoke_token
 
-    settings = Settings.from_env()
+    settings = current()
     apply_schema(settings.postgres, "auth")
     with connect(settings.postgres) as conn:
         token_id, at, now = revoke_token(conn, args.token)

@@ -13,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from facturier.config.settings import Settings, env, settings_table_markdown
+from facturier.config.settings import current, env, settings_table_markdown
 from facturier.domain.lifecycle import transition_table_markdown
 from facturier.services.cli import admin
 from facturier.services.cli import args as cli_args
@@ -49,7 +49,7 @@ def _status(args: argparse.Namespace) -> int:
 
     script = CHECKOUT / "deploy" / "local" / "stack.sh"
     stack = subprocess.call(["bash", str(script), "status"]) if script.exists() else 0
-    settings = Settings.from_env()
+    settings = current()
     with connect(settings.postgres) as conn:
         found = report(conn, settings.api.health_stuck_s)
     if args.json:
@@ -86,33 +86,25 @@ def _stop_background_serve() -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     from facturier.adapters.postgres import connect
+    from facturier.services import bootstrap
     from facturier.services.runtime import serve
 
-    settings = Settings.from_env()
+    settings = current()
     # Said once, on one line, rather than by every service's thread and uvicorn's startup.
     connect(settings.postgres).close()
-    chosen = (
-        args.api,
-        args.relay,
-        args.projection,
-        args.accounting,
-        args.payment_delays,
-        args.flows,
-    )
     # Notifications need an SMTP server: never part of the default set.
-    api, relay, projection, accounting, delays, flows = (
-        chosen if any(chosen) or args.notifications else (True,) * len(chosen)
-    )
-    serve(
-        settings,
-        api=api,
-        relay=relay,
-        projection=projection,
-        accounting=accounting,
-        payment_delays=delays,
-        flows=flows,
-        notifications=args.notifications,
-    )
+    flags = {
+        "relay": args.relay,
+        "tracking": args.projection,
+        "accounting": args.accounting,
+        "payment_delays": args.payment_delays,
+        "flow_intake": args.flows,
+    }
+    everything = not (args.api or any(flags.values()) or args.notifications)
+    services = [make(settings) for make in bootstrap.DEFAULT if everything or flags[make.__name__]]
+    if args.notifications:
+        services += [make(settings) for make in bootstrap.NOTIFICATIONS]
+    serve(settings, services, api=everything or args.api)
     return 0
 
 
@@ -120,7 +112,7 @@ def _accounting_fec(args: argparse.Namespace) -> int:
     from facturier.adapters.postgres import apply_schema, connect
     from facturier.projections.accounting.fec import fec_filename, fetch_fec_lines, format_fec
 
-    settings = Settings.from_env()
+    settings = current()
     apply_schema(settings.postgres, "accounting")
     with connect(settings.postgres) as conn:
         lines = fetch_fec_lines(conn, args.structure, args.year)
@@ -144,13 +136,13 @@ def _accounting_fec(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from facturier.services.cli.demo import run_demo
 
-    return run_demo(Settings.from_env(), start_services=not args.no_start)
+    return run_demo(current(), start_services=not args.no_start)
 
 
 def _flow_client(args: argparse.Namespace) -> FlowClient:
     from facturier.services.cli.flows import FlowClient
 
-    settings = Settings.from_env()
+    settings = current()
     base = args.api or f"http://{settings.api.host}:{settings.api.port}"
     token = args.token or env("FACTURIER_API_TOKEN")
     if not token:
@@ -175,7 +167,7 @@ def _audit(args: argparse.Namespace) -> int:
     from facturier.services.application.audit import verify
     from facturier.services.application.invoicing import InvoicingApp
 
-    settings = Settings.from_env()
+    settings = current()
     apply_schema(
         settings.postgres, "relay"
     )  # the heads the relay keeps: none yet on a new database
@@ -197,7 +189,7 @@ def _audit(args: argparse.Namespace) -> int:
 def _load_directory(args: argparse.Namespace) -> int:
     from facturier.services.application.directory import DirectoryApp
 
-    app = DirectoryApp(Settings.from_env())
+    app = DirectoryApp(current())
     try:
         if args.file.suffix.lower() == ".json":
             report = app.load_json(args.file)
@@ -216,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     """Every command runs through `cli_errors.run`: whatever fails, one line on standard
     error and a non-zero exit code."""
     logging.basicConfig(
-        level=os.environ.get("FACTURIER_LOG_LEVEL", "INFO"),
+        level=env("FACTURIER_LOG_LEVEL"),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
     for noisy in ("kafka", "httpx"):

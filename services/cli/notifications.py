@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from facturier.adapters.postgres import apply_schema, connect
-from facturier.config.settings import Settings
+from facturier.config.settings import current
 from facturier.projections.notifications.projection import (
     DEFAULT_STATUSES,
     LANGUAGES,
@@ -30,7 +30,7 @@ def _set(args: argparse.Namespace) -> int:
     except InvalidSubscription as invalid:
         print(f"{invalid.field}: {invalid.message}", file=sys.stderr)
         return 2
-    settings = Settings.from_env()
+    settings = current()
     apply_schema(settings.postgres, "notifications")
     with connect(settings.postgres) as conn:
         save_subscription(conn, subscription, "cli")
@@ -39,7 +39,7 @@ def _set(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
+    settings = current()
     apply_schema(settings.postgres, "notifications")
     with connect(settings.postgres) as conn:
         found = fetch_subscription(conn, args.supplier_id)
@@ -51,7 +51,7 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _remove(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
+    settings = current()
     apply_schema(settings.postgres, "notifications")
     with connect(settings.postgres) as conn:
         deleted = delete_subscription(conn, args.supplier_id)
@@ -60,7 +60,7 @@ def _remove(args: argparse.Namespace) -> int:
 
 
 def _outbox(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
+    settings = current()
     apply_schema(settings.postgres, "notifications")
     with connect(settings.postgres) as conn:
         counts: list[tuple[Any, ...]] = conn.execute(
@@ -81,7 +81,7 @@ def _outbox(args: argparse.Namespace) -> int:
 
 
 def _purge(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
+    settings = current()
     days = settings.notifications.retention_days if args.days is None else args.days
     keep = retention(days, settings.notifications.max_age_hours)
     apply_schema(settings.postgres, "notifications")

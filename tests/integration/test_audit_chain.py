@@ -17,7 +17,7 @@ from tests.conftest import invoice_data
 
 
 def relay_everything(app: InvoicingApp, settings: Settings) -> None:
-    relay = Relay(app, settings)
+    relay = Relay(app, settings.postgres, settings.kafka, settings.relay)
     relay.prepare()
     with connect(settings.postgres) as conn:
         while relay.publish_next(conn):

@@ -33,7 +33,7 @@ from tests.integration.test_flows import final_report, upload
 
 pytestmark = pytest.mark.stack
 
-GROUPS = ("tracking_group", "accounting_group", "payment_delays_group")
+GROUPS = ("tracking", "accounting", "payment_delays")  # their sections in Settings
 
 
 def facturier_status(settings: Settings) -> subprocess.CompletedProcess[str]:
@@ -165,7 +165,7 @@ def test_a_poisoned_event_at_each_stage_is_set_aside_and_the_next_invoices_flow(
                 for (e,) in _rows(
                     settings,
                     "SELECT error FROM dead_letters WHERE group_id = %s ORDER BY id",
-                    getattr(settings, group),
+                    getattr(settings, group).group,
                 )
             ]
             assert len(errors) == 2, (group, errors)  # the NUL event, the garbage
@@ -181,7 +181,7 @@ def test_a_poisoned_event_at_each_stage_is_set_aside_and_the_next_invoices_flow(
         metrics = httpx.get(f"{api.base}/metrics").text
         assert "facturier_relay_dead_letters_total 1.0" in metrics
         for group in GROUPS:
-            name = getattr(settings, group)
+            name = getattr(settings, group).group
             assert f'facturier_dead_letters_total{{group="{name}"}} 2.0' in metrics, name
 
         def caught_up() -> dict[str, Any] | None:

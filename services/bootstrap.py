@@ -1,0 +1,159 @@
+"""The composition root: the one place that turns the configuration into running parts.
+
+A process reads its configuration once (`Settings.from_env`, in the CLI) and asks this module
+for what it runs: the API app, each background service, the health monitor. Each part is
+given only the sections it uses (`settings.postgres`, `settings.kafka`, `settings.smtp`, …);
+nothing below this module reads the environment or sees the whole configuration.
+
+A service is a function that builds its parts, runs until `stop` is set, and closes them:
+the runtime calls it again after a failure, so every restart starts from fresh connections.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+
+from facturier.adapters.documents import DocumentStore
+from facturier.config.settings import Settings
+from facturier.projections.accounting.projection import AccountingProjection, ChartOfAccounts
+from facturier.projections.notifications.projection import NotificationsProjection
+from facturier.projections.notifications.sender import EmailSender
+from facturier.projections.payment_delays.projection import PaymentDelaysProjection
+from facturier.projections.runner import Projection, ProjectionRunner
+from facturier.projections.tracking.projection import TrackingProjection
+from facturier.services.application.directory import DirectoryApp
+from facturier.services.application.flows import FlowIntake, FlowProcessor
+from facturier.services.application.invoicing import InvoicingApp
+from facturier.services.health import Monitor
+from facturier.services.http.app import create_app
+from facturier.services.relay import Relay
+
+Run = Callable[[threading.Event], None]
+
+
+@dataclass(frozen=True)
+class Service:
+    """A background service: its name (in /health and the logs), how it runs, the Prometheus
+    port it exposes when the process has no API, and the consumer group and topic whose lag
+    measures it (None: measured otherwise)."""
+
+    name: str
+    run: Run
+    metrics_port: int
+    lag_of: tuple[str, str] | None = None
+
+
+def api(settings: Settings) -> FastAPI:
+    return create_app(settings)
+
+
+def monitor(settings: Settings) -> Monitor:
+    return Monitor(settings.postgres, settings.kafka)
+
+
+def relay(settings: Settings) -> Service:
+    def run(stop: threading.Event) -> None:
+        app = InvoicingApp(settings)
+        try:
+            Relay(app, settings.postgres, settings.kafka, settings.relay).run(stop)
+        finally:
+            app.close()
+
+    return Service("relay", run, settings.relay.metrics_port)
+
+
+def _projection(
+    settings: Settings, name: str, port: int, group: str, make: Callable[[], Projection]
+) -> Service:
+    def run(stop: threading.Event) -> None:
+        ProjectionRunner(make(), settings.postgres, settings.kafka).run(stop)
+
+    return Service(name, run, port, (group, settings.kafka.topic))
+
+
+def tracking(settings: Settings) -> Service:
+    section = settings.tracking
+    return _projection(
+        settings,
+        "tracking-projection",
+        section.metrics_port,
+        section.group,
+        lambda: TrackingProjection(section.group),
+    )
+
+
+def accounting(settings: Settings) -> Service:
+    section = settings.accounting
+    return _projection(
+        settings,
+        "accounting-journal",
+        section.metrics_port,
+        section.group,
+        lambda: AccountingProjection(section.group, ChartOfAccounts.from_settings(settings)),
+    )
+
+
+def payment_delays(settings: Settings) -> Service:
+    section = settings.payment_delays
+    return _projection(
+        settings,
+        "payment-delays",
+        section.metrics_port,
+        section.group,
+        lambda: PaymentDelaysProjection(section.group, section.late_interest_reference_rate),
+    )
+
+
+def notifications(settings: Settings) -> Service:
+    section = settings.notifications
+    return _projection(
+        settings,
+        "notifications",
+        section.metrics_port,
+        section.group,
+        lambda: NotificationsProjection(section.group, section.max_age_hours),
+    )
+
+
+def email_sender(settings: Settings) -> Service:
+    def run(stop: threading.Event) -> None:
+        EmailSender(settings.smtp, settings.notifications, settings.postgres).run(stop)
+
+    # The outbox's own metrics count its work; it shares the notifications' port.
+    return Service("email-sender", run, settings.notifications.metrics_port)
+
+
+def flow_intake(settings: Settings) -> Service:
+    def run(stop: threading.Event) -> None:
+        directory = DirectoryApp(settings)
+        routing = directory if settings.intake.routing == "directory" else None
+        app = InvoicingApp(settings, directory=routing)
+        documents = DocumentStore(settings.postgres)
+        intake = FlowIntake(app, documents, settings)
+        try:
+            processor = FlowProcessor(intake, settings)
+            ProjectionRunner(processor, settings.postgres, settings.kafka).run(stop)
+        finally:
+            intake.close()
+            documents.close()
+            app.close()
+            directory.close()
+
+    lag = (settings.intake.flow_group, settings.kafka.flow_topic)
+    return Service("flow-intake", run, settings.intake.metrics_port, lag)
+
+
+# What `facturier serve` runs by default, in start order; the notifications (outbox
+# projection and SMTP sender) need an SMTP server and are asked for explicitly.
+DEFAULT: tuple[Callable[[Settings], Service], ...] = (
+    relay,
+    tracking,
+    accounting,
+    payment_delays,
+    flow_intake,
+)
+NOTIFICATIONS: tuple[Callable[[Settings], Service], ...] = (notifications, email_sender)
