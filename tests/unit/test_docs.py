@@ -22,7 +22,16 @@ def test_readme_configuration_table_is_the_code_table() -> None:
 def test_every_variable_the_code_reads_is_documented() -> None:
     documented = {s.env for s in SETTINGS}
     used: set[str] = set()
-    for folder in ("services", "projections", "events", "domain", "intake", "deploy"):
+    for folder in (
+        "config",
+        "adapters",
+        "services",
+        "projections",
+        "events",
+        "domain",
+        "intake",
+        "deploy",
+    ):
         for path in (ROOT / folder).rglob("*"):
             if path.suffix in (".py", ".sh"):
                 used |= set(re.findall(r"FACTURIER_[A-Z_]+[A-Z]", path.read_text()))
