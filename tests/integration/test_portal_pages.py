@@ -27,8 +27,8 @@ from facturier.projections.tracking import queries as views
 from facturier.services.application import directory
 from facturier.services.application.actions import available, body_of
 from facturier.services.http.auth import ApiRole, Principal, create_token
-from facturier.services.portal import i18n
-from facturier.services.portal import pages as portal
+from facturier.services.portal import entry_form, i18n, notifications
+from facturier.services.portal.action_forms import field_specs
 from tests.conftest import (
     BUYER,
     OTHER_BUYER,
@@ -118,8 +118,9 @@ def test_every_string_of_the_pages_is_in_both_languages() -> None:
     keys = set()
     for template in TEMPLATES.glob("portal_*.html"):
         keys |= set(re.findall(r"""\bt\(["']([a-z_]+\.[a-z_.\-]+)["']""", template.read_text()))
-    source = (TEMPLATES.parent / "web.py").read_text()
-    keys |= set(re.findall(r"""\bt\(\s*["']([a-z_]+\.[a-z_.\-]+)["']""", source))
+    for module in TEMPLATES.parent.glob("*.py"):  # the portal's routes and helpers
+        source = module.read_text()
+        keys |= set(re.findall(r"""\bt\(\s*["']([a-z_]+\.[a-z_.\-]+)["']""", source))
     keys |= {f"action.{a}" for a in Action} | {f"action_hint.{a}" for a in Action}
     keys |= {f"status.{s}" for s in Status} | {f"summary.{s}" for s in Summary}
     keys |= {f"reason.{r}" for r in ReasonCode}
@@ -130,18 +131,20 @@ def test_every_string_of_the_pages_is_in_both_languages() -> None:
         f"clock.{c}"
         for c in ("not-received", "not-applicable", "running", "suspended", "paid", "rejected")
     }
-    keys |= {f"form.{f}" for f in (*portal.HEADER_FIELDS, "lines")}
-    keys |= {f"form.line.{f}" for f in portal.LINE_FIELDS}
-    keys |= {f"form.vat.{v}" for v in portal.VATS} | {f"form.unit.{u}" for u in portal.UNITS}
-    keys |= {f"form.hint.{h}" for h in portal.PATTERN_HINTS} | {f"kind.{k}" for k in portal.KINDS}
+    keys |= {f"form.{f}" for f in (*entry_form.HEADER_FIELDS, "lines")}
+    keys |= {f"form.line.{f}" for f in entry_form.LINE_FIELDS}
+    keys |= {f"form.vat.{v}" for v in entry_form.VATS}
+    keys |= {f"form.unit.{u}" for u in entry_form.UNITS}
+    keys |= {f"form.hint.{h}" for h in entry_form.PATTERN_HINTS}
+    keys |= {f"kind.{k}" for k in entry_form.KINDS}
     keys |= {f"flow.outcome.{o}" for o in ("integrated", "rejected", "pending")}
-    keys |= {f"notify.done.{d}" for d in portal.NOTIFY_DONE}
+    keys |= {f"notify.done.{d}" for d in notifications.NOTIFY_DONE}
     keys |= {f"notify.invalid.{f}" for f in ("email", "statuses", "language")}
     # The timeline's words, role words, the brand per role, the placeholder of each select.
     keys |= {f"event.{e}" for e in STATUS_AFTER_EVENT}
     keys |= {f"role.{r}" for r in ApiRole} | {f"portal.name.{r}" for r in ApiRole}
     keys |= {f"actor.{a}" for a in ("you", "platform", "buyer", "operator", "admin", "auditor")}
-    selects = {f.name for a in Action for f in portal.field_specs(a, {}) if f.kind == "select"}
+    selects = {f.name for a in Action for f in field_specs(a, {}) if f.kind == "select"}
     keys |= {f"choose.{f}" for f in selects} | {f"error.choose.{f}" for f in selects}
     keys = {k for k in keys if not k.endswith(".")}  # a family's prefix, covered above
     missing = sorted(k for k in keys if k not in i18n.MESSAGES)
