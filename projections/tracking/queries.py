@@ -38,55 +38,29 @@ def timeline(conn: psycopg.Connection[Any], invoice_id: UUID) -> list[Row]:
         ).fetchall()
 
 
-def invoices(
-    conn: psycopg.Connection[Any],
+# The one order of every list of invoices (the JSON API's `GET /invoices`, the portal's lists
+# and the buyer's queue): newest first, and invoices submitted at the same instant by their
+# id, ascending. It is the order of the tracking indexes (schemas/sql/tracking.sql), so any
+# page, however deep, is read from an index and never sorted.
+LIST_ORDER = "submitted_at DESC, invoice_id"
+
+
+def list_query(
     *,
     suppliers: Sequence[str] | None = None,
     recipient_siret: str | None = None,
     status: str | None = None,
-    limit: int = 50,
-    before: tuple[Any, UUID] | None = None,
-) -> list[Row]:
-    """Newest first; keyset pagination (`before` = last row's (submitted_at, invoice_id)), so
-    a page costs the same at invoice 100,000 as at invoice 1. `suppliers` None: every
-    supplier's; empty: none."""
-    if suppliers is not None and not suppliers:
-        return []
-    where: list[str] = ["TRUE"]
-    params: list[Any] = []
-    if suppliers is not None:
-        where.append("supplier_id = ANY(%s)")
-        params.append(list(suppliers))
-    for column, value in (("recipient_siret", recipient_siret), ("status", status)):
-        if value is not None:
-            where.append(f"{column} = %s")
-            params.append(value)
-    if before is not None:
-        where.append("(submitted_at, invoice_id) < (%s, %s)")
-        params += [before[0], before[1]]
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(
-            f"SELECT {_INVOICE_COLUMNS} FROM tracking_invoice WHERE {' AND '.join(where)}"
-            " ORDER BY submitted_at DESC, invoice_id DESC LIMIT %s",
-            [*params, limit],
-        ).fetchall()
-
-
-def portal_query(
-    *,
-    suppliers: Sequence[str] | None = None,
-    recipient_siret: str | None = None,
     summary: str | None = None,
     number_prefix: str | None = None,
     issued_from: date | None = None,
     issued_to: date | None = None,
-    limit: int = 25,
+    limit: int = 50,
     after: tuple[datetime, UUID] | None = None,
 ) -> tuple[str, list[Any]]:
-    """The SQL of one page of the portal's list, and its parameters. `suppliers` None: every
-    supplier (auditors, admins). Newest first, ties by id; `after` = the last row's
-    (submitted_at, invoice_id). The order (submitted_at DESC, invoice_id ASC) is that of the
-    tracking indexes, so a page is read from an index at any depth, never sorted."""
+    """The SQL of one page of a list (in `LIST_ORDER`), and its parameters. `suppliers` None:
+    every supplier (auditors, admins); `after`: the position (submitted_at, invoice_id) of
+    the previous page's last row, keyset pagination (a page costs the same at invoice
+    100,000 as at invoice 1)."""
     where: list[str] = []
     params: list[Any] = []
     if suppliers is not None:
@@ -96,7 +70,11 @@ def portal_query(
         else:
             where.append("supplier_id = ANY(%s)")
             params.append(list(suppliers))
-    for column, value in (("recipient_siret", recipient_siret), ("summary", summary)):
+    for column, value in (
+        ("recipient_siret", recipient_siret),
+        ("status", status),
+        ("summary", summary),
+    ):
         if value is not None:
             where.append(f"{column} = %s")
             params.append(value)
@@ -117,13 +95,41 @@ def portal_query(
     sql = (
         f"SELECT {_INVOICE_COLUMNS} FROM tracking_invoice"
         f" WHERE {' AND '.join(where) or 'TRUE'}"
-        " ORDER BY submitted_at DESC, invoice_id LIMIT %s"
+        f" ORDER BY {LIST_ORDER} LIMIT %s"
     )
     return sql, [*params, limit]
 
 
-def portal_invoices(conn: psycopg.Connection[Any], **filters: Any) -> list[Row]:
-    """One page of the portal's list (`portal_query`'s filters)."""
-    sql, params = portal_query(**filters)
+def invoices(
+    conn: psycopg.Connection[Any],
+    *,
+    suppliers: Sequence[str] | None = None,
+    recipient_siret: str | None = None,
+    status: str | None = None,
+    summary: str | None = None,
+    number_prefix: str | None = None,
+    issued_from: date | None = None,
+    issued_to: date | None = None,
+    limit: int = 50,
+    after: tuple[datetime, UUID] | None = None,
+    before: tuple[datetime, UUID] | None = None,
+) -> list[Row]:
+    """One page of a list (`list_query`'s filters, order and position). `suppliers` empty:
+    none. `before` is the JSON API's name for `after` (its `before_submitted_at` and
+    `before_id`: the rows after that one in the list are older, or as old with a greater
+    id)."""
+    if suppliers is not None and not suppliers:
+        return []
+    sql, params = list_query(
+        suppliers=suppliers,
+        recipient_siret=recipient_siret,
+        status=status,
+        summary=summary,
+        number_prefix=number_prefix,
+        issued_from=issued_from,
+        issued_to=issued_to,
+        limit=limit,
+        after=after if after is not None else before,
+    )
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(sql, params).fetchall()

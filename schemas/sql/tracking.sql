@@ -49,9 +49,10 @@ CREATE TABLE IF NOT EXISTS tracking_timeline (
     PRIMARY KEY (invoice_id, version)
 );
 
--- The portal's list (views.portal_query): newest first, keyset pagination, one index per
--- filter it offers, in the order of the two indexes above (submitted_at DESC, invoice_id),
--- so that any page, however deep, is an index range read and never a sort.
+-- Every list (queries.list_query: the JSON API's, the portal's): newest first, ties by id,
+-- keyset pagination, one index per filter it offers, in the order of the two indexes above
+-- (submitted_at DESC, invoice_id), so that any page, however deep, is an index range read
+-- and never a sort.
 CREATE INDEX IF NOT EXISTS tracking_invoice_supplier_summary
     ON tracking_invoice (supplier_id, summary, submitted_at DESC, invoice_id);
 CREATE INDEX IF NOT EXISTS tracking_invoice_supplier_recipient

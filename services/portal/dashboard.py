@@ -112,7 +112,7 @@ def list_rows(
     """One page of rows, named (buyers, services), each with its quick actions (a buyer's
     buttons); and whether more follow."""
     with deps.pool().connection() as conn:
-        rows = views.portal_invoices(conn, limit=PAGE_SIZE + 1, after=cursor, **filters)
+        rows = views.invoices(conn, limit=PAGE_SIZE + 1, after=cursor, **filters)
         more = len(rows) > PAGE_SIZE
         rows = rows[:PAGE_SIZE]
         buyers = directory.names(conn, (r["recipient_siret"] for r in rows))

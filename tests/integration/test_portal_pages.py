@@ -306,7 +306,7 @@ def test_pages_are_read_from_an_index_at_100000_invoices(api: Api) -> None:
         # A supplier's own list, and an auditor's or admin's across every supplier.
         for who, scoped in (("supplier", scope), ("everyone", {"suppliers": None})):
             for name, filters in cases.items():
-                sql, params = views.portal_query(**scoped, limit=26, **filters)  # type: ignore[arg-type]
+                sql, params = views.list_query(**scoped, limit=26, **filters)  # type: ignore[arg-type]
                 nodes = _plan(conn, sql, params)
                 case = (who, name, nodes)
                 assert not [n for n in nodes if n.startswith("Seq Scan")], case
@@ -315,7 +315,7 @@ def test_pages_are_read_from_an_index_at_100000_invoices(api: Api) -> None:
                 assert any(n.startswith(("Index", "Bitmap Index")) for n in nodes), case
 
         # The pages follow each other without gap nor repeat across tied timestamps.
-        sql, params = views.portal_query(**scope, limit=7, after=deep)  # type: ignore[arg-type]
+        sql, params = views.list_query(**scope, limit=7, after=deep)  # type: ignore[arg-type]
         page = conn.execute(sql, params).fetchall()
         expected = conn.execute(
             "SELECT invoice_id FROM tracking_invoice WHERE supplier_id = %s"
