@@ -19,6 +19,11 @@ _INVOICE_COLUMNS = (
     " payment_order_number, paid_amount, paid_on, submitted_at, updated_at"
 )
 
+_TIMELINE_COLUMNS = (
+    "version, event_type, status, reform_code, summary, occurred_at, actor, reason_code,"
+    " reason, details"
+)
+
 
 def invoice(conn: psycopg.Connection[Any], invoice_id: UUID) -> Row | None:
     with conn.cursor(row_factory=dict_row) as cur:
@@ -28,11 +33,34 @@ def invoice(conn: psycopg.Connection[Any], invoice_id: UUID) -> Row | None:
         ).fetchone()
 
 
+# What an invoice's portal page shows besides the columns above.
+_PAGE_COLUMNS = (
+    f"{_INVOICE_COLUMNS}, submitted_to, correlation_id, documents, received_version, received_at"
+)
+
+
+def invoice_page(conn: psycopg.Connection[Any], invoice_id: UUID) -> tuple[Row, list[Row]] | None:
+    """An invoice's row, with what its page shows besides (first recipient, the submission's
+    correlation id, documents, last reception), and its timeline up to the row's version:
+    one state, the row's, however far the projection went between the two reads."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(
+            f"SELECT {_PAGE_COLUMNS} FROM tracking_invoice WHERE invoice_id = %s", (invoice_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        steps = cur.execute(
+            f"SELECT {_TIMELINE_COLUMNS} FROM tracking_timeline"
+            " WHERE invoice_id = %s AND version <= %s ORDER BY version",
+            (invoice_id, row["version"]),
+        ).fetchall()
+    return row, steps
+
+
 def timeline(conn: psycopg.Connection[Any], invoice_id: UUID) -> list[Row]:
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
-            "SELECT version, event_type, status, reform_code, summary, occurred_at, actor,"
-            " reason_code, reason, details FROM tracking_timeline WHERE invoice_id = %s"
+            f"SELECT {_TIMELINE_COLUMNS} FROM tracking_timeline WHERE invoice_id = %s"
             " ORDER BY version",
             (invoice_id,),
         ).fetchall()

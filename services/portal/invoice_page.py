@@ -13,6 +13,7 @@ does without.
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,13 +23,13 @@ from pydantic_core import to_jsonable_python
 
 from facturier.adapters.documents import DocumentMissing
 from facturier.domain.invoice import Invoice, SubmissionMode
-from facturier.domain.lifecycle import STATUS_INFO
+from facturier.domain.lifecycle import Status
 from facturier.projections.payment_delays.projection import fetch_state, paris_date
 from facturier.projections.tracking import queries as views
 from facturier.services.application import directory
 from facturier.services.application.actions import available
 from facturier.services.application.invoicing import InvoiceNotFound
-from facturier.services.application.receipts import NotReceived
+from facturier.services.application.receipts import RECEIPT_NAMESPACE, NotReceived
 from facturier.services.application.receipts import receipt as receipt_of
 from facturier.services.http.auth import Principal
 from facturier.services.http.submissions import NoSuchDocument, document_download, flow_visible
@@ -49,7 +50,8 @@ from facturier.services.portal.timeline import Party, buyers_of, timeline_steps
 
 
 def visible(deps: PortalDeps, session: Session, invoice_id: uuid.UUID) -> Invoice | None:
-    """The invoice from the event store, if the session's account may see it."""
+    """The invoice from the event store, if the session's account may see it (who may see
+    it is that of now: a re-routed invoice leaves the former buyer's pages at once)."""
     try:
         invoice = deps.submissions().app.get(invoice_id)
     except InvoiceNotFound:
@@ -58,16 +60,62 @@ def visible(deps: PortalDeps, session: Session, invoice_id: uuid.UUID) -> Invoic
     return invoice if session.principal.sees(data.supplier_id, data.recipient_siret) else None
 
 
-def flow_of(deps: PortalDeps, invoice: Invoice, first: Invoice.Event, principal: Principal) -> str:
-    """The flow an EDI invoice came in (its correlation id), if the account sees it."""
-    if deps.flows is None or invoice.mode != SubmissionMode.EDI:
+def flow_of(deps: PortalDeps, mode: str, correlation_id: str, principal: Principal) -> str:
+    """The flow an EDI invoice came in (its submission's correlation id), if the account
+    sees it."""
+    if deps.flows is None or mode != SubmissionMode.EDI:
         return ""
     try:
-        flow_id = uuid.UUID(str(getattr(first, "correlation_id", "")))
+        flow_id = uuid.UUID(correlation_id)
         flow = deps.flows().get(flow_id)
     except (ValueError, LookupError):
         return ""
     return str(flow_id) if flow_visible(flow, principal) else ""
+
+
+@dataclass(frozen=True)
+class Extras:
+    """What the page shows besides the row's facts: the recipient at submission, the
+    submission's correlation id, the documents, the reception acknowledgment (None: the
+    invoice is not with a buyer)."""
+
+    submitted_to: str
+    correlation_id: str
+    documents: list[Any]
+    receipt: dict[str, Any] | None
+
+
+def extras_of(deps: PortalDeps, row: Mapping[str, Any], invoice: Invoice) -> Extras:
+    """From the row, as of its version; a row projected before these columns existed
+    (documents NULL) has them from the event store until the topic is replayed."""
+    if row["documents"] is None:
+        app = deps.submissions().app
+        first = app.history(invoice.id)[0]
+        try:
+            acknowledgment: dict[str, Any] | None = receipt_of(app, invoice)
+        except NotReceived:
+            acknowledgment = None
+        return Extras(
+            str(getattr(getattr(first, "data", None), "recipient_siret", "")),
+            str(getattr(first, "correlation_id", "")),
+            list(invoice.documents),
+            acknowledgment,
+        )
+    received = row["received_version"]
+    if received is None or row["status"] == Status.A_RECYCLER:
+        acknowledgment = None
+    else:  # as services/application/receipts.py names it
+        name = f"{row['invoice_id']}:receipt:{received}"
+        acknowledgment = {
+            "receipt_id": str(uuid.uuid5(RECEIPT_NAMESPACE, name)),
+            "received_at": row["received_at"],
+        }
+    return Extras(
+        row["submitted_to"] or row["recipient_siret"],
+        row["correlation_id"] or "",
+        list(row["documents"]),
+        acknowledgment,
+    )
 
 
 def show_invoice(
@@ -80,50 +128,43 @@ def show_invoice(
     posted: Mapping[str, str] | None = None,
     done: str = "",
 ) -> HTMLResponse:
-    """The invoice's page; `problem` and `posted`: an action refused, its form as typed."""
+    """The invoice's page; `problem` and `posted`: an action refused, its form as typed.
+
+    Everything it shows is one state, the tracking row's (with its timeline up to the row's
+    version): the status, and the action forms that status allows the account, so the forms
+    always match the status shown, also while the projection lags behind an action just
+    performed (live.js brings the page up to date once it has caught up). Actions are
+    still checked against the event store when posted (`actions.py`)."""
     principal = session.principal
-    lang = language(request)
-    t = translator(request)
-    first = deps.submissions().app.history(invoice.id)[0]
-    # The recipient the invoice was first addressed to: a re-routing changes it later.
-    submitted_to = str(getattr(getattr(first, "data", None), "recipient_siret", ""))
-    data = invoice.data
     with deps.pool().connection() as conn:
-        row = views.invoice(conn, invoice.id)
-        timeline = views.timeline(conn, invoice.id) if row else []
+        found = views.invoice_page(conn, invoice.id)
+        if found is None:  # recorded, not projected yet
+            return render(
+                deps,
+                request,
+                "portal_invoice.html",
+                status,
+                session=session,
+                invoice=None,
+                number=invoice.data.number,
+                done="",
+                problem=None,
+            )
+        row, timeline = found
+        extras = extras_of(deps, row, invoice)
         delays = fetch_state(conn, invoice.id)
-        buyers = directory.names(conn, buyers_of(invoice, submitted_to, timeline))
-        service = directory.service_names(conn, [(data.recipient_siret, data.service_code)])
+        recipient = row["recipient_siret"]
+        buyers = directory.names(conn, buyers_of(recipient, extras.submitted_to, timeline))
+        service = directory.service_names(conn, [(recipient, row["service_code"])])
     today = paris_date(datetime.now(UTC))
-    if row is None:  # recorded, not projected yet
-        return render(
-            deps,
-            request,
-            "portal_invoice.html",
-            status,
-            session=session,
-            invoice=None,
-            number=data.number,
-            done="",
-            problem=None,
-        )
-    try:
-        acknowledgment: dict[str, Any] | None = receipt_of(deps.submissions().app, invoice)
-    except NotReceived:
-        acknowledgment = None
-    # The status shown and the forms offered both come from the event store: it is what
-    # an action is checked against, so the page offers exactly what would be accepted
-    # now and shows an action's result at once. The tracking view may lag behind it by
-    # the projection's delay: only the timeline is read there (live.js completes it).
-    info = STATUS_INFO[invoice.status]
+    shown = Status(row["status"])
     prefill = {
-        "amount": Formats(lang).typed(data.payable_amount),
+        "amount": Formats(language(request)).typed(row["payable_amount"]),
         "payment_date": today.isoformat(),
     }
     failed = problem["action"] if problem else ""
-    forms = action_forms(available(principal, invoice.status), prefill, posted or {}, failed)
-    party = Party(principal, data.supplier_id, data.supplier_name, buyers)
-    steps = timeline_steps(timeline, submitted_to, party, t)
+    forms = action_forms(available(principal, shown), prefill, posted or {}, failed)
+    party = Party(principal, row["supplier_id"], row["supplier_name"], buyers)
     return render(
         deps,
         request,
@@ -133,22 +174,22 @@ def show_invoice(
         invoice=row,
         number=row["number"],
         current={
-            "status": invoice.status.value,
-            "summary": info.summary.value,
-            "reform_code": info.reform_code,
-            "version": invoice.version,
+            "status": shown.value,
+            "summary": row["summary"],
+            "reform_code": row["reform_code"],
+            "version": row["version"],
         },
-        address=data,
-        recipient_name=buyers.get(data.recipient_siret, ""),
+        address=row,
+        recipient_name=buyers.get(recipient, ""),
         service_name=next(iter(service.values()), ""),
-        timeline=steps,
-        # The timeline's version, the part of the page that may lag: live.js reads the
+        timeline=timeline_steps(timeline, extras.submitted_to, party, translator(request)),
+        # The version the part of the page that changes is rendered from: live.js reads the
         # page again for any push newer than that.
-        live_version=steps[-1]["version"] if steps else 0,
-        documents=invoice.documents,
+        live_version=row["version"],
+        documents=extras.documents,
         payment=delays.view(today) if delays else None,
-        receipt=acknowledgment,
-        flow_id=flow_of(deps, invoice, first, principal),
+        receipt=extras.receipt,
+        flow_id=flow_of(deps, row["mode"], extras.correlation_id, principal),
         actions=forms,
         problem=problem,
         done=done if done in ACTION_NAMES else "",

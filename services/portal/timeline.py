@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from facturier.domain.invoice import PLATFORM_ACTOR, Invoice
+from facturier.domain.invoice import PLATFORM_ACTOR
 from facturier.services.http.auth import ApiRole, Principal
 from facturier.services.portal import i18n
 
@@ -25,10 +25,10 @@ class Party:
 
 
 def buyers_of(
-    invoice: Invoice, submitted_to: str, timeline: Iterable[Mapping[str, Any]]
+    recipient_siret: str, submitted_to: str, timeline: Iterable[Mapping[str, Any]]
 ) -> set[str]:
     """Every structure the timeline may name: recipients, and the buyers who acted."""
-    sirets = {invoice.data.recipient_siret, submitted_to}
+    sirets = {recipient_siret, submitted_to}
     for row in timeline:
         details = row.get("details") or {}
         if isinstance(details, dict) and details.get("recipient_siret"):

@@ -5,15 +5,28 @@ queue), and an invoice page's action forms are those of the status it shows."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 
+from facturier.domain.lifecycle import Status
 from facturier.projections.tracking import queries as views
-from tests.conftest import Api
-from tests.integration.test_portal_pages import numbers, session, submit, tracked
+from facturier.services.application.actions import available
+from facturier.services.http.auth import ApiRole, Principal
+from tests.conftest import BUYER, ROOT, Api, wait_until
+from tests.integration.test_portal_pages import (
+    act,
+    action_forms,
+    live,
+    numbers,
+    session,
+    submit,
+    timeline_rows,
+    tracked,
+)
 
 # Later than anything the tests submit: the two tied invoices head every list.
 TIED_AT = datetime(2100, 1, 1, tzinfo=UTC)
@@ -73,3 +86,97 @@ def test_every_list_is_one_query_with_one_order() -> None:
     for filters in ({}, {"suppliers": ["x"]}, {"recipient_siret": "y", "status": "z"}):
         assert _query(**filters).endswith(f"ORDER BY {views.LIST_ORDER} LIMIT %s")
     assert views.LIST_ORDER == "submitted_at DESC, invoice_id"
+
+
+# ---------------------------------------------------------------- one invoice page, one state
+
+
+def shown_state(html: str, invoice_id: str) -> tuple[Status, set[str], int]:
+    """What an invoice page shows: the status (its code), the action forms, the version."""
+    _, code = live(html, invoice_id)
+    version = re.search(rf'data-live-code="{invoice_id}" data-live-version="(\d+)"', html)
+    assert version, "no version on the status"
+    return Status(code.split(" · ")[0]), set(action_forms(html)), int(version[1])
+
+
+def test_the_forms_shown_match_the_status_shown_right_after_each_action(api: Api) -> None:
+    """Read at once after each action, before or after the projection caught up: whatever
+    status the page shows, it offers that status's forms, and the timeline stops at the
+    version of the status."""
+    invoice_id = submit(api, "SNAP-1")
+    tracked(api, invoice_id, "MISE_A_DISPOSITION", who="buyer")
+    buyer = Principal(ApiRole.BUYER, BUYER, "t")
+    steps = [
+        ("take-in-hand", {}),
+        ("certify-service-done", {}),
+        ("order-payment", {"payment_order_number": "M-1"}),
+    ]
+    seen: set[Status] = set()
+    with session(api, "buyer") as web:
+        for action, fields in steps:
+            done = act(web, invoice_id, action, fields)
+            assert done.status_code == 303, done.text
+            for _ in range(20):  # at once, then as the projection catches up
+                page = web.get(done.headers["location"]).text
+                status, offered, version = shown_state(page, invoice_id)
+                seen.add(status)
+                assert offered == {a.value for a in available(buyer, status)}, status
+                rows = re.findall(r'<tr data-version="(\d+)"', page)
+                assert int(rows[-1]) == version, (rows, version)
+
+        def caught_up() -> bool:
+            page = web.get(f"/portal/invoices/{invoice_id}").text
+            status, offered, _ = shown_state(page, invoice_id)
+            assert offered == {a.value for a in available(buyer, status)}, status
+            return status is Status.MANDATEE
+
+        wait_until(caught_up, 30, "the page to show the payment ordered")
+    assert len(seen) >= 2
+
+
+def test_a_row_from_before_the_page_columns_reads_them_from_the_event_store(api: Api) -> None:
+    """A database upgraded in place keeps its rows (the new columns NULL until the topic
+    is replayed): their pages still list the documents and the receipt."""
+    invoice_id = submit(api, "LEGACY-1")
+    tracked(api, invoice_id, "MISE_A_DISPOSITION")
+    with session(api, "supplier") as web:
+        projected = web.get(f"/portal/invoices/{invoice_id}").text
+        with psycopg.connect(api.settings.dsn, autocommit=True) as conn:
+            conn.execute(
+                "UPDATE tracking_invoice SET submitted_to = NULL, correlation_id = NULL,"
+                " documents = NULL, received_version = NULL, received_at = NULL"
+                " WHERE invoice_id = %s",
+                (invoice_id,),
+            )
+        legacy = web.get(f"/portal/invoices/{invoice_id}").text
+    receipt = api.call("GET", f"/invoices/{invoice_id}/receipt", "supplier").json()
+    for html in (projected, legacy):
+        assert receipt["receipt_id"] in html
+        assert len(re.findall(r'/documents/[0-9a-f]{64}" download>', html)) >= 1
+    documents = r'href="(/portal/invoices/[^"]+/documents/[0-9a-f]{64})" download>([^<]+)<'
+    assert re.findall(documents, projected) == re.findall(documents, legacy)
+    assert timeline_rows(projected) == timeline_rows(legacy)
+
+
+def test_the_tracking_schema_upgrades_a_table_from_before_the_page_columns(api: Api) -> None:
+    sql = (ROOT / "schemas" / "sql" / "tracking.sql").read_text()
+    create = sql[: sql.index(");\n") + 2]  # the table as it was created before
+    with psycopg.connect(api.settings.dsn, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA upgrade_check")
+        try:
+            conn.execute("SET search_path TO upgrade_check")
+            conn.execute(create.encode())
+            for _ in range(2):  # applied to the old table, then again: nothing to do
+                conn.execute(sql.encode())
+            columns = {
+                r[0]
+                for r in conn.execute(
+                    "SELECT column_name FROM information_schema.columns"
+                    " WHERE table_schema = 'upgrade_check' AND table_name = 'tracking_invoice'"
+                )
+            }
+        finally:
+            conn.execute("SET search_path TO public")
+            conn.execute("DROP SCHEMA upgrade_check CASCADE")
+    added = {"submitted_to", "correlation_id", "documents", "received_version", "received_at"}
+    assert added <= columns

@@ -99,11 +99,22 @@ def csrf_of(html: str) -> str:
 def act(
     web: httpx.Client, invoice_id: str, action: str, fields: dict[str, str], **kw: Any
 ) -> httpx.Response:
-    page = web.get(f"/portal/invoices/{invoice_id}")
-    assert page.status_code == 200, page.text
-    forms = action_forms(page.text)
+    """Post an action's form from the invoice page, once the page shows it: the page shows
+    the tracking view's status, which follows the previous action by the projection's
+    delay, and the forms of that status."""
+    shown: dict[str, str] = {}
+
+    def offered() -> bool:
+        page = web.get(f"/portal/invoices/{invoice_id}")
+        assert page.status_code == 200, page.text
+        shown.update(html=page.text)
+        return action in action_forms(page.text)
+
+    with contextlib.suppress(AssertionError):
+        wait_until(offered, 30, f"the {action} form")
+    forms = action_forms(shown["html"])
     assert action in forms, f"no {action} form on the page (has {sorted(forms)})"
-    return web.post(forms[action], data={"csrf": csrf_of(page.text), **fields}, **kw)
+    return web.post(forms[action], data={"csrf": csrf_of(shown["html"]), **fields}, **kw)
 
 
 def status_of(client: Api, invoice_id: str) -> str:
@@ -439,6 +450,7 @@ def test_the_buyer_queue_and_every_buyer_action_through_its_form(
         assert response.status_code == 303
         assert status_of(client, misrouted) == "MarkedForRerouting"
 
+    tracked(client, rejected, "SUSPENDUE")
     with session(client, "supplier") as supplier:
         # A supplier cannot post a buyer's action, even with its own valid session.
         page = supplier.get(f"/portal/invoices/{rejected}").text
@@ -1049,7 +1061,8 @@ def test_every_select_of_an_action_form_needs_an_explicit_choice(api: Api) -> No
 
 def test_the_status_shown_and_the_actions_offered_come_from_one_source(api: Api) -> None:
     """The tracking view lags behind the event store by the projection's delay; the page
-    must never show one status with the actions of another."""
+    must never show one status with the actions of another. It shows the view's row, and
+    the forms of the status in that row."""
     invoice_id = submit(api, "ONE-SOURCE-1")
     tracked(api, invoice_id, "MISE_A_DISPOSITION", who="buyer")
     taken = api.call("POST", f"/invoices/{invoice_id}/take-in-hand", "buyer")
@@ -1073,8 +1086,21 @@ def test_the_status_shown_and_the_actions_offered_come_from_one_source(api: Api)
         status = Status(code.split(" · ")[0])
         offered = set(action_forms(page))
         assert offered == {a.value for a in available(buyer, status)}
-        assert (summary, code) == ("in processing", "PRISE_EN_COMPTE_DESTINATAIRE · 204")
-        assert "take-in-hand" not in offered and "certify-service-done" in offered
-        # The timeline, read from the view, says how far it is: live.js completes it.
+        assert (summary, code) == ("received", "MISE_A_DISPOSITION · 203")
+        assert "take-in-hand" in offered and "certify-service-done" not in offered
+        # The part of the page rendered from the row says which version it is: live.js
+        # reads the page again for any newer push.
         region = r'data-live-region="[^"]+" data-live-source="[^"]+" data-live-version="3"'
         assert re.search(region, page)
+        # A form of the status shown, already done: the event store refuses it, in place,
+        # and the page given back is still one state.
+        again = web.post(
+            f"/portal/invoices/{invoice_id}/actions/take-in-hand", data={"csrf": csrf_of(page)}
+        )
+        assert again.status_code == 409 and 'id="error-summary"' in again.text
+        assert "taken in hand by the buyer" in again.text  # what the store says, in words
+        summary, code = live(again.text, invoice_id)
+        assert set(action_forms(again.text)) == {
+            a.value for a in available(buyer, Status(code.split(" · ")[0]))
+        }
+        assert status_of(api, invoice_id) == "TakenInHand"
