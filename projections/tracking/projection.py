@@ -122,6 +122,7 @@ class TrackingProjection:
         changed: dict[str, dict[str, Any]] = {}
         for invoice_id, by_version in new.items():
             changes: dict[str, Any] = dict.fromkeys(_OPTIONAL_COLUMNS)
+            added: list[dict[str, Any]] = []
             for version in sorted(by_version):
                 e = by_version[version]
                 for name in _ROW_UPDATES.get(e.event_type, ()):
@@ -129,6 +130,10 @@ class TrackingProjection:
                 if e.event_type == "PaymentSent":
                     changes["paid_amount"] = e.payload["amount"]
                     changes["paid_on"] = e.payload["payment_date"]
+                if e.event_type == "MadeAvailable":  # a reception: its acknowledgment
+                    changes["received_version"] = e.version
+                    changes["received_at"] = e.occurred_at
+                added += e.payload.get("documents") or []  # attachments (Completed)
             last = by_version[max(by_version)]
             rows.append(
                 (
@@ -138,6 +143,7 @@ class TrackingProjection:
                     last.summary,
                     last.occurred_at,
                     *(changes[c] for c in _OPTIONAL_COLUMNS),
+                    _compact_json(added),
                     invoice_id,
                     last.version,
                 )
@@ -218,6 +224,9 @@ def _invoice_row(e: LifecycleEvent) -> tuple[Any, ...]:
         e.summary,
         e.occurred_at,
         e.occurred_at,
+        p["recipient_siret"],
+        e.correlation_id,
+        _compact_json(p.get("documents") or []),
     )
 
 
@@ -225,9 +234,10 @@ _INSERT_INVOICE = (
     "INSERT INTO tracking_invoice (invoice_id, version, supplier_scheme, supplier_id,"
     " supplier_name, recipient_siret, service_code, order_reference, number, kind, mode,"
     " issue_date, due_date, currency, net_amount, vat_amount, gross_amount,"
-    " payable_amount, status, reform_code, summary, submitted_at, updated_at)"
+    " payable_amount, status, reform_code, summary, submitted_at, updated_at, submitted_to,"
+    " correlation_id, documents)"
     " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
-    " %s, %s, %s, %s, %s) ON CONFLICT (invoice_id) DO NOTHING"
+    " %s, %s, %s, %s, %s, %s, %s, %s::jsonb) ON CONFLICT (invoice_id) DO NOTHING"
 )
 # Columns some events change besides the status; NULL in a folded update = unchanged.
 _OPTIONAL_COLUMNS = (
@@ -237,10 +247,14 @@ _OPTIONAL_COLUMNS = (
     "payment_order_number",
     "paid_amount",
     "paid_on",
+    "received_version",
+    "received_at",
 )
 _UPDATE_INVOICE = (
     "UPDATE tracking_invoice SET version = %s, status = %s, reform_code = %s, summary = %s,"
     " updated_at = %s, "
     + ", ".join(f"{c} = COALESCE(%s, {c})" for c in _OPTIONAL_COLUMNS)
+    # Documents only ever come in (attachments); NULL (a row older than the column) stays.
+    + ", documents = documents || %s::jsonb"
     + " WHERE invoice_id = %s AND version < %s"
 )

@@ -28,6 +28,15 @@ CREATE TABLE IF NOT EXISTS tracking_invoice (
     submitted_at      timestamptz NOT NULL,
     updated_at        timestamptz NOT NULL
 );
+-- What an invoice's portal page shows besides its status, so that one row is one consistent
+-- state (the status, the forms it allows, the documents and the receipt of that version).
+-- Added to tables created before them, NULL there until the topic is replayed: the page then
+-- reads these from the event store (services/portal/invoice_page.py).
+ALTER TABLE tracking_invoice ADD COLUMN IF NOT EXISTS submitted_to text;    -- first recipient
+ALTER TABLE tracking_invoice ADD COLUMN IF NOT EXISTS correlation_id text;  -- of the submission
+ALTER TABLE tracking_invoice ADD COLUMN IF NOT EXISTS documents jsonb;      -- [{sha256, ...}]
+ALTER TABLE tracking_invoice ADD COLUMN IF NOT EXISTS received_version bigint;  -- last reception
+ALTER TABLE tracking_invoice ADD COLUMN IF NOT EXISTS received_at timestamptz;
 CREATE INDEX IF NOT EXISTS tracking_invoice_supplier
     ON tracking_invoice (supplier_id, submitted_at DESC, invoice_id);
 CREATE INDEX IF NOT EXISTS tracking_invoice_recipient
@@ -49,9 +58,10 @@ CREATE TABLE IF NOT EXISTS tracking_timeline (
     PRIMARY KEY (invoice_id, version)
 );
 
--- The portal's list (views.portal_query): newest first, keyset pagination, one index per
--- filter it offers, in the order of the two indexes above (submitted_at DESC, invoice_id),
--- so that any page, however deep, is an index range read and never a sort.
+-- Every list (queries.list_query: the JSON API's, the portal's): newest first, ties by id,
+-- keyset pagination, one index per filter it offers, in the order of the two indexes above
+-- (submitted_at DESC, invoice_id), so that any page, however deep, is an index range read
+-- and never a sort.
 CREATE INDEX IF NOT EXISTS tracking_invoice_supplier_summary
     ON tracking_invoice (supplier_id, summary, submitted_at DESC, invoice_id);
 CREATE INDEX IF NOT EXISTS tracking_invoice_supplier_recipient

@@ -93,7 +93,7 @@ from facturier.services.http.responses import (
 )
 from facturier.services.http.submissions import intake_routes, refusal
 from facturier.services.portal import i18n
-from facturier.services.portal.pages import page, web_routes
+from facturier.services.portal.routes import page, web_routes
 
 # ---------------------------------------------------------------- request bodies
 

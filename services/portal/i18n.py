@@ -1,5 +1,8 @@
 """The portal's strings, in English and French: one catalogue, `MESSAGES`, key -> (en, fr).
 
+(Over 500 lines: it is data, one table that the catalogue test reads whole; split, it would
+only scatter the keys.)
+
 Templates call `t("key", name=value)`; the text is a `str.format` pattern. The language is
 the `facturier_lang` cookie set by the switch on every page, else the best of
 `Accept-Language`, else English. Codes and identifiers (Chorus statuses, reform and reason

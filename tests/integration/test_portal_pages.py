@@ -27,8 +27,8 @@ from facturier.projections.tracking import queries as views
 from facturier.services.application import directory
 from facturier.services.application.actions import available, body_of
 from facturier.services.http.auth import ApiRole, Principal, create_token
-from facturier.services.portal import i18n
-from facturier.services.portal import pages as portal
+from facturier.services.portal import entry_form, i18n, notifications
+from facturier.services.portal.action_forms import field_specs
 from tests.conftest import (
     BUYER,
     OTHER_BUYER,
@@ -99,11 +99,22 @@ def csrf_of(html: str) -> str:
 def act(
     web: httpx.Client, invoice_id: str, action: str, fields: dict[str, str], **kw: Any
 ) -> httpx.Response:
-    page = web.get(f"/portal/invoices/{invoice_id}")
-    assert page.status_code == 200, page.text
-    forms = action_forms(page.text)
+    """Post an action's form from the invoice page, once the page shows it: the page shows
+    the tracking view's status, which follows the previous action by the projection's
+    delay, and the forms of that status."""
+    shown: dict[str, str] = {}
+
+    def offered() -> bool:
+        page = web.get(f"/portal/invoices/{invoice_id}")
+        assert page.status_code == 200, page.text
+        shown.update(html=page.text)
+        return action in action_forms(page.text)
+
+    with contextlib.suppress(AssertionError):
+        wait_until(offered, 30, f"the {action} form")
+    forms = action_forms(shown["html"])
     assert action in forms, f"no {action} form on the page (has {sorted(forms)})"
-    return web.post(forms[action], data={"csrf": csrf_of(page.text), **fields}, **kw)
+    return web.post(forms[action], data={"csrf": csrf_of(shown["html"]), **fields}, **kw)
 
 
 def status_of(client: Api, invoice_id: str) -> str:
@@ -118,8 +129,9 @@ def test_every_string_of_the_pages_is_in_both_languages() -> None:
     keys = set()
     for template in TEMPLATES.glob("portal_*.html"):
         keys |= set(re.findall(r"""\bt\(["']([a-z_]+\.[a-z_.\-]+)["']""", template.read_text()))
-    source = "".join(module.read_text() for module in TEMPLATES.parent.glob("*.py"))
-    keys |= set(re.findall(r"""\bt\(\s*["']([a-z_]+\.[a-z_.\-]+)["']""", source))
+    for module in TEMPLATES.parent.glob("*.py"):  # the portal's routes and helpers
+        source = module.read_text()
+        keys |= set(re.findall(r"""\bt\(\s*["']([a-z_]+\.[a-z_.\-]+)["']""", source))
     keys |= {f"action.{a}" for a in Action} | {f"action_hint.{a}" for a in Action}
     keys |= {f"status.{s}" for s in Status} | {f"summary.{s}" for s in Summary}
     keys |= {f"reason.{r}" for r in ReasonCode}
@@ -130,18 +142,20 @@ def test_every_string_of_the_pages_is_in_both_languages() -> None:
         f"clock.{c}"
         for c in ("not-received", "not-applicable", "running", "suspended", "paid", "rejected")
     }
-    keys |= {f"form.{f}" for f in (*portal.HEADER_FIELDS, "lines")}
-    keys |= {f"form.line.{f}" for f in portal.LINE_FIELDS}
-    keys |= {f"form.vat.{v}" for v in portal.VATS} | {f"form.unit.{u}" for u in portal.UNITS}
-    keys |= {f"form.hint.{h}" for h in portal.PATTERN_HINTS} | {f"kind.{k}" for k in portal.KINDS}
+    keys |= {f"form.{f}" for f in (*entry_form.HEADER_FIELDS, "lines")}
+    keys |= {f"form.line.{f}" for f in entry_form.LINE_FIELDS}
+    keys |= {f"form.vat.{v}" for v in entry_form.VATS}
+    keys |= {f"form.unit.{u}" for u in entry_form.UNITS}
+    keys |= {f"form.hint.{h}" for h in entry_form.PATTERN_HINTS}
+    keys |= {f"kind.{k}" for k in entry_form.KINDS}
     keys |= {f"flow.outcome.{o}" for o in ("integrated", "rejected", "pending")}
-    keys |= {f"notify.done.{d}" for d in portal.NOTIFY_DONE}
+    keys |= {f"notify.done.{d}" for d in notifications.NOTIFY_DONE}
     keys |= {f"notify.invalid.{f}" for f in ("email", "statuses", "language")}
     # The timeline's words, role words, the brand per role, the placeholder of each select.
     keys |= {f"event.{e}" for e in STATUS_AFTER_EVENT}
     keys |= {f"role.{r}" for r in ApiRole} | {f"portal.name.{r}" for r in ApiRole}
     keys |= {f"actor.{a}" for a in ("you", "platform", "buyer", "operator", "admin", "auditor")}
-    selects = {f.name for a in Action for f in portal.field_specs(a, {}) if f.kind == "select"}
+    selects = {f.name for a in Action for f in field_specs(a, {}) if f.kind == "select"}
     keys |= {f"choose.{f}" for f in selects} | {f"error.choose.{f}" for f in selects}
     keys = {k for k in keys if not k.endswith(".")}  # a family's prefix, covered above
     missing = sorted(k for k in keys if k not in i18n.MESSAGES)
@@ -303,7 +317,7 @@ def test_pages_are_read_from_an_index_at_100000_invoices(api: Api) -> None:
         # A supplier's own list, and an auditor's or admin's across every supplier.
         for who, scoped in (("supplier", scope), ("everyone", {"suppliers": None})):
             for name, filters in cases.items():
-                sql, params = views.portal_query(**scoped, limit=26, **filters)  # type: ignore[arg-type]
+                sql, params = views.list_query(**scoped, limit=26, **filters)  # type: ignore[arg-type]
                 nodes = _plan(conn, sql, params)
                 case = (who, name, nodes)
                 assert not [n for n in nodes if n.startswith("Seq Scan")], case
@@ -312,7 +326,7 @@ def test_pages_are_read_from_an_index_at_100000_invoices(api: Api) -> None:
                 assert any(n.startswith(("Index", "Bitmap Index")) for n in nodes), case
 
         # The pages follow each other without gap nor repeat across tied timestamps.
-        sql, params = views.portal_query(**scope, limit=7, after=deep)  # type: ignore[arg-type]
+        sql, params = views.list_query(**scope, limit=7, after=deep)  # type: ignore[arg-type]
         page = conn.execute(sql, params).fetchall()
         expected = conn.execute(
             "SELECT invoice_id FROM tracking_invoice WHERE supplier_id = %s"
@@ -436,6 +450,7 @@ def test_the_buyer_queue_and_every_buyer_action_through_its_form(
         assert response.status_code == 303
         assert status_of(client, misrouted) == "MarkedForRerouting"
 
+    tracked(client, rejected, "SUSPENDUE")
     with session(client, "supplier") as supplier:
         # A supplier cannot post a buyer's action, even with its own valid session.
         page = supplier.get(f"/portal/invoices/{rejected}").text
@@ -1046,7 +1061,8 @@ def test_every_select_of_an_action_form_needs_an_explicit_choice(api: Api) -> No
 
 def test_the_status_shown_and_the_actions_offered_come_from_one_source(api: Api) -> None:
     """The tracking view lags behind the event store by the projection's delay; the page
-    must never show one status with the actions of another."""
+    must never show one status with the actions of another. It shows the view's row, and
+    the forms of the status in that row."""
     invoice_id = submit(api, "ONE-SOURCE-1")
     tracked(api, invoice_id, "MISE_A_DISPOSITION", who="buyer")
     taken = api.call("POST", f"/invoices/{invoice_id}/take-in-hand", "buyer")
@@ -1070,8 +1086,21 @@ def test_the_status_shown_and_the_actions_offered_come_from_one_source(api: Api)
         status = Status(code.split(" · ")[0])
         offered = set(action_forms(page))
         assert offered == {a.value for a in available(buyer, status)}
-        assert (summary, code) == ("in processing", "PRISE_EN_COMPTE_DESTINATAIRE · 204")
-        assert "take-in-hand" not in offered and "certify-service-done" in offered
-        # The timeline, read from the view, says how far it is: live.js completes it.
+        assert (summary, code) == ("received", "MISE_A_DISPOSITION · 203")
+        assert "take-in-hand" in offered and "certify-service-done" not in offered
+        # The part of the page rendered from the row says which version it is: live.js
+        # reads the page again for any newer push.
         region = r'data-live-region="[^"]+" data-live-source="[^"]+" data-live-version="3"'
         assert re.search(region, page)
+        # A form of the status shown, already done: the event store refuses it, in place,
+        # and the page given back is still one state.
+        again = web.post(
+            f"/portal/invoices/{invoice_id}/actions/take-in-hand", data={"csrf": csrf_of(page)}
+        )
+        assert again.status_code == 409 and 'id="error-summary"' in again.text
+        assert "taken in hand by the buyer" in again.text  # what the store says, in words
+        summary, code = live(again.text, invoice_id)
+        assert set(action_forms(again.text)) == {
+            a.value for a in available(buyer, Status(code.split(" · ")[0]))
+        }
+        assert status_of(api, invoice_id) == "TakenInHand"

@@ -1,0 +1,30 @@
+"""What the portal's routers work with, given to each router factory explicitly."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from psycopg_pool import ConnectionPool
+
+from facturier.services.application.flows import FlowIntake
+from facturier.services.application.submissions import Submissions
+from facturier.services.http.auth import TokenGuard
+from facturier.services.http.notifications import Subscriptions
+from facturier.services.portal.sessions import Sessions
+
+
+@dataclass(frozen=True)
+class PortalDeps:
+    """The portal's collaborators. `pool` reads the read models (tracking, directory,
+    payment delays, sessions); `submissions` records invoices and holds the invoicing
+    application and the document store; `flows` reads flows (None: no flow intake);
+    `subscriptions` holds the suppliers' e-mail notification settings; `guard` checks the
+    token pasted at sign-in, throttling failures like the API's bearer tokens."""
+
+    pool: Callable[[], ConnectionPool]
+    submissions: Callable[[], Submissions]
+    subscriptions: Subscriptions
+    guard: TokenGuard
+    sessions: Sessions
+    flows: Callable[[], FlowIntake] | None = None

@@ -1,0 +1,94 @@
+"""Cookie sessions of the portal.
+
+The browser holds a random session id in an HttpOnly, SameSite=Strict cookie scoped to
+/portal (Secure over https); the server keeps its SHA-256 only, with the SHA-256 of the API
+token it stands for (a revoked or expired token ends its sessions), a CSRF token that every
+state-changing form sends back in a hidden field, and an expiry 8 hours after login. The
+login form itself is protected by a double-submit cookie (`login.py`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fastapi import Request
+from psycopg_pool import ConnectionPool
+
+from facturier.services.http.auth import ApiRole, Principal, principal_of
+
+SESSION_COOKIE = "facturier_portal"
+LOGIN_COOKIE = "facturier_portal_login"
+SESSION_HOURS = 8
+LOGIN_FORM_SECONDS = 3600
+SUBMITTERS = frozenset({ApiRole.SUPPLIER, ApiRole.OPERATOR, ApiRole.ADMIN})
+
+
+@dataclass(frozen=True)
+class Session:
+    id_sha256: str
+    principal: Principal
+    csrf: str
+
+    @property
+    def submits(self) -> bool:
+        return self.principal.role in SUBMITTERS
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def same(given: str, expected: str) -> bool:
+    """Secrets compared in constant time."""
+    return secrets.compare_digest(given.encode(), expected.encode())
+
+
+class Sessions:
+    def __init__(self, pool: Callable[[], ConnectionPool]) -> None:
+        self.pool = pool
+
+    def open(self, token: str, principal: Principal) -> tuple[str, Session]:
+        """A new session for a token found valid: (the cookie's value, the session)."""
+        with self.pool().connection() as conn:
+            session_id = secrets.token_urlsafe(32)
+            csrf = secrets.token_urlsafe(32)
+            conn.execute("DELETE FROM portal_session WHERE expires_at <= now()")
+            conn.execute(
+                "INSERT INTO portal_session (session_sha256, token_sha256, csrf_token, expires_at)"
+                " VALUES (%s, %s, %s, now() + make_interval(hours => %s))",
+                (_sha256(session_id), _sha256(token), csrf, SESSION_HOURS),
+            )
+        return session_id, Session(_sha256(session_id), principal, csrf)
+
+    def find(self, session_id: str) -> Session | None:
+        """The session, if it exists, has not expired and its token is neither revoked nor
+        expired."""
+        digest = _sha256(session_id)
+        with self.pool().connection() as conn:
+            row = conn.execute(
+                "SELECT t.role, t.scope, t.label, s.csrf_token FROM portal_session s"
+                " JOIN api_token t ON t.token_sha256 = s.token_sha256"
+                " WHERE s.session_sha256 = %s AND s.expires_at > now()"
+                " AND t.revoked_at IS NULL AND t.expires_at > now()",
+                (digest,),
+            ).fetchone()
+        if row is None:
+            return None
+        principal = principal_of(row[0], row[1], row[2])
+        return None if principal is None else Session(digest, principal, str(row[3]))
+
+    def close(self, session: Session) -> None:
+        with self.pool().connection() as conn:
+            conn.execute(
+                "DELETE FROM portal_session WHERE session_sha256 = %s", (session.id_sha256,)
+            )
+
+    def current(self, request: Request) -> Session | None:
+        """The session the request's cookie names, if it is still valid."""
+        session_id = request.cookies.get(SESSION_COOKIE, "")
+        if not session_id or len(session_id) > 128:
+            return None
+        return self.find(session_id)
