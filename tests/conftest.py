@@ -151,6 +151,14 @@ def make_settings(base_settings: Settings) -> Iterator[Callable[[], Settings]]:
             payment_delays_group=f"payment-delays-test-{tag}",
             flow_group=f"flow-intake-test-{tag}",
             api_port=free_port(),
+            # Processes without the API expose metrics on their own port: never a fixed one,
+            # which another test, or another checkout's suite, may be holding.
+            relay_metrics_port=free_port(),
+            projection_metrics_port=free_port(),
+            accounting_metrics_port=free_port(),
+            payment_delays_metrics_port=free_port(),
+            flow_metrics_port=free_port(),
+            notifications_metrics_port=free_port(),
         )
         with psycopg.connect(base_settings.postgres.dsn, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{settings.postgres.db}"')
