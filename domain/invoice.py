@@ -172,6 +172,12 @@ CREDIT_NOTE_CODES = frozenset(
 )
 
 
+def is_credit_note(kind: str) -> bool:
+    """Whether a BT-3 document type code is a credit note (the one test every reader of
+    invoice kinds uses: the buyer is owed the amount back, and no payment deadline runs)."""
+    return kind in CREDIT_NOTE_CODES
+
+
 def line(
     line_id: str,
     name: str,
@@ -262,7 +268,7 @@ class InvoiceData:
 
     @property
     def is_credit_note(self) -> bool:
-        return self.kind in CREDIT_NOTE_CODES
+        return is_credit_note(self.kind)
 
     @property
     def sign(self) -> int:

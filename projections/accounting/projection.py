@@ -7,7 +7,8 @@ Postings (French PCG defaults, configurable through `ChartOfAccounts`):
 - invoice made available (MadeAvailable), purchases journal HA:
   debit expense 604000 (net), debit deductible VAT 445660 (VAT),
   credit supplier payable 401000 (gross), sub-ledger CompAuxNum = supplier id;
-- credit note (UNTDID 1001 kind 381): the same lines on the opposite sides;
+- credit note (any UNTDID 1001 credit-note kind: 381, 261 self-billed, ...): the same lines
+  on the opposite sides;
 - payment (PaymentSent), bank journal BQ: debit 401000 (amount) / credit bank 512000
   (opposite sides for a credit note: the supplier refunds);
 - marked for re-routing, or rejected, after being posted: the posted entry is reversed
@@ -30,13 +31,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from facturier.config.settings import Settings
+from facturier.domain.invoice import is_credit_note
 from facturier.events.lifecycle import LifecycleEvent
 from facturier.projections.runner import Cursor, StateTable
 
 log = logging.getLogger("facturier.accounting")
 
 PARIS = ZoneInfo("Europe/Paris")
-CREDIT_NOTE = "381"  # UNTDID 1001; every other kind posts as an invoice
 
 # Plan comptable général: labels of the accounts a configuration is likely to use.
 PCG_LABELS: dict[str, str] = {
@@ -127,11 +128,11 @@ class InvoiceState:
 
     @property
     def sign(self) -> int:
-        return -1 if self.kind == CREDIT_NOTE else 1
+        return -1 if is_credit_note(self.kind) else 1
 
     @property
     def document(self) -> str:
-        return "Avoir" if self.kind == CREDIT_NOTE else "Facture"
+        return "Avoir" if is_credit_note(self.kind) else "Facture"
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ Rules, in calendar days, dates in Europe/Paris:
   in Decimal and rounded once, half up, to the cent; plus a fixed €40.00 indemnity per
   invoice paid late. The reference rate (ECB main refinancing rate, in percent) is the
   configured one when the projection applies the payment; it is stored with the invoice;
-- credit notes (kind 381) owe nothing to the supplier: no deadline, no interest;
+- credit notes (every UNTDID 1001 credit-note kind, 261 self-billed included) owe nothing
+  to the supplier: no deadline, no interest;
 - Rejected and MarkedForRerouting stop the clock (nothing is due until a new reception).
 
 Every invoice's row carries its last applied version: redelivered events (versions already
@@ -41,13 +42,13 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from facturier.adapters import metrics
+from facturier.domain.invoice import is_credit_note
 from facturier.events.lifecycle import LifecycleEvent
 from facturier.projections.runner import Cursor, StateTable
 
 log = logging.getLogger("facturier.payment_delays")
 
 PARIS = ZoneInfo("Europe/Paris")
-CREDIT_NOTE = "381"
 CENTS = Decimal("0.01")
 DEFAULT_PAYMENT_DAYS = 30
 HOSPITAL_PAYMENT_DAYS = 50
@@ -151,7 +152,7 @@ class PaymentState:
 
     @property
     def credit_note(self) -> bool:
-        return self.kind == CREDIT_NOTE
+        return is_credit_note(self.kind)
 
     def view(self, today: date) -> dict[str, Any]:
         """The payment route's answer, as of `today` for an unpaid invoice."""

@@ -91,7 +91,7 @@ def events_of(invoice: Invoice, *days: date) -> list[LifecycleEvent]:
 
 
 def paid_invoice(
-    number: str, paid_on: date, kind: InvoiceKind = InvoiceKind.INVOICE, amount: str = "1200.00"
+    number: str, paid_on: date, kind: str = InvoiceKind.INVOICE, amount: str = "1200.00"
 ) -> tuple[Invoice, list[date]]:
     data = replace(invoice_data(number, net="1000.00", vat="200.00"), kind=kind)
     invoice = Invoice(data=data, mode=SubmissionMode.EDI, actor="s")
@@ -138,6 +138,16 @@ def test_paid_invoice(
 
 def test_credit_note_owes_no_interest() -> None:
     note, dates = paid_invoice("AV-1", RECEIVED + timedelta(days=90), InvoiceKind.CREDIT_NOTE)
+    state = one(events_of(note, *dates))
+    assert state.late_days == 0 and state.interest == state.indemnity == Decimal("0.00")
+    view = state.view(date(2030, 1, 1))
+    assert view["clock"] == "not-applicable" and view["deadline"] is None
+    assert view["late"] is False and view["interest"] is None
+
+
+@pytest.mark.parametrize("kind", ["261", "396"])  # self-billed, factored credit notes
+def test_every_credit_note_kind_gets_no_deadline(kind: str) -> None:
+    note, dates = paid_invoice("AV-2", RECEIVED + timedelta(days=90), kind)
     state = one(events_of(note, *dates))
     assert state.late_days == 0 and state.interest == state.indemnity == Decimal("0.00")
     view = state.view(date(2030, 1, 1))
