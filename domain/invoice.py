@@ -19,6 +19,7 @@ from facturier.domain.lifecycle import (
     INITIAL_STATUS,
     STATUS_INFO,
     Action,
+    EventType,
     StatusInfo,
     next_status,
 )
@@ -302,7 +303,11 @@ class Invoice(Aggregate):
 
     A command checks its arguments before it records its event; the event's body holds only
     what replaying it needs (the status guard and the new state). Rules may tighten over the
-    years, and the invoices recorded under the old ones must still load."""
+    years, and the invoices recorded under the old ones must still load.
+
+    Events are named by `EventType`'s plain values (`.value`): the library names each event
+    class after the string it is given, and the stored topics and published names must stay
+    plain text."""
 
     @staticmethod
     def create_id(data: InvoiceData, **_: object) -> uuid.UUID:
@@ -324,7 +329,7 @@ class Invoice(Aggregate):
             data=data, mode=mode, actor=actor, correlation_id=correlation_id, signature=signature
         )
 
-    @event("Submitted")
+    @event(EventType.SUBMITTED.value)
     def __init__(
         self,
         data: InvoiceData,
@@ -348,15 +353,15 @@ class Invoice(Aggregate):
     def _advance(self, action: Action) -> None:
         self.status = next_status(self.status, action)
 
-    @event("Routed")
+    @event(EventType.ROUTED.value)
     def route(self, actor: str = PLATFORM_ACTOR, correlation_id: str = "") -> None:
         self._advance(Action.ROUTE)
 
-    @event("MadeAvailable")
+    @event(EventType.MADE_AVAILABLE.value)
     def make_available(self, actor: str = PLATFORM_ACTOR, correlation_id: str = "") -> None:
         self._advance(Action.MAKE_AVAILABLE)
 
-    @event("TakenInHand")
+    @event(EventType.TAKEN_IN_HAND.value)
     def take_in_hand(self, actor: str, correlation_id: str = "") -> None:
         self._advance(Action.TAKE_IN_HAND)
 
@@ -366,7 +371,7 @@ class Invoice(Aggregate):
         _require_reason(reason, reason_code)
         self._suspended(reason, actor, reason_code, correlation_id)
 
-    @event("Suspended")
+    @event(EventType.SUSPENDED.value)
     def _suspended(self, reason: str, actor: str, reason_code: str, correlation_id: str) -> None:
         self._advance(Action.SUSPEND)
 
@@ -384,7 +389,7 @@ class Invoice(Aggregate):
             _check_text("filename", document.filename)
         self._completed(comment, actor, documents, correlation_id)
 
-    @event("Completed")
+    @event(EventType.COMPLETED.value)
     def _completed(
         self, comment: str, actor: str, documents: tuple[Document, ...], correlation_id: str
     ) -> None:
@@ -397,7 +402,7 @@ class Invoice(Aggregate):
         _require_reason(reason, reason_code)
         self._marked_for_rerouting(reason, actor, reason_code, correlation_id)
 
-    @event("MarkedForRerouting")
+    @event(EventType.MARKED_FOR_REROUTING.value)
     def _marked_for_rerouting(
         self, reason: str, actor: str, reason_code: str, correlation_id: str
     ) -> None:
@@ -417,7 +422,7 @@ class Invoice(Aggregate):
         _check_reference("order_reference", order_reference)
         self._rerouted(recipient_siret, service_code, order_reference, actor, correlation_id)
 
-    @event("Rerouted")
+    @event(EventType.REROUTED.value)
     def _rerouted(
         self,
         recipient_siret: str,
@@ -439,11 +444,11 @@ class Invoice(Aggregate):
         _require_reason(reason, reason_code)
         self._rejected(reason_code, reason, actor, correlation_id)
 
-    @event("Rejected")
+    @event(EventType.REJECTED.value)
     def _rejected(self, reason_code: str, reason: str, actor: str, correlation_id: str) -> None:
         self._advance(Action.REJECT)
 
-    @event("ServiceCertified")
+    @event(EventType.SERVICE_CERTIFIED.value)
     def certify_service_done(self, actor: str, correlation_id: str = "") -> None:
         self._advance(Action.CERTIFY_SERVICE_DONE)
 
@@ -455,16 +460,16 @@ class Invoice(Aggregate):
         _check_reference("payment_order_number", payment_order_number)
         self._payment_ordered(payment_order_number, actor, correlation_id)
 
-    @event("PaymentOrdered")
+    @event(EventType.PAYMENT_ORDERED.value)
     def _payment_ordered(self, payment_order_number: str, actor: str, correlation_id: str) -> None:
         self._advance(Action.ORDER_PAYMENT)
         self.payment_order_number = payment_order_number
 
-    @event("HandedToAccounting")
+    @event(EventType.HANDED_TO_ACCOUNTING.value)
     def hand_to_accounting(self, actor: str, correlation_id: str = "") -> None:
         self._advance(Action.HAND_TO_ACCOUNTING)
 
-    @event("RecordedInAccounts")
+    @event(EventType.RECORDED_IN_ACCOUNTS.value)
     def record_in_accounts(self, actor: str, correlation_id: str = "") -> None:
         self._advance(Action.RECORD_IN_ACCOUNTS)
 
@@ -485,7 +490,7 @@ class Invoice(Aggregate):
         _check_reference("payment_reference", payment_reference)
         self._payment_sent(amount, payment_date, payment_reference, actor, correlation_id)
 
-    @event("PaymentSent")
+    @event(EventType.PAYMENT_SENT.value)
     def _payment_sent(
         self,
         amount: Decimal,

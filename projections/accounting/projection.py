@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 
 from facturier.config.settings import Settings
 from facturier.domain.invoice import is_credit_note
+from facturier.domain.lifecycle import EventType
 from facturier.events.lifecycle import LifecycleEvent
 from facturier.projections.runner import Cursor, StateTable
 
@@ -208,7 +209,7 @@ class Posting:
         """Fold `e` (a version after `s.version`) into `s`; return the entry it posts."""
         s.version = e.version
         day = e.occurred_at.astimezone(PARIS).date()
-        if e.event_type == "MadeAvailable" and s.posted_siret is None:
+        if e.event_type == EventType.MADE_AVAILABLE and s.posted_siret is None:
             s.posted_siret = s.recipient_siret
             return self._entry(
                 s,
@@ -218,10 +219,10 @@ class Posting:
                 f"{s.document} {s.number} {s.supplier_name}",
                 self.invoice_lines(s),
             )
-        if e.event_type in ("MarkedForRerouting", "Rejected", "Rerouted"):
+        if e.event_type in (EventType.MARKED_FOR_REROUTING, EventType.REJECTED, EventType.REROUTED):
             entry = None
             if s.posted_siret is not None:
-                why = "rejet" if e.event_type == "Rejected" else "réacheminement"
+                why = "rejet" if e.event_type == EventType.REJECTED else "réacheminement"
                 entry = self._entry(
                     s,
                     e,
@@ -231,10 +232,10 @@ class Posting:
                     tuple(line.swapped() for line in self.invoice_lines(s)),
                 )
                 s.posted_siret = None
-            if e.event_type == "Rerouted":
+            if e.event_type == EventType.REROUTED:
                 s.recipient_siret = e.payload["recipient_siret"]
             return entry
-        if e.event_type == "PaymentSent":
+        if e.event_type == EventType.PAYMENT_SENT:
             amount: Decimal = e.payload["amount"]
             supplier = (s.supplier_id, s.supplier_name)
             lines = (
@@ -302,7 +303,7 @@ class AccountingProjection:
         entries: list[Entry] = []
         for e in events:  # in partition order: one invoice's versions come in order
             state = states.get(e.invoice_id)
-            if e.event_type == "Submitted":
+            if e.event_type == EventType.SUBMITTED:
                 if state is None:
                     states[e.invoice_id] = changed[e.invoice_id] = InvoiceState.submitted(e)
                 continue

@@ -23,7 +23,7 @@ from typing import Any
 
 import psycopg
 
-from facturier.domain.lifecycle import Status
+from facturier.domain.lifecycle import EventType, Status
 from facturier.events.lifecycle import LifecycleEvent
 from facturier.projections.runner import Cursor, StateTable
 
@@ -197,7 +197,7 @@ class NotificationRules:
 
     def apply(self, facts: InvoiceFacts, e: LifecycleEvent) -> Notification | None:
         facts.version = e.version
-        if e.event_type == "Rerouted":
+        if e.event_type == EventType.REROUTED:
             facts.recipient_siret = e.payload["recipient_siret"]
             facts.recipient_name = ""
         word = STATUS_WORDS.get(e.status)
@@ -232,7 +232,7 @@ class NotificationRules:
         due: list[Notification] = []
         for e in events:  # partition order: one invoice's versions come in order
             facts = known.get(e.invoice_id)
-            if e.event_type == "Submitted":
+            if e.event_type == EventType.SUBMITTED:
                 if facts is None:
                     known[e.invoice_id] = changed[e.invoice_id] = InvoiceFacts.submitted(e)
                 continue
@@ -270,7 +270,7 @@ class NotificationsProjection:
         # A cursor of its own: in pipeline mode `cur` may still be owed earlier results.
         with cur.connection.cursor() as query:
             suppliers = {f.supplier_id for f in known.values()} | {
-                e.payload["supplier_id"] for e in events if e.event_type == "Submitted"
+                e.payload["supplier_id"] for e in events if e.event_type == EventType.SUBMITTED
             }
             subscriptions = {
                 row[0]: Subscription(row[0], row[1], tuple(row[2]), row[3])

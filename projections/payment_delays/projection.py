@@ -43,6 +43,7 @@ import psycopg
 
 from facturier.adapters import metrics
 from facturier.domain.invoice import is_credit_note
+from facturier.domain.lifecycle import EventType
 from facturier.events.lifecycle import LifecycleEvent
 from facturier.projections.runner import Cursor, StateTable
 
@@ -224,28 +225,28 @@ class DelayRules:
         s.version = e.version
         day = paris_date(e.occurred_at)
         kind = e.event_type
-        if kind == "MadeAvailable":  # a (new) reception: the clock starts afresh
+        if kind == EventType.MADE_AVAILABLE:  # a (new) reception: the clock starts afresh
             s.received_at = e.occurred_at
             s.received_on = day
             s.payment_days = self.terms(s.recipient_siret)
             s.suspended_days = 0
             s.suspended_since = None
             s.stopped = None
-        elif kind == "Suspended":
+        elif kind == EventType.SUSPENDED:
             if s.received_on is not None and s.suspended_since is None:
                 s.suspended_since = day
-        elif kind == "Completed":
+        elif kind == EventType.COMPLETED:
             if s.suspended_since is not None:
                 s.suspended_days += max(0, (day - s.suspended_since).days)
                 s.suspended_since = None
-        elif kind in ("MarkedForRerouting", "Rejected"):
-            s.stopped = "rejected" if kind == "Rejected" else "rerouting"
+        elif kind in (EventType.MARKED_FOR_REROUTING, EventType.REJECTED):
+            s.stopped = "rejected" if kind == EventType.REJECTED else "rerouting"
             if s.suspended_since is not None:
                 s.suspended_days += max(0, (day - s.suspended_since).days)
                 s.suspended_since = None
-        elif kind == "Rerouted":
+        elif kind == EventType.REROUTED:
             s.recipient_siret = e.payload["recipient_siret"]
-        elif kind == "PaymentSent":
+        elif kind == EventType.PAYMENT_SENT:
             return self._paid(s, e.payload["payment_date"], e.payload["amount"])
         return None
 
@@ -277,7 +278,7 @@ def fold(
     rules = DelayRules(reference_rate, terms or (lambda _: DEFAULT_PAYMENT_DAYS))
     states: dict[str, PaymentState] = {}
     for e in events:
-        if e.event_type == "Submitted":
+        if e.event_type == EventType.SUBMITTED:
             states.setdefault(e.invoice_id, PaymentState.submitted(e))
         elif e.invoice_id in states and e.version > states[e.invoice_id].version:
             rules.apply(states[e.invoice_id], e)
@@ -299,7 +300,7 @@ class PaymentDelaysProjection:
         states = _STATES.load(cur, (e.invoice_id for e in events))
         sirets = {s.recipient_siret for s in states.values()}
         for e in events:
-            if e.event_type in ("Submitted", "Rerouted"):
+            if e.event_type in (EventType.SUBMITTED, EventType.REROUTED):
                 sirets.add(e.payload["recipient_siret"])
         # A cursor of its own: in pipeline mode `cur` may still be owed earlier results.
         with cur.connection.cursor() as query:
@@ -314,7 +315,7 @@ class PaymentDelaysProjection:
         payments: list[Payment] = []
         for e in events:  # in partition order: one invoice's versions come in order
             state = states.get(e.invoice_id)
-            if e.event_type == "Submitted":
+            if e.event_type == EventType.SUBMITTED:
                 if state is None:
                     states[e.invoice_id] = changed[e.invoice_id] = PaymentState.submitted(e)
                 continue
