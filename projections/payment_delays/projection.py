@@ -2,7 +2,8 @@
 to a buyer structure, its legal payment deadline, the days its clock has run and, once paid
 late, the late-payment interest and the fixed recovery indemnity owed to the supplier.
 
-Rules, in calendar days, dates in Europe/Paris:
+Rules, in calendar days, dates in Europe/Paris (the arithmetic is in
+`domain/payment_terms.py`; this module folds events into it):
 
 - the clock starts on the date of the invoice's latest MadeAvailable (its reception by the
   structure). Re-routing restarts it: the next MadeAvailable, at the new structure, is a
@@ -34,72 +35,31 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import psycopg
 
 from facturier.adapters import metrics
 from facturier.domain.invoice import is_credit_note
 from facturier.domain.lifecycle import EventType
+from facturier.domain.payment_terms import (
+    DEFAULT_PAYMENT_DAYS,
+    NOTHING,
+    days_elapsed,
+    deadline,
+    interest_rate,
+    late_days,
+    late_interest,
+    paris_date,
+    parse_rate,
+    recovery_indemnity,
+)
 from facturier.events.lifecycle import LifecycleEvent
 from facturier.projections.runner import Cursor, StateTable
 
 log = logging.getLogger("facturier.payment_delays")
-
-PARIS = ZoneInfo("Europe/Paris")
-CENTS = Decimal("0.01")
-DEFAULT_PAYMENT_DAYS = 30
-HOSPITAL_PAYMENT_DAYS = 50
-INTEREST_MARGIN = Decimal("8")  # points over the reference rate
-RECOVERY_INDEMNITY = Decimal("40.00")  # euros, per invoice paid late
-DAYS_PER_YEAR = Decimal("365")
-
-
-def parse_rate(text: str) -> Decimal:
-    """A reference rate in percent, e.g. '2.15'; refuse anything else."""
-    try:
-        rate = Decimal(text.strip())
-    except InvalidOperation:
-        raise ValueError(f"reference rate {text!r} is not a decimal number") from None
-    if not rate.is_finite() or not Decimal("-10") <= rate <= Decimal("100"):
-        raise ValueError(f"reference rate {text!r} is not a percentage")
-    return rate
-
-
-def paris_date(moment: datetime) -> date:
-    return moment.astimezone(PARIS).date()
-
-
-def deadline(received_on: date, payment_days: int, suspended_days: int = 0) -> date:
-    return received_on + timedelta(days=payment_days + suspended_days)
-
-
-def days_elapsed(
-    received_on: date,
-    until: date,
-    suspended_days: int = 0,
-    suspended_since: date | None = None,
-) -> int:
-    """Days the legal clock has run from reception to `until` (never negative)."""
-    end = min(until, suspended_since) if suspended_since is not None else until
-    return max(0, (end - received_on).days - suspended_days)
-
-
-def late_days(elapsed: int, payment_days: int) -> int:
-    return max(0, elapsed - payment_days)
-
-
-def late_interest(amount: Decimal, reference_rate: Decimal, days_late: int) -> Decimal:
-    """amount x (rate + 8 points) x days / 365, rounded half up to the cent."""
-    if days_late <= 0 or amount <= 0:
-        return Decimal("0.00")
-    with localcontext() as context:
-        context.prec = 50  # exact for any numeric(18,2) amount and any realistic rate
-        exact = amount * (reference_rate + INTEREST_MARGIN) * days_late / (100 * DAYS_PER_YEAR)
-        return exact.quantize(CENTS, rounding=ROUND_HALF_UP)
 
 
 @dataclass(frozen=True)
@@ -199,7 +159,7 @@ class PaymentState:
             out["late_days"] = self.late_days
             out["late"] = self.late_days > 0
             if self.reference_rate is not None:
-                out["interest_rate"] = self.reference_rate + INTEREST_MARGIN
+                out["interest_rate"] = interest_rate(self.reference_rate)
             out["interest"] = self.interest
             out["indemnity"] = self.indemnity
             out["total_owed"] = (self.interest or Decimal("0.00")) + (
@@ -260,12 +220,12 @@ class DelayRules:
         )
         if s.credit_note:
             s.late_days = 0
-            s.interest = s.indemnity = Decimal("0.00")
+            s.interest = s.indemnity = NOTHING
             return None
         s.late_days = late_days(s.days_to_payment, s.payment_days)
         s.reference_rate = self.reference_rate
         s.interest = late_interest(amount, self.reference_rate, s.late_days)
-        s.indemnity = RECOVERY_INDEMNITY if s.late_days > 0 else Decimal("0.00")
+        s.indemnity = recovery_indemnity(s.late_days)
         return Payment(s.recipient_siret, s.days_to_payment, s.late_days > 0)
 
 

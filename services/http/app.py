@@ -38,13 +38,10 @@ from facturier.domain.lifecycle import (
     Status,
     allowed_actions,
 )
+from facturier.domain.payment_terms import DEFAULT_PAYMENT_DAYS, paris_date
 from facturier.domain.text import is_siret
 from facturier.projections.accounting.fec import fec_filename, fetch_fec_lines, format_fec
-from facturier.projections.payment_delays.projection import (
-    DEFAULT_PAYMENT_DAYS,
-    fetch_state,
-    paris_date,
-)
+from facturier.projections.payment_delays.projection import fetch_state
 from facturier.projections.tracking import queries as views
 from facturier.services.application.actions import (
     ActionForbidden,

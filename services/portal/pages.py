@@ -81,6 +81,7 @@ from facturier.domain.lifecycle import (
     Status,
     Summary,
 )
+from facturier.domain.payment_terms import paris_date
 from facturier.projections.notifications.projection import (
     DEFAULT_STATUSES,
     STATUS_OF_WORD,
@@ -88,7 +89,7 @@ from facturier.projections.notifications.projection import (
     InvalidSubscription,
     Subscription,
 )
-from facturier.projections.payment_delays.projection import fetch_state, paris_date
+from facturier.projections.payment_delays.projection import fetch_state
 from facturier.projections.tracking import queries as views
 from facturier.services.application import directory
 from facturier.services.application.actions import (
