@@ -33,7 +33,7 @@ from typing import NamedTuple, Protocol
 
 from eventsourcing.domain import Aggregate, event
 
-from facturier.domain.invoice import InvalidCommand, ReasonCode
+from facturier.domain.model import InvalidCommand, ReasonCode
 from facturier.domain.text import is_siret
 
 # Namespace of structure ids: id = uuid5(namespace, compact SIRET).

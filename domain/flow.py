@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from eventsourcing.domain import Aggregate, event
 
-from facturier.domain.invoice import Document, Problem, SubmissionMode
+from facturier.domain.model import Document, Problem, SubmissionMode
 
 # Namespace of flow ids: uuid5(submitter, SHA-256 of the upload), so an upload retried after
 # a lost response finds its flow instead of starting a second one.

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from facturier.domain.flow import Flow, FlowEventType, FlowStatus
-from facturier.domain.invoice import Problem
+from facturier.domain.model import Problem
 from facturier.events.lifecycle import CONTENT_TYPE, Message, event_id, registry
 
 SCHEMA_NAME = "flow_lifecycle"

@@ -35,7 +35,7 @@ import facturx  # type: ignore[import-untyped]
 from lxml import etree
 from pypdf import PdfReader
 
-from facturier.domain.invoice import ReasonCode
+from facturier.domain.model import ReasonCode
 from facturier.intake.errors import Rejection, reject
 from facturier.intake.safety import DEFAULT_LIMITS, Limits, check_size, is_unsafe, parse_safely
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from facturier.domain.invoice import Problem, ReasonCode
+from facturier.domain.model import Problem, ReasonCode
 
 Severity = Literal["error", "warning"]
 

@@ -35,7 +35,7 @@ import defusedxml
 import defusedxml.ElementTree
 from lxml import etree
 
-from facturier.domain.invoice import ReasonCode
+from facturier.domain.model import ReasonCode
 from facturier.intake.errors import reject
 
 MB = 1024 * 1024

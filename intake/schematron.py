@@ -46,7 +46,7 @@ import facturx  # type: ignore[import-untyped]
 from lxml import etree
 from saxonche import PySaxonProcessor, PyXsltExecutable  # type: ignore[import-not-found]
 
-from facturier.domain.invoice import ReasonCode
+from facturier.domain.model import ReasonCode
 from facturier.intake.detect import UBL_PROFILE, Detected, Syntax
 from facturier.intake.errors import Finding, Severity
 

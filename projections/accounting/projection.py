@@ -31,8 +31,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from facturier.config.settings import Settings
-from facturier.domain.invoice import is_credit_note
 from facturier.domain.lifecycle import EventType
+from facturier.domain.model import is_credit_note
 from facturier.events.lifecycle import LifecycleEvent
 from facturier.projections.runner import Cursor, StateTable
 

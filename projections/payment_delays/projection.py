@@ -42,8 +42,8 @@ from typing import Any
 import psycopg
 
 from facturier.adapters import metrics
-from facturier.domain.invoice import is_credit_note
 from facturier.domain.lifecycle import EventType
+from facturier.domain.model import is_credit_note
 from facturier.domain.payment_terms import (
     DEFAULT_PAYMENT_DAYS,
     NOTHING,

@@ -72,7 +72,7 @@ from facturier.domain.directory import (
     compact_siret,
     structure_id,
 )
-from facturier.domain.invoice import InvalidCommand
+from facturier.domain.model import InvalidCommand
 from facturier.domain.text import reference_problem, text_problem
 
 if TYPE_CHECKING:

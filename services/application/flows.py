@@ -31,7 +31,8 @@ from facturier.adapters.documents import DocumentStore, describe
 from facturier.config.settings import Settings
 from facturier.domain.directory import Structure
 from facturier.domain.flow import Flow, FlowEventType, FlowStatus
-from facturier.domain.invoice import Invoice, InvoiceData, Problem, ReasonCode, SubmissionMode
+from facturier.domain.invoice import Invoice
+from facturier.domain.model import InvoiceData, Problem, ReasonCode, SubmissionMode
 from facturier.events.flows import FlowEvent
 from facturier.events.flows import from_value as flow_from_value
 from facturier.intake.archive import unpack

@@ -61,17 +61,7 @@ from pydantic_core import ErrorDetails, to_jsonable_python
 
 from facturier.adapters.documents import DocumentMissing
 from facturier.domain.flow import FlowStatus
-from facturier.domain.invoice import (
-    PLATFORM_ACTOR,
-    InvalidCommand,
-    InvalidInvoice,
-    Invoice,
-    InvoiceData,
-    Problem,
-    ReasonCode,
-    SubmissionMode,
-    SupplierScheme,
-)
+from facturier.domain.invoice import PLATFORM_ACTOR, Invoice
 from facturier.domain.lifecycle import (
     STATUS_INFO,
     TRANSITION_BY_ACTION,
@@ -80,6 +70,15 @@ from facturier.domain.lifecycle import (
     Role,
     Status,
     Summary,
+)
+from facturier.domain.model import (
+    InvalidCommand,
+    InvalidInvoice,
+    InvoiceData,
+    Problem,
+    ReasonCode,
+    SubmissionMode,
+    SupplierScheme,
 )
 from facturier.domain.payment_terms import paris_date
 from facturier.projections.notifications.projection import (

@@ -36,7 +36,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from facturier.adapters.postgres import apply_schema, connect
 from facturier.config.settings import Settings
-from facturier.domain.invoice import SubmissionMode
+from facturier.domain.model import SubmissionMode
 from facturier.events.lifecycle import event_id
 from facturier.projections.notifications.projection import (
     DEFAULT_STATUSES,

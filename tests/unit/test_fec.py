@@ -9,7 +9,8 @@ from decimal import Decimal
 
 import pytest
 
-from facturier.domain.invoice import Invoice, InvoiceKind, SubmissionMode
+from facturier.domain.invoice import Invoice
+from facturier.domain.model import InvoiceKind, SubmissionMode
 from facturier.events.lifecycle import LifecycleEvent, from_value, to_message
 from facturier.projections.accounting.fec import (
     FEC_COLUMNS,

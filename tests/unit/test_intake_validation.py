@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfWriter
 
-from facturier.domain.invoice import ReasonCode
+from facturier.domain.model import ReasonCode
 from facturier.intake import safety, schematron
 from facturier.intake.detect import Container, Syntax, detect
 from facturier.intake.errors import Finding, Rejection

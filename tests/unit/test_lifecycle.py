@@ -11,16 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from facturier.domain.invoice import (
-    InvalidCommand,
-    InvalidInvoice,
-    Invoice,
-    InvoiceLine,
-    PaymentMeans,
-    SubmissionMode,
-    line,
-    vat_breakdown_of,
-)
+from facturier.domain.invoice import Invoice
 from facturier.domain.lifecycle import (
     STATUS_AFTER_EVENT,
     STATUS_INFO,
@@ -33,6 +24,15 @@ from facturier.domain.lifecycle import (
     Summary,
     allowed_actions,
     transition_table_markdown,
+)
+from facturier.domain.model import (
+    InvalidCommand,
+    InvalidInvoice,
+    InvoiceLine,
+    PaymentMeans,
+    SubmissionMode,
+    line,
+    vat_breakdown_of,
 )
 from facturier.domain.rules import MINIMUM_PROFILE
 from tests.conftest import BUYER, OTHER_BUYER, arabic_indic, fullwidth, invoice_data

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from facturier.domain.invoice import Invoice, InvoiceKind, SubmissionMode
+from facturier.domain.invoice import Invoice
+from facturier.domain.model import InvoiceKind, SubmissionMode
 from facturier.domain.payment_terms import PARIS, RECOVERY_INDEMNITY, late_interest
 from facturier.events.lifecycle import LifecycleEvent, from_value, to_message
 from facturier.projections.payment_delays.projection import PaymentState, fold

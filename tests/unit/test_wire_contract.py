@@ -10,8 +10,9 @@ from importlib import resources
 import pytest
 
 from facturier.domain.flow import Flow, FlowEventType
-from facturier.domain.invoice import Document, Invoice, SubmissionMode
+from facturier.domain.invoice import Invoice
 from facturier.domain.lifecycle import EventType, Status
+from facturier.domain.model import Document, SubmissionMode
 from facturier.events.avro import (
     MAGIC,
     NotSingleObjectEncoded,
