@@ -62,6 +62,24 @@ class EventType(StrEnum):
     PAYMENT_SENT = "PaymentSent"
 
 
+class StatusWord(StrEnum):
+    """The plain words a supplier subscribes to, one per status it may be told about.
+
+    Not the `Summary`: a summary groups statuses for display ("in processing" covers four)
+    and travels in every published event; a word names one status reached and is an
+    identifier, stored with each subscription and accepted by the API and the CLI, hence
+    hyphenated ("in-processing"). Both are contracts: neither spelling may change."""
+
+    RECEIVED = "received"
+    IN_PROCESSING = "in-processing"
+    SUSPENDED = "suspended"
+    TO_REROUTE = "to-reroute"
+    REJECTED = "rejected"
+    SERVICE_CERTIFIED = "service-certified"
+    PAYMENT_ORDERED = "payment-ordered"
+    PAID = "paid"
+
+
 class Role(StrEnum):
     """Who may perform an action (the API checks the caller's role against this)."""
 
@@ -209,6 +227,20 @@ TERMINAL_STATUSES = frozenset(s for s in Status if not any(s in t.sources for t 
 STATUS_AFTER_EVENT: dict[str, Status] = {
     SUBMITTED_EVENT: INITIAL_STATUS,
     **{t.event: t.target for t in TRANSITIONS},
+}
+
+# Status reached -> the word a supplier subscribes to, in lifecycle order. Statuses left out
+# are the platform's own steps, the supplier's own actions and the public accountant's
+# internal ones.
+STATUS_WORDS: dict[Status, StatusWord] = {
+    Status.MISE_A_DISPOSITION: StatusWord.RECEIVED,
+    Status.PRISE_EN_COMPTE_DESTINATAIRE: StatusWord.IN_PROCESSING,
+    Status.SUSPENDUE: StatusWord.SUSPENDED,
+    Status.A_RECYCLER: StatusWord.TO_REROUTE,
+    Status.REJETEE: StatusWord.REJECTED,
+    Status.SERVICE_FAIT: StatusWord.SERVICE_CERTIFIED,
+    Status.MANDATEE: StatusWord.PAYMENT_ORDERED,
+    Status.MISE_EN_PAIEMENT: StatusWord.PAID,
 }
 
 
