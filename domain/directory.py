@@ -1,12 +1,12 @@
 """The directory of public buyers: who may receive invoices, through which services.
 
-A `Structure` is one public buyer (destinataire, DOMAIN.md §2), identified by its SIRET. Its
+A `Structure` is one public buyer (destinataire, docs/DOMAIN.md §2), identified by its SIRET. Its
 settings say what routing data an invoice must carry: a service code (code service
 exécutant), an order reference (engagement juridique, EJ), or at least one of the two. It has
 services, each with a code, and may keep a list of known EJs. Every change is an event, as for
 invoices; the id is derived from the SIRET, so a structure is registered once.
 
-`check_routing` is the pure routing check of a submission against a structure (DOMAIN.md §6,
+`check_routing` is the pure routing check of a submission against a structure (docs/DOMAIN.md §6,
 "Identifiers"); each problem carries its reform reason code:
 
 | problem | reason code | field |
@@ -38,7 +38,7 @@ from facturier.domain.text import is_siret
 
 # Namespace of structure ids: id = uuid5(namespace, compact SIRET).
 STRUCTURE_ID_NAMESPACE = uuid.UUID("9b3c7e1a-4d2f-4a8b-8c61-0f5e2d7a9c34")
-MAX_ORDER_REFERENCE = 50  # 10 for State orders; some clients allow up to 50 (DOMAIN.md §3)
+MAX_ORDER_REFERENCE = 50  # 10 for State orders; some clients allow up to 50 (docs/DOMAIN.md §3)
 MAX_CODE = 100
 
 

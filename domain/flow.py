@@ -33,7 +33,7 @@ class FlowEventType(StrEnum):
 
 
 class FlowStatus(StrEnum):
-    """Chorus flow states (DOMAIN.md §4)."""
+    """Chorus flow states (docs/DOMAIN.md §4)."""
 
     RECEIVED = "IN_RECU"
     PROCESSING = "IN_EN_COURS_TRAITEMENT"

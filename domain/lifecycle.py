@@ -11,7 +11,7 @@ from enum import StrEnum
 
 
 class Status(StrEnum):
-    """Chorus Pro statuses (DOMAIN.md §5)."""
+    """Chorus Pro statuses (docs/DOMAIN.md §5)."""
 
     DEPOSEE = "DEPOSEE"
     EN_COURS_ACHEMINEMENT = "EN_COURS_ACHEMINEMENT"
@@ -29,7 +29,7 @@ class Status(StrEnum):
 
 
 class Summary(StrEnum):
-    """What a supplier reads: the brochure's 'received / being processed / paid', plus the
+    """What a supplier reads: 'received / being processed / paid' (docs/DOMAIN.md §5), plus the
     states where the supplier must act or has lost the invoice, and the short platform
     stage before the buyer's service has it."""
 

@@ -44,7 +44,7 @@ class SupplierScheme(StrEnum):
 
 
 class ReasonCode(StrEnum):
-    """The reform's reason codes (DOMAIN.md §5)."""
+    """The reform's reason codes (docs/DOMAIN.md §5)."""
 
     DOUBLON = "DOUBLON"
     DEST_INC = "DEST_INC"

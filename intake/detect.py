@@ -1,6 +1,6 @@
 """Which syntax a submitted file is in, and its profile (guideline id, BT-24).
 
-Accepted (DOMAIN.md §4, Chorus flows E1/E2):
+Accepted (docs/DOMAIN.md §4, Chorus flows E1/E2):
 
 - UBL 2.1 `Invoice` and `CreditNote` (`IN_DP_E1_UBL_INVOICE`);
 - UN/CEFACT CII D16B `CrossIndustryInvoice` (`IN_DP_E1_CII_16B`);

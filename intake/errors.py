@@ -1,6 +1,6 @@
 """What a validation step found, and the exception that rejects a file.
 
-Every finding carries one of the reform's reason codes (`ReasonCode`, DOMAIN.md §5), so a
+Every finding carries one of the reform's reason codes (`ReasonCode`, docs/DOMAIN.md §5), so a
 flow's processing report can list each error with its code.
 """
 

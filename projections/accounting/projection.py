@@ -1,6 +1,6 @@
 """Accounting journal: each invoice made available to a buyer structure becomes a balanced
 double-entry journal entry in that structure's books; each payment clears the supplier's
-payable against the bank (DOMAIN.md §7).
+payable against the bank (docs/DOMAIN.md §7).
 
 Postings (French PCG defaults, configurable through `ChartOfAccounts`):
 

@@ -1,4 +1,4 @@
-"""Payment delays (*délai global de paiement*, DOMAIN.md §7): for each invoice made available
+"""Payment delays (*délai global de paiement*, docs/DOMAIN.md §7): for each invoice made available
 to a buyer structure, its legal payment deadline, the days its clock has run and, once paid
 late, the late-payment interest and the fixed recovery indemnity owed to the supplier.
 
