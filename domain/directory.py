@@ -259,58 +259,70 @@ def check_routing(
                 f"the public buyer {siret} ({structure.name}) is inactive",
             )
         ]
-    findings: list[RoutingFinding] = []
     code = service_code.strip()
-    reference = order_reference.strip()
+    return _service_code_findings(structure, code) + _order_reference_findings(
+        structure, order_reference.strip(), code
+    )
+
+
+def _service_code_findings(structure: Structure, code: str) -> list[RoutingFinding]:
     if code:
         service = structure.services.get(code)
         if service is None:
-            findings.append(
+            return [
                 RoutingFinding(
                     ReasonCode.CODE_ROUTAGE_ERR,
                     "service_code",
                     f"{structure.name} has no service {code!r}",
                 )
-            )
-        elif not service.active:
-            findings.append(
+            ]
+        if not service.active:
+            return [
                 RoutingFinding(
                     ReasonCode.CODE_ROUTAGE_ERR,
                     "service_code",
                     f"the service {code!r} of {structure.name} is inactive",
                 )
-            )
-    elif structure.service_code_required:
-        findings.append(
+            ]
+        return []
+    if structure.service_code_required:
+        return [
             RoutingFinding(
                 ReasonCode.CODE_ROUTAGE_ERR,
                 "service_code",
                 f"{structure.name} requires a service code",
             )
-        )
+        ]
+    return []
+
+
+def _order_reference_findings(
+    structure: Structure, reference: str, code: str
+) -> list[RoutingFinding]:
     if reference:
         if structure.keeps_order_references and reference not in structure.order_references:
-            findings.append(
+            return [
                 RoutingFinding(
                     ReasonCode.CMD_ERR,
                     "order_reference",
                     f"{structure.name} knows no order reference (EJ) {reference!r}",
                 )
-            )
-    elif structure.order_reference_required:
-        findings.append(
+            ]
+        return []
+    if structure.order_reference_required:
+        return [
             RoutingFinding(
                 ReasonCode.REF_CT_ABSENT,
                 "order_reference",
                 f"{structure.name} requires an order reference (EJ)",
             )
-        )
-    elif structure.service_code_or_order_reference_required and not code:
-        findings.append(
+        ]
+    if structure.service_code_or_order_reference_required and not code:
+        return [
             RoutingFinding(
                 ReasonCode.REF_CT_ABSENT,
                 "order_reference",
                 f"{structure.name} requires an order reference (EJ) or a service code",
             )
-        )
-    return findings
+        ]
+    return []
