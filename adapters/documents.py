@@ -15,7 +15,7 @@ from psycopg_pool import ConnectionPool
 
 from facturier.adapters.postgres import apply_schema, pool
 from facturier.config.settings import PostgresSettings
-from facturier.domain.invoice import Document
+from facturier.domain.model import Document
 
 
 def describe(content: bytes, filename: str, media_type: str, role: str = "invoice") -> Document:

@@ -13,7 +13,7 @@ from typing import Any
 
 from eventsourcing.persistence import JSONTranscoder, Transcoding
 
-from facturier.domain.invoice import (
+from facturier.domain.model import (
     Address,
     AllowanceCharge,
     Document,

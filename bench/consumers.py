@@ -58,8 +58,8 @@ from rich.table import Table
 
 from facturier.adapters.postgres import apply_schema, connect
 from facturier.config.settings import Settings
-from facturier.domain.invoice import SubmissionMode
 from facturier.domain.lifecycle import Action
+from facturier.domain.model import SubmissionMode
 from facturier.projections.accounting.projection import AccountingProjection, ChartOfAccounts
 from facturier.projections.payment_delays.projection import PaymentDelaysProjection
 from facturier.projections.runner import Projection, ProjectionRunner

@@ -49,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 
 from facturier.adapters.documents import DocumentStore  # noqa: E402
 from facturier.config.settings import Settings  # noqa: E402
-from facturier.domain.invoice import line, vat_breakdown_of  # noqa: E402
+from facturier.domain.model import line, vat_breakdown_of  # noqa: E402
 from facturier.intake.canonical import to_cii, to_ubl  # noqa: E402
 from facturier.intake.detect import detect  # noqa: E402
 from facturier.services.application.directory import DirectoryApp, read_document  # noqa: E402

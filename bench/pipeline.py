@@ -40,9 +40,10 @@ from rich.table import Table
 from facturier.adapters.kafka import ensure_topic
 from facturier.adapters.postgres import apply_schema
 from facturier.config.settings import Settings
-from facturier.domain.invoice import Invoice, InvoiceData, InvoiceKind, SubmissionMode
-from facturier.domain.invoice import SupplierScheme as Scheme
+from facturier.domain.invoice import Invoice
 from facturier.domain.lifecycle import TRANSITION_BY_ACTION, Action, Role
+from facturier.domain.model import InvoiceData, InvoiceKind, SubmissionMode
+from facturier.domain.model import SupplierScheme as Scheme
 from facturier.services.application.invoicing import InvoicingApp
 
 BENCH = Path(__file__).resolve().parent

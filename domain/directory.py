@@ -1,12 +1,12 @@
 """The directory of public buyers: who may receive invoices, through which services.
 
-A `Structure` is one public buyer (destinataire, DOMAIN.md §2), identified by its SIRET. Its
+A `Structure` is one public buyer (destinataire, docs/DOMAIN.md §2), identified by its SIRET. Its
 settings say what routing data an invoice must carry: a service code (code service
 exécutant), an order reference (engagement juridique, EJ), or at least one of the two. It has
 services, each with a code, and may keep a list of known EJs. Every change is an event, as for
 invoices; the id is derived from the SIRET, so a structure is registered once.
 
-`check_routing` is the pure routing check of a submission against a structure (DOMAIN.md §6,
+`check_routing` is the pure routing check of a submission against a structure (docs/DOMAIN.md §6,
 "Identifiers"); each problem carries its reform reason code:
 
 | problem | reason code | field |
@@ -33,12 +33,12 @@ from typing import NamedTuple, Protocol
 
 from eventsourcing.domain import Aggregate, event
 
-from facturier.domain.invoice import InvalidCommand, ReasonCode
+from facturier.domain.model import InvalidCommand, ReasonCode
 from facturier.domain.text import is_siret
 
 # Namespace of structure ids: id = uuid5(namespace, compact SIRET).
 STRUCTURE_ID_NAMESPACE = uuid.UUID("9b3c7e1a-4d2f-4a8b-8c61-0f5e2d7a9c34")
-MAX_ORDER_REFERENCE = 50  # 10 for State orders; some clients allow up to 50 (DOMAIN.md §3)
+MAX_ORDER_REFERENCE = 50  # 10 for State orders; some clients allow up to 50 (docs/DOMAIN.md §3)
 MAX_CODE = 100
 
 
@@ -259,58 +259,70 @@ def check_routing(
                 f"the public buyer {siret} ({structure.name}) is inactive",
             )
         ]
-    findings: list[RoutingFinding] = []
     code = service_code.strip()
-    reference = order_reference.strip()
+    return _service_code_findings(structure, code) + _order_reference_findings(
+        structure, order_reference.strip(), code
+    )
+
+
+def _service_code_findings(structure: Structure, code: str) -> list[RoutingFinding]:
     if code:
         service = structure.services.get(code)
         if service is None:
-            findings.append(
+            return [
                 RoutingFinding(
                     ReasonCode.CODE_ROUTAGE_ERR,
                     "service_code",
                     f"{structure.name} has no service {code!r}",
                 )
-            )
-        elif not service.active:
-            findings.append(
+            ]
+        if not service.active:
+            return [
                 RoutingFinding(
                     ReasonCode.CODE_ROUTAGE_ERR,
                     "service_code",
                     f"the service {code!r} of {structure.name} is inactive",
                 )
-            )
-    elif structure.service_code_required:
-        findings.append(
+            ]
+        return []
+    if structure.service_code_required:
+        return [
             RoutingFinding(
                 ReasonCode.CODE_ROUTAGE_ERR,
                 "service_code",
                 f"{structure.name} requires a service code",
             )
-        )
+        ]
+    return []
+
+
+def _order_reference_findings(
+    structure: Structure, reference: str, code: str
+) -> list[RoutingFinding]:
     if reference:
         if structure.keeps_order_references and reference not in structure.order_references:
-            findings.append(
+            return [
                 RoutingFinding(
                     ReasonCode.CMD_ERR,
                     "order_reference",
                     f"{structure.name} knows no order reference (EJ) {reference!r}",
                 )
-            )
-    elif structure.order_reference_required:
-        findings.append(
+            ]
+        return []
+    if structure.order_reference_required:
+        return [
             RoutingFinding(
                 ReasonCode.REF_CT_ABSENT,
                 "order_reference",
                 f"{structure.name} requires an order reference (EJ)",
             )
-        )
-    elif structure.service_code_or_order_reference_required and not code:
-        findings.append(
+        ]
+    if structure.service_code_or_order_reference_required and not code:
+        return [
             RoutingFinding(
                 ReasonCode.REF_CT_ABSENT,
                 "order_reference",
                 f"{structure.name} requires an order reference (EJ) or a service code",
             )
-        )
-    return findings
+        ]
+    return []

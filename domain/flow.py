@@ -13,15 +13,27 @@ from enum import StrEnum
 
 from eventsourcing.domain import Aggregate, event
 
-from facturier.domain.invoice import Document, Problem, SubmissionMode
+from facturier.domain.model import Document, Problem, SubmissionMode
 
 # Namespace of flow ids: uuid5(submitter, SHA-256 of the upload), so an upload retried after
 # a lost response finds its flow instead of starting a second one.
 FLOW_ID_NAMESPACE = uuid.UUID("a1f3e2d4-6b5c-4e7f-8a9b-0c1d2e3f4a5b")
 
 
+class FlowEventType(StrEnum):
+    """The flow's event types, as stored and published (never change a value). Like the
+    invoice's `EventType`, the aggregate's decorators take the plain `.value`."""
+
+    RECEIVED = "Received"
+    OPENED = "Opened"
+    ENTRY_INTEGRATED = "EntryIntegrated"
+    ENTRY_REJECTED = "EntryRejected"
+    REFUSED = "Refused"
+    FINISHED = "Finished"
+
+
 class FlowStatus(StrEnum):
-    """Chorus flow states (DOMAIN.md §4)."""
+    """Chorus flow states (docs/DOMAIN.md §4)."""
 
     RECEIVED = "IN_RECU"
     PROCESSING = "IN_EN_COURS_TRAITEMENT"
@@ -42,7 +54,7 @@ class Flow(Aggregate):
     def create_id(submitter: str, upload: Document, **_: object) -> uuid.UUID:
         return uuid.uuid5(FLOW_ID_NAMESPACE, f"{submitter}|{upload.sha256}")
 
-    @event("Received")
+    @event(FlowEventType.RECEIVED.value)
     def __init__(
         self,
         submitter: str,
@@ -64,7 +76,7 @@ class Flow(Aggregate):
         self.warnings: dict[str, tuple[Problem, ...]] = {}
         self.problems: tuple[Problem, ...] = ()
 
-    @event("Opened")
+    @event(FlowEventType.OPENED.value)
     def open(self, entries: tuple[str, ...]) -> None:
         """The upload was unpacked into `entries` (one for a single file)."""
         if self.status is not FlowStatus.RECEIVED:
@@ -72,7 +84,7 @@ class Flow(Aggregate):
         self.entries = tuple(entries)
         self.status = FlowStatus.PROCESSING
 
-    @event("EntryIntegrated")
+    @event(FlowEventType.ENTRY_INTEGRATED.value)
     def integrate(
         self, entry: str, invoice_id: uuid.UUID, number: str, warnings: tuple[Problem, ...] = ()
     ) -> None:
@@ -81,14 +93,14 @@ class Flow(Aggregate):
         if warnings:
             self.warnings[entry] = tuple(warnings)
 
-    @event("EntryRejected")
+    @event(FlowEventType.ENTRY_REJECTED.value)
     def reject_entry(self, entry: str, problems: tuple[Problem, ...]) -> None:
         if not problems:
             raise FlowError("a rejected entry needs at least one problem")
         self._settle(entry)
         self.rejected[entry] = tuple(problems)
 
-    @event("Refused")
+    @event(FlowEventType.REFUSED.value)
     def refuse(self, problems: tuple[Problem, ...]) -> None:
         """The upload as a whole cannot be read (corrupt archive, too many entries...)."""
         if self.status is not FlowStatus.RECEIVED:
@@ -108,7 +120,7 @@ class Flow(Aggregate):
             status = FlowStatus.INTEGRATED
         self._finished(status, len(self.integrated), len(self.rejected))
 
-    @event("Finished")
+    @event(FlowEventType.FINISHED.value)
     def _finished(self, status: FlowStatus, integrated: int, rejected: int) -> None:
         self.status = FlowStatus(status)
 

@@ -11,7 +11,7 @@ from enum import StrEnum
 
 
 class Status(StrEnum):
-    """Chorus Pro statuses (DOMAIN.md §5)."""
+    """Chorus Pro statuses (docs/DOMAIN.md §5)."""
 
     DEPOSEE = "DEPOSEE"
     EN_COURS_ACHEMINEMENT = "EN_COURS_ACHEMINEMENT"
@@ -29,7 +29,7 @@ class Status(StrEnum):
 
 
 class Summary(StrEnum):
-    """What a supplier reads: the brochure's 'received / being processed / paid', plus the
+    """What a supplier reads: 'received / being processed / paid' (docs/DOMAIN.md §5), plus the
     states where the supplier must act or has lost the invoice, and the short platform
     stage before the buyer's service has it."""
 
@@ -38,6 +38,45 @@ class Summary(StrEnum):
     IN_PROCESSING = "in processing"
     ACTION_NEEDED = "action needed"
     REJECTED = "rejected"
+    PAID = "paid"
+
+
+class EventType(StrEnum):
+    """The invoice's event types: the names the event store records and the wire contract
+    publishes (the aggregate's decorators, the Avro payload branches and every consumer use
+    these; the values must never change, stored events carry them)."""
+
+    SUBMITTED = "Submitted"
+    ROUTED = "Routed"
+    MADE_AVAILABLE = "MadeAvailable"
+    TAKEN_IN_HAND = "TakenInHand"
+    SUSPENDED = "Suspended"
+    COMPLETED = "Completed"
+    MARKED_FOR_REROUTING = "MarkedForRerouting"
+    REROUTED = "Rerouted"
+    REJECTED = "Rejected"
+    SERVICE_CERTIFIED = "ServiceCertified"
+    PAYMENT_ORDERED = "PaymentOrdered"
+    HANDED_TO_ACCOUNTING = "HandedToAccounting"
+    RECORDED_IN_ACCOUNTS = "RecordedInAccounts"
+    PAYMENT_SENT = "PaymentSent"
+
+
+class StatusWord(StrEnum):
+    """The plain words a supplier subscribes to, one per status it may be told about.
+
+    Not the `Summary`: a summary groups statuses for display ("in processing" covers four)
+    and travels in every published event; a word names one status reached and is an
+    identifier, stored with each subscription and accepted by the API and the CLI, hence
+    hyphenated ("in-processing"). Both are contracts: neither spelling may change."""
+
+    RECEIVED = "received"
+    IN_PROCESSING = "in-processing"
+    SUSPENDED = "suspended"
+    TO_REROUTE = "to-reroute"
+    REJECTED = "rejected"
+    SERVICE_CERTIFIED = "service-certified"
+    PAYMENT_ORDERED = "payment-ordered"
     PAID = "paid"
 
 
@@ -109,81 +148,99 @@ STATUS_INFO: dict[Status, StatusInfo] = {
 @dataclass(frozen=True)
 class Transition:
     action: Action
-    event: str
+    event: EventType
     sources: frozenset[Status]
     target: Status
     by: Role
 
 
-def _t(action: Action, event: str, sources: set[Status], target: Status, by: Role) -> Transition:
+def _t(
+    action: Action, event: EventType, sources: set[Status], target: Status, by: Role
+) -> Transition:
     return Transition(action, event, frozenset(sources), target, by)
 
 
 S = Status
+E = EventType
 _BUYER_OPEN = {S.MISE_A_DISPOSITION, S.PRISE_EN_COMPTE_DESTINATAIRE, S.COMPLETEE}
 _PAYABLE = {S.MANDATEE, S.MISE_A_DISPOSITION_COMPTABLE, S.COMPTABILISEE}
 
-# The one transition table. Submission ("Submitted", -> DEPOSEE) creates the invoice.
+# The one transition table. Submission (Submitted, -> DEPOSEE) creates the invoice.
 TRANSITIONS: tuple[Transition, ...] = (
-    _t(Action.ROUTE, "Routed", {S.DEPOSEE}, S.EN_COURS_ACHEMINEMENT, Role.PLATFORM),
+    _t(Action.ROUTE, E.ROUTED, {S.DEPOSEE}, S.EN_COURS_ACHEMINEMENT, Role.PLATFORM),
     _t(
         Action.MAKE_AVAILABLE,
-        "MadeAvailable",
+        E.MADE_AVAILABLE,
         {S.EN_COURS_ACHEMINEMENT},
         S.MISE_A_DISPOSITION,
         Role.PLATFORM,
     ),
     _t(
         Action.TAKE_IN_HAND,
-        "TakenInHand",
+        E.TAKEN_IN_HAND,
         {S.MISE_A_DISPOSITION, S.COMPLETEE},
         S.PRISE_EN_COMPTE_DESTINATAIRE,
         Role.BUYER,
     ),
-    _t(Action.SUSPEND, "Suspended", _BUYER_OPEN, S.SUSPENDUE, Role.BUYER),
-    _t(Action.COMPLETE, "Completed", {S.SUSPENDUE}, S.COMPLETEE, Role.SUPPLIER),
+    _t(Action.SUSPEND, E.SUSPENDED, _BUYER_OPEN, S.SUSPENDUE, Role.BUYER),
+    _t(Action.COMPLETE, E.COMPLETED, {S.SUSPENDUE}, S.COMPLETEE, Role.SUPPLIER),
     _t(
         Action.MARK_FOR_REROUTING,
-        "MarkedForRerouting",
+        E.MARKED_FOR_REROUTING,
         {S.MISE_A_DISPOSITION, S.PRISE_EN_COMPTE_DESTINATAIRE},
         S.A_RECYCLER,
         Role.BUYER,
     ),
-    _t(Action.REROUTE, "Rerouted", {S.A_RECYCLER}, S.EN_COURS_ACHEMINEMENT, Role.SUPPLIER),
-    _t(Action.REJECT, "Rejected", _BUYER_OPEN | {S.SUSPENDUE}, S.REJETEE, Role.BUYER),
+    _t(Action.REROUTE, E.REROUTED, {S.A_RECYCLER}, S.EN_COURS_ACHEMINEMENT, Role.SUPPLIER),
+    _t(Action.REJECT, E.REJECTED, _BUYER_OPEN | {S.SUSPENDUE}, S.REJETEE, Role.BUYER),
     _t(
         Action.CERTIFY_SERVICE_DONE,
-        "ServiceCertified",
+        E.SERVICE_CERTIFIED,
         {S.PRISE_EN_COMPTE_DESTINATAIRE, S.COMPLETEE},
         S.SERVICE_FAIT,
         Role.BUYER,
     ),
-    _t(Action.ORDER_PAYMENT, "PaymentOrdered", {S.SERVICE_FAIT}, S.MANDATEE, Role.BUYER),
+    _t(Action.ORDER_PAYMENT, E.PAYMENT_ORDERED, {S.SERVICE_FAIT}, S.MANDATEE, Role.BUYER),
     _t(
         Action.HAND_TO_ACCOUNTING,
-        "HandedToAccounting",
+        E.HANDED_TO_ACCOUNTING,
         {S.MANDATEE},
         S.MISE_A_DISPOSITION_COMPTABLE,
         Role.ACCOUNTING,
     ),
     _t(
         Action.RECORD_IN_ACCOUNTS,
-        "RecordedInAccounts",
+        E.RECORDED_IN_ACCOUNTS,
         {S.MISE_A_DISPOSITION_COMPTABLE},
         S.COMPTABILISEE,
         Role.ACCOUNTING,
     ),
-    _t(Action.PAY, "PaymentSent", _PAYABLE, S.MISE_EN_PAIEMENT, Role.ACCOUNTING),
+    _t(Action.PAY, E.PAYMENT_SENT, _PAYABLE, S.MISE_EN_PAIEMENT, Role.ACCOUNTING),
 )
 
 TRANSITION_BY_ACTION: dict[Action, Transition] = {t.action: t for t in TRANSITIONS}
-SUBMITTED_EVENT = "Submitted"
+SUBMITTED_EVENT = EventType.SUBMITTED
 INITIAL_STATUS = Status.DEPOSEE
 TERMINAL_STATUSES = frozenset(s for s in Status if not any(s in t.sources for t in TRANSITIONS))
 
 # Event name -> the status it leads to (the projection and the wire contract use this).
-STATUS_AFTER_EVENT: dict[str, Status] = {SUBMITTED_EVENT: INITIAL_STATUS} | {
-    t.event: t.target for t in TRANSITIONS
+STATUS_AFTER_EVENT: dict[str, Status] = {
+    SUBMITTED_EVENT: INITIAL_STATUS,
+    **{t.event: t.target for t in TRANSITIONS},
+}
+
+# Status reached -> the word a supplier subscribes to, in lifecycle order. Statuses left out
+# are the platform's own steps, the supplier's own actions and the public accountant's
+# internal ones.
+STATUS_WORDS: dict[Status, StatusWord] = {
+    Status.MISE_A_DISPOSITION: StatusWord.RECEIVED,
+    Status.PRISE_EN_COMPTE_DESTINATAIRE: StatusWord.IN_PROCESSING,
+    Status.SUSPENDUE: StatusWord.SUSPENDED,
+    Status.A_RECYCLER: StatusWord.TO_REROUTE,
+    Status.REJETEE: StatusWord.REJECTED,
+    Status.SERVICE_FAIT: StatusWord.SERVICE_CERTIFIED,
+    Status.MANDATEE: StatusWord.PAYMENT_ORDERED,
+    Status.MISE_EN_PAIEMENT: StatusWord.PAID,
 }
 
 

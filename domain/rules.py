@@ -19,7 +19,7 @@ from typing import Any
 from stdnum import iban
 from stdnum.eu import vat
 
-from facturier.domain.invoice import (
+from facturier.domain.model import (
     EARLIEST_DATE,
     LATEST_DATE,
     InvoiceData,

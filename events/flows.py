@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from facturier.domain.flow import Flow, FlowStatus
-from facturier.domain.invoice import Problem
+from facturier.domain.flow import Flow, FlowEventType, FlowStatus
+from facturier.domain.model import Problem
 from facturier.events.lifecycle import CONTENT_TYPE, Message, event_id, registry
 
 SCHEMA_NAME = "flow_lifecycle"
@@ -19,12 +19,12 @@ CE_SOURCE = "/facturier/flows"
 CE_TYPE_PREFIX = "fr.facturier.flow."
 
 # The state a flow is in after each event type (Finished carries its own).
-_STATUS_AFTER = {
-    "Received": FlowStatus.RECEIVED,
-    "Opened": FlowStatus.PROCESSING,
-    "EntryIntegrated": FlowStatus.PROCESSING,
-    "EntryRejected": FlowStatus.PROCESSING,
-    "Refused": FlowStatus.REJECTED,
+_STATUS_AFTER: dict[str, FlowStatus] = {
+    FlowEventType.RECEIVED: FlowStatus.RECEIVED,
+    FlowEventType.OPENED: FlowStatus.PROCESSING,
+    FlowEventType.ENTRY_INTEGRATED: FlowStatus.PROCESSING,
+    FlowEventType.ENTRY_REJECTED: FlowStatus.PROCESSING,
+    FlowEventType.REFUSED: FlowStatus.REJECTED,
 }
 
 
@@ -61,7 +61,7 @@ def to_record(domain_event: Flow.Event) -> dict[str, Any]:
         "status": FlowStatus(status).value,
         "problems": _problems(attributes.get("problems", ()) or attributes.get("warnings", ())),
     }
-    if event_type == "Received":
+    if event_type == FlowEventType.RECEIVED:
         upload = attributes["upload"]
         record.update(
             submitter=attributes["submitter"],

@@ -43,7 +43,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, NoReturn
 
-from facturier.domain.invoice import ReasonCode
+from facturier.domain.model import ReasonCode
 from facturier.domain.text import shown, text_problem
 from facturier.intake.errors import Finding, reject
 from facturier.intake.safety import DEFAULT_LIMITS, MB, Limits, check_size

@@ -42,7 +42,7 @@ import facturx  # type: ignore[import-untyped]
 from stdnum.eu import vat
 from stdnum.fr import siret
 
-from facturier.domain.invoice import (
+from facturier.domain.model import (
     Address,
     AllowanceCharge,
     Document,

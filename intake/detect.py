@@ -1,6 +1,6 @@
 """Which syntax a submitted file is in, and its profile (guideline id, BT-24).
 
-Accepted (DOMAIN.md §4, Chorus flows E1/E2):
+Accepted (docs/DOMAIN.md §4, Chorus flows E1/E2):
 
 - UBL 2.1 `Invoice` and `CreditNote` (`IN_DP_E1_UBL_INVOICE`);
 - UN/CEFACT CII D16B `CrossIndustryInvoice` (`IN_DP_E1_CII_16B`);
@@ -35,7 +35,7 @@ import facturx  # type: ignore[import-untyped]
 from lxml import etree
 from pypdf import PdfReader
 
-from facturier.domain.invoice import ReasonCode
+from facturier.domain.model import ReasonCode
 from facturier.intake.errors import Rejection, reject
 from facturier.intake.safety import DEFAULT_LIMITS, Limits, check_size, is_unsafe, parse_safely
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from facturier.domain.invoice import Document, InvoiceData, Problem, ReasonCode
+from facturier.domain.model import Document, InvoiceData, Problem, ReasonCode
 from facturier.intake.canonical import from_terms
 from facturier.intake.detect import Container
 from facturier.intake.errors import Rejection

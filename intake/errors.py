@@ -1,6 +1,6 @@
 """What a validation step found, and the exception that rejects a file.
 
-Every finding carries one of the reform's reason codes (`ReasonCode`, DOMAIN.md §5), so a
+Every finding carries one of the reform's reason codes (`ReasonCode`, docs/DOMAIN.md §5), so a
 flow's processing report can list each error with its code.
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from facturier.domain.invoice import Problem, ReasonCode
+from facturier.domain.model import Problem, ReasonCode
 
 Severity = Literal["error", "warning"]
 

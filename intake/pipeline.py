@@ -32,7 +32,7 @@ from typing import Any
 
 import facturx  # type: ignore[import-untyped]
 
-from facturier.domain.invoice import ReasonCode
+from facturier.domain.model import ReasonCode
 from facturier.intake.detect import Container, Detected, Syntax, detect
 from facturier.intake.errors import Finding, Rejection, reject
 from facturier.intake.safety import DEFAULT_LIMITS, Limits

@@ -17,7 +17,7 @@ a DTD or reach the network even if it were asked to (`resolve_entities=False`, `
 `no_network=True`, `huge_tree=False`, which also keeps libxml2's depth and text-size limits).
 
 Size limits (`Limits`, configurable): 10 MB per XML file and per PDF. 10 MB is Chorus Pro's
-per-file figure (DOMAIN.md §6: attachments ≤ 10 MB each); an invoice XML is a few hundred
+per-file figure (docs/DOMAIN.md §6: attachments ≤ 10 MB each); an invoice XML is a few hundred
 kilobytes at most (the largest sample here is well under 1 MB), so the limit bounds parsing time
 and memory without refusing real invoices. A PDF deposit carrying its own attachments may need
 more: raise `max_pdf_bytes` toward the 120 MB per-invoice figure if so.
@@ -35,7 +35,7 @@ import defusedxml
 import defusedxml.ElementTree
 from lxml import etree
 
-from facturier.domain.invoice import ReasonCode
+from facturier.domain.model import ReasonCode
 from facturier.intake.errors import reject
 
 MB = 1024 * 1024

@@ -31,7 +31,7 @@ French rules (BR-FR-..., the reform's "Flux 2" Schematron, `BR-FR-Flux2-Schematr
 specification (contains `urn.cpro.gouv.fr`, e.g. `...#conformant#urn.cpro.gouv.fr:1p0:
 extended-ctc-fr`). Not to the others: these rules demand reform-only data (billing framework
 BT-23, electronic addresses, SIREN under scheme 0002...) that today's B2G invoices do not
-carry, so applying them to every invoice would refuse nearly all of them (DOMAIN.md §6).
+carry, so applying them to every invoice would refuse nearly all of them (docs/DOMAIN.md §6).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ import facturx  # type: ignore[import-untyped]
 from lxml import etree
 from saxonche import PySaxonProcessor, PyXsltExecutable  # type: ignore[import-not-found]
 
-from facturier.domain.invoice import ReasonCode
+from facturier.domain.model import ReasonCode
 from facturier.intake.detect import UBL_PROFILE, Detected, Syntax
 from facturier.intake.errors import Finding, Severity
 

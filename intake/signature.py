@@ -53,7 +53,7 @@ from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import PdfSignatureStatus
 from pyhanko_certvalidator import ValidationContext
 
-from facturier.domain.invoice import ReasonCode
+from facturier.domain.model import ReasonCode
 from facturier.intake.errors import Finding, Rejection, reject
 
 logger = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ import pytest
 from kafka import KafkaAdminClient
 
 from facturier.config.settings import Settings
-from facturier.domain.invoice import (
+from facturier.domain.model import (
     Address,
     InvoiceData,
     InvoiceKind,

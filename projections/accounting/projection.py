@@ -1,13 +1,14 @@
 """Accounting journal: each invoice made available to a buyer structure becomes a balanced
 double-entry journal entry in that structure's books; each payment clears the supplier's
-payable against the bank (DOMAIN.md §7).
+payable against the bank (docs/DOMAIN.md §7).
 
 Postings (French PCG defaults, configurable through `ChartOfAccounts`):
 
 - invoice made available (MadeAvailable), purchases journal HA:
   debit expense 604000 (net), debit deductible VAT 445660 (VAT),
   credit supplier payable 401000 (gross), sub-ledger CompAuxNum = supplier id;
-- credit note (UNTDID 1001 kind 381): the same lines on the opposite sides;
+- credit note (any UNTDID 1001 credit-note kind: 381, 261 self-billed, ...): the same lines
+  on the opposite sides;
 - payment (PaymentSent), bank journal BQ: debit 401000 (amount) / credit bank 512000
   (opposite sides for a credit note: the supplier refunds);
 - marked for re-routing, or rejected, after being posted: the posted entry is reversed
@@ -30,13 +31,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from facturier.config.settings import Settings
+from facturier.domain.lifecycle import EventType
+from facturier.domain.model import is_credit_note
 from facturier.events.lifecycle import LifecycleEvent
 from facturier.projections.runner import Cursor, StateTable
 
 log = logging.getLogger("facturier.accounting")
 
 PARIS = ZoneInfo("Europe/Paris")
-CREDIT_NOTE = "381"  # UNTDID 1001; every other kind posts as an invoice
 
 # Plan comptable général: labels of the accounts a configuration is likely to use.
 PCG_LABELS: dict[str, str] = {
@@ -127,11 +129,11 @@ class InvoiceState:
 
     @property
     def sign(self) -> int:
-        return -1 if self.kind == CREDIT_NOTE else 1
+        return -1 if is_credit_note(self.kind) else 1
 
     @property
     def document(self) -> str:
-        return "Avoir" if self.kind == CREDIT_NOTE else "Facture"
+        return "Avoir" if is_credit_note(self.kind) else "Facture"
 
 
 @dataclass(frozen=True)
@@ -207,7 +209,7 @@ class Posting:
         """Fold `e` (a version after `s.version`) into `s`; return the entry it posts."""
         s.version = e.version
         day = e.occurred_at.astimezone(PARIS).date()
-        if e.event_type == "MadeAvailable" and s.posted_siret is None:
+        if e.event_type == EventType.MADE_AVAILABLE and s.posted_siret is None:
             s.posted_siret = s.recipient_siret
             return self._entry(
                 s,
@@ -217,10 +219,10 @@ class Posting:
                 f"{s.document} {s.number} {s.supplier_name}",
                 self.invoice_lines(s),
             )
-        if e.event_type in ("MarkedForRerouting", "Rejected", "Rerouted"):
+        if e.event_type in (EventType.MARKED_FOR_REROUTING, EventType.REJECTED, EventType.REROUTED):
             entry = None
             if s.posted_siret is not None:
-                why = "rejet" if e.event_type == "Rejected" else "réacheminement"
+                why = "rejet" if e.event_type == EventType.REJECTED else "réacheminement"
                 entry = self._entry(
                     s,
                     e,
@@ -230,10 +232,10 @@ class Posting:
                     tuple(line.swapped() for line in self.invoice_lines(s)),
                 )
                 s.posted_siret = None
-            if e.event_type == "Rerouted":
+            if e.event_type == EventType.REROUTED:
                 s.recipient_siret = e.payload["recipient_siret"]
             return entry
-        if e.event_type == "PaymentSent":
+        if e.event_type == EventType.PAYMENT_SENT:
             amount: Decimal = e.payload["amount"]
             supplier = (s.supplier_id, s.supplier_name)
             lines = (
@@ -301,7 +303,7 @@ class AccountingProjection:
         entries: list[Entry] = []
         for e in events:  # in partition order: one invoice's versions come in order
             state = states.get(e.invoice_id)
-            if e.event_type == "Submitted":
+            if e.event_type == EventType.SUBMITTED:
                 if state is None:
                     states[e.invoice_id] = changed[e.invoice_id] = InvoiceState.submitted(e)
                 continue

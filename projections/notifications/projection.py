@@ -23,28 +23,22 @@ from typing import Any
 
 import psycopg
 
-from facturier.domain.lifecycle import Status
+from facturier.domain.languages import EMAIL_DEFAULT_LANGUAGE, Language
+from facturier.domain.lifecycle import STATUS_WORDS, EventType, Status, StatusWord
 from facturier.events.lifecycle import LifecycleEvent
 from facturier.projections.runner import Cursor, StateTable
 
 log = logging.getLogger("facturier.notifications")
 
-# Status reached -> the plain word a supplier subscribes to. Statuses left out are the
-# platform's own steps, the supplier's own actions and the public accountant's internal ones.
-STATUS_WORDS: dict[Status, str] = {
-    Status.MISE_A_DISPOSITION: "received",
-    Status.PRISE_EN_COMPTE_DESTINATAIRE: "in-processing",
-    Status.SUSPENDUE: "suspended",
-    Status.A_RECYCLER: "to-reroute",
-    Status.REJETEE: "rejected",
-    Status.SERVICE_FAIT: "service-certified",
-    Status.MANDATEE: "payment-ordered",
-    Status.MISE_EN_PAIEMENT: "paid",
-}
 STATUS_OF_WORD: dict[str, Status] = {word: status for status, word in STATUS_WORDS.items()}
 WORDS: tuple[str, ...] = tuple(STATUS_WORDS.values())
-DEFAULT_STATUSES: tuple[str, ...] = ("received", "suspended", "rejected", "paid")
-LANGUAGES: tuple[str, ...] = ("fr", "en")
+DEFAULT_STATUSES: tuple[str, ...] = (
+    StatusWord.RECEIVED,
+    StatusWord.SUSPENDED,
+    StatusWord.REJECTED,
+    StatusWord.PAID,
+)
+LANGUAGES: tuple[str, ...] = tuple(Language)
 # One plain address: no display name, list or header line (it goes into To: as is).
 _ATOM = r"[^@\s,;:<>()\[\]\"\\]+"
 EMAIL = re.compile(rf"{_ATOM}@{_ATOM}\.{_ATOM}")
@@ -62,7 +56,7 @@ class Subscription:
     supplier_id: str
     email: str
     statuses: tuple[str, ...] = DEFAULT_STATUSES
-    language: str = "fr"
+    language: str = EMAIL_DEFAULT_LANGUAGE
 
     @classmethod
     def checked(
@@ -70,7 +64,7 @@ class Subscription:
         supplier_id: str,
         email: str,
         statuses: Iterable[str] | None = None,
-        language: str = "fr",
+        language: str = EMAIL_DEFAULT_LANGUAGE,
     ) -> Subscription:
         """A subscription from what a user typed, or InvalidSubscription naming the field."""
         email = email.strip()
@@ -197,7 +191,7 @@ class NotificationRules:
 
     def apply(self, facts: InvoiceFacts, e: LifecycleEvent) -> Notification | None:
         facts.version = e.version
-        if e.event_type == "Rerouted":
+        if e.event_type == EventType.REROUTED:
             facts.recipient_siret = e.payload["recipient_siret"]
             facts.recipient_name = ""
         word = STATUS_WORDS.get(e.status)
@@ -232,7 +226,7 @@ class NotificationRules:
         due: list[Notification] = []
         for e in events:  # partition order: one invoice's versions come in order
             facts = known.get(e.invoice_id)
-            if e.event_type == "Submitted":
+            if e.event_type == EventType.SUBMITTED:
                 if facts is None:
                     known[e.invoice_id] = changed[e.invoice_id] = InvoiceFacts.submitted(e)
                 continue
@@ -270,7 +264,7 @@ class NotificationsProjection:
         # A cursor of its own: in pipeline mode `cur` may still be owed earlier results.
         with cur.connection.cursor() as query:
             suppliers = {f.supplier_id for f in known.values()} | {
-                e.payload["supplier_id"] for e in events if e.event_type == "Submitted"
+                e.payload["supplier_id"] for e in events if e.event_type == EventType.SUBMITTED
             }
             subscriptions = {
                 row[0]: Subscription(row[0], row[1], tuple(row[2]), row[3])

@@ -1,8 +1,9 @@
-"""Payment delays (*délai global de paiement*, DOMAIN.md §7): for each invoice made available
+"""Payment delays (*délai global de paiement*, docs/DOMAIN.md §7): for each invoice made available
 to a buyer structure, its legal payment deadline, the days its clock has run and, once paid
 late, the late-payment interest and the fixed recovery indemnity owed to the supplier.
 
-Rules, in calendar days, dates in Europe/Paris:
+Rules, in calendar days, dates in Europe/Paris (the arithmetic is in
+`domain/payment_terms.py`; this module folds events into it):
 
 - the clock starts on the date of the invoice's latest MadeAvailable (its reception by the
   structure). Re-routing restarts it: the next MadeAvailable, at the new structure, is a
@@ -20,7 +21,8 @@ Rules, in calendar days, dates in Europe/Paris:
   in Decimal and rounded once, half up, to the cent; plus a fixed €40.00 indemnity per
   invoice paid late. The reference rate (ECB main refinancing rate, in percent) is the
   configured one when the projection applies the payment; it is stored with the invoice;
-- credit notes (kind 381) owe nothing to the supplier: no deadline, no interest;
+- credit notes (every UNTDID 1001 credit-note kind, 261 self-billed included) owe nothing
+  to the supplier: no deadline, no interest;
 - Rejected and MarkedForRerouting stop the clock (nothing is due until a new reception).
 
 Every invoice's row carries its last applied version: redelivered events (versions already
@@ -33,71 +35,31 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import psycopg
 
 from facturier.adapters import metrics
+from facturier.domain.lifecycle import EventType
+from facturier.domain.model import is_credit_note
+from facturier.domain.payment_terms import (
+    DEFAULT_PAYMENT_DAYS,
+    NOTHING,
+    days_elapsed,
+    deadline,
+    interest_rate,
+    late_days,
+    late_interest,
+    paris_date,
+    parse_rate,
+    recovery_indemnity,
+)
 from facturier.events.lifecycle import LifecycleEvent
 from facturier.projections.runner import Cursor, StateTable
 
 log = logging.getLogger("facturier.payment_delays")
-
-PARIS = ZoneInfo("Europe/Paris")
-CREDIT_NOTE = "381"
-CENTS = Decimal("0.01")
-DEFAULT_PAYMENT_DAYS = 30
-HOSPITAL_PAYMENT_DAYS = 50
-INTEREST_MARGIN = Decimal("8")  # points over the reference rate
-RECOVERY_INDEMNITY = Decimal("40.00")  # euros, per invoice paid late
-DAYS_PER_YEAR = Decimal("365")
-
-
-def parse_rate(text: str) -> Decimal:
-    """A reference rate in percent, e.g. '2.15'; refuse anything else."""
-    try:
-        rate = Decimal(text.strip())
-    except InvalidOperation:
-        raise ValueError(f"reference rate {text!r} is not a decimal number") from None
-    if not rate.is_finite() or not Decimal("-10") <= rate <= Decimal("100"):
-        raise ValueError(f"reference rate {text!r} is not a percentage")
-    return rate
-
-
-def paris_date(moment: datetime) -> date:
-    return moment.astimezone(PARIS).date()
-
-
-def deadline(received_on: date, payment_days: int, suspended_days: int = 0) -> date:
-    return received_on + timedelta(days=payment_days + suspended_days)
-
-
-def days_elapsed(
-    received_on: date,
-    until: date,
-    suspended_days: int = 0,
-    suspended_since: date | None = None,
-) -> int:
-    """Days the legal clock has run from reception to `until` (never negative)."""
-    end = min(until, suspended_since) if suspended_since is not None else until
-    return max(0, (end - received_on).days - suspended_days)
-
-
-def late_days(elapsed: int, payment_days: int) -> int:
-    return max(0, elapsed - payment_days)
-
-
-def late_interest(amount: Decimal, reference_rate: Decimal, days_late: int) -> Decimal:
-    """amount x (rate + 8 points) x days / 365, rounded half up to the cent."""
-    if days_late <= 0 or amount <= 0:
-        return Decimal("0.00")
-    with localcontext() as context:
-        context.prec = 50  # exact for any numeric(18,2) amount and any realistic rate
-        exact = amount * (reference_rate + INTEREST_MARGIN) * days_late / (100 * DAYS_PER_YEAR)
-        return exact.quantize(CENTS, rounding=ROUND_HALF_UP)
 
 
 @dataclass(frozen=True)
@@ -151,7 +113,7 @@ class PaymentState:
 
     @property
     def credit_note(self) -> bool:
-        return self.kind == CREDIT_NOTE
+        return is_credit_note(self.kind)
 
     def view(self, today: date) -> dict[str, Any]:
         """The payment route's answer, as of `today` for an unpaid invoice."""
@@ -197,7 +159,7 @@ class PaymentState:
             out["late_days"] = self.late_days
             out["late"] = self.late_days > 0
             if self.reference_rate is not None:
-                out["interest_rate"] = self.reference_rate + INTEREST_MARGIN
+                out["interest_rate"] = interest_rate(self.reference_rate)
             out["interest"] = self.interest
             out["indemnity"] = self.indemnity
             out["total_owed"] = (self.interest or Decimal("0.00")) + (
@@ -223,28 +185,28 @@ class DelayRules:
         s.version = e.version
         day = paris_date(e.occurred_at)
         kind = e.event_type
-        if kind == "MadeAvailable":  # a (new) reception: the clock starts afresh
+        if kind == EventType.MADE_AVAILABLE:  # a (new) reception: the clock starts afresh
             s.received_at = e.occurred_at
             s.received_on = day
             s.payment_days = self.terms(s.recipient_siret)
             s.suspended_days = 0
             s.suspended_since = None
             s.stopped = None
-        elif kind == "Suspended":
+        elif kind == EventType.SUSPENDED:
             if s.received_on is not None and s.suspended_since is None:
                 s.suspended_since = day
-        elif kind == "Completed":
+        elif kind == EventType.COMPLETED:
             if s.suspended_since is not None:
                 s.suspended_days += max(0, (day - s.suspended_since).days)
                 s.suspended_since = None
-        elif kind in ("MarkedForRerouting", "Rejected"):
-            s.stopped = "rejected" if kind == "Rejected" else "rerouting"
+        elif kind in (EventType.MARKED_FOR_REROUTING, EventType.REJECTED):
+            s.stopped = "rejected" if kind == EventType.REJECTED else "rerouting"
             if s.suspended_since is not None:
                 s.suspended_days += max(0, (day - s.suspended_since).days)
                 s.suspended_since = None
-        elif kind == "Rerouted":
+        elif kind == EventType.REROUTED:
             s.recipient_siret = e.payload["recipient_siret"]
-        elif kind == "PaymentSent":
+        elif kind == EventType.PAYMENT_SENT:
             return self._paid(s, e.payload["payment_date"], e.payload["amount"])
         return None
 
@@ -258,12 +220,12 @@ class DelayRules:
         )
         if s.credit_note:
             s.late_days = 0
-            s.interest = s.indemnity = Decimal("0.00")
+            s.interest = s.indemnity = NOTHING
             return None
         s.late_days = late_days(s.days_to_payment, s.payment_days)
         s.reference_rate = self.reference_rate
         s.interest = late_interest(amount, self.reference_rate, s.late_days)
-        s.indemnity = RECOVERY_INDEMNITY if s.late_days > 0 else Decimal("0.00")
+        s.indemnity = recovery_indemnity(s.late_days)
         return Payment(s.recipient_siret, s.days_to_payment, s.late_days > 0)
 
 
@@ -276,7 +238,7 @@ def fold(
     rules = DelayRules(reference_rate, terms or (lambda _: DEFAULT_PAYMENT_DAYS))
     states: dict[str, PaymentState] = {}
     for e in events:
-        if e.event_type == "Submitted":
+        if e.event_type == EventType.SUBMITTED:
             states.setdefault(e.invoice_id, PaymentState.submitted(e))
         elif e.invoice_id in states and e.version > states[e.invoice_id].version:
             rules.apply(states[e.invoice_id], e)
@@ -298,7 +260,7 @@ class PaymentDelaysProjection:
         states = _STATES.load(cur, (e.invoice_id for e in events))
         sirets = {s.recipient_siret for s in states.values()}
         for e in events:
-            if e.event_type in ("Submitted", "Rerouted"):
+            if e.event_type in (EventType.SUBMITTED, EventType.REROUTED):
                 sirets.add(e.payload["recipient_siret"])
         # A cursor of its own: in pipeline mode `cur` may still be owed earlier results.
         with cur.connection.cursor() as query:
@@ -313,7 +275,7 @@ class PaymentDelaysProjection:
         payments: list[Payment] = []
         for e in events:  # in partition order: one invoice's versions come in order
             state = states.get(e.invoice_id)
-            if e.event_type == "Submitted":
+            if e.event_type == EventType.SUBMITTED:
                 if state is None:
                     states[e.invoice_id] = changed[e.invoice_id] = PaymentState.submitted(e)
                 continue

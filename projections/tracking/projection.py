@@ -15,13 +15,14 @@ from typing import Any
 
 from psycopg.types.json import Json
 
+from facturier.domain.lifecycle import EventType
 from facturier.events.lifecycle import LifecycleEvent
 from facturier.projections.runner import Cursor
 
 # Payload fields that change the invoice row besides its status.
 _ROW_UPDATES: dict[str, tuple[str, ...]] = {
-    "Rerouted": ("recipient_siret", "service_code", "order_reference"),
-    "PaymentOrdered": ("payment_order_number",),
+    EventType.REROUTED: ("recipient_siret", "service_code", "order_reference"),
+    EventType.PAYMENT_ORDERED: ("payment_order_number",),
 }
 LIVE_CHANNEL = "facturier_tracking"
 # A notification's payload is at most 8000 bytes: 500 characters of reason and comment stay
@@ -79,7 +80,7 @@ class TrackingProjection:
             return
         _write_timeline(cur, events)
         changed: dict[str, dict[str, Any]] = {}
-        submitted = [e for e in events if e.event_type == "Submitted"]
+        submitted = [e for e in events if e.event_type == EventType.SUBMITTED]
         if submitted:
             cur.executemany(_INSERT_INVOICE, [_invoice_row(e) for e in submitted])
             # A redelivered Submitted is announced again: pages ignore versions they have.
@@ -87,7 +88,7 @@ class TrackingProjection:
                 changed[e.invoice_id] = live_change(
                     e, e.payload["supplier_id"], e.payload["recipient_siret"]
                 )
-        later = [e for e in events if e.event_type != "Submitted"]
+        later = [e for e in events if e.event_type != EventType.SUBMITTED]
         if later:
             changed.update(self._advance_invoices(cur, later))
         if changed:
@@ -127,7 +128,7 @@ class TrackingProjection:
                 e = by_version[version]
                 for name in _ROW_UPDATES.get(e.event_type, ()):
                     changes[name] = e.payload[name]
-                if e.event_type == "PaymentSent":
+                if e.event_type == EventType.PAYMENT_SENT:
                     changes["paid_amount"] = e.payload["amount"]
                     changes["paid_on"] = e.payload["payment_date"]
                 if e.event_type == "MadeAvailable":  # a reception: its acknowledgment
@@ -186,7 +187,7 @@ def _write_timeline(cur: Cursor, events: list[LifecycleEvent]) -> None:
                     e.payload.get("reason_code"),
                     e.payload.get("reason"),
                     # As text: the COPY hands it to jsonb's own parser.
-                    "{}" if e.event_type == "Submitted" else _compact_json(e.payload),
+                    "{}" if e.event_type == EventType.SUBMITTED else _compact_json(e.payload),
                 )
             )
     cur.execute(

@@ -1,4 +1,4 @@
--- Payment delays (délai global de paiement, DOMAIN.md §7): per-structure legal terms, and per
+-- Payment delays (délai global de paiement, docs/DOMAIN.md §7): per-structure legal terms, and per
 -- invoice the facts of its payment clock, built only from lifecycle events on Kafka
 -- (projections/payment_delays.py). `payment_delay` can be dropped and rebuilt by replaying
 -- the topic from offset 0; `structure_settings` is configuration (admin API), never rebuilt.

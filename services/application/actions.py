@@ -14,8 +14,9 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from facturier.domain.invoice import Invoice, ReasonCode
+from facturier.domain.invoice import Invoice
 from facturier.domain.lifecycle import TRANSITION_BY_ACTION, Action, Role, Status, allowed_actions
+from facturier.domain.model import ReasonCode
 from facturier.services.application.fields import Body, Number, Reference, Siret, Text
 from facturier.services.application.invoicing import InvoicingApp
 from facturier.services.http.auth import ApiRole, Principal

@@ -30,8 +30,9 @@ from facturier.adapters import metrics
 from facturier.adapters.documents import DocumentStore, describe
 from facturier.config.settings import Settings
 from facturier.domain.directory import Structure
-from facturier.domain.flow import Flow, FlowStatus
-from facturier.domain.invoice import Invoice, InvoiceData, Problem, ReasonCode, SubmissionMode
+from facturier.domain.flow import Flow, FlowEventType, FlowStatus
+from facturier.domain.invoice import Invoice
+from facturier.domain.model import InvoiceData, Problem, ReasonCode, SubmissionMode
 from facturier.events.flows import FlowEvent
 from facturier.events.flows import from_value as flow_from_value
 from facturier.intake.archive import unpack
@@ -311,7 +312,7 @@ class FlowProcessor:
 
     def apply(self, cur: Any, events: list[FlowEvent]) -> None:
         for event in events:
-            if event.event_type == "Received":
+            if event.event_type == FlowEventType.RECEIVED:
                 self.intake.process(UUID(event.flow_id))
 
 

@@ -18,14 +18,9 @@ from eventsourcing.persistence import IntegrityError, Recording
 from facturier.adapters import metrics, transcodings
 from facturier.adapters.postgres import ddl_lock
 from facturier.domain.directory import RoutingFinding, Structure, StructureLookup, check_routing
-from facturier.domain.invoice import (
-    Invoice,
-    InvoiceData,
-    ReasonCode,
-    SignatureCheck,
-    SubmissionMode,
-)
+from facturier.domain.invoice import Invoice
 from facturier.domain.lifecycle import Action, LifecycleError
+from facturier.domain.model import InvoiceData, ReasonCode, SignatureCheck, SubmissionMode
 
 if TYPE_CHECKING:
     from eventsourcing.persistence import JSONTranscoder

@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 from facturier.domain.invoice import Invoice
-from facturier.domain.lifecycle import Status
+from facturier.domain.lifecycle import EventType, Status
 from facturier.services.application.invoicing import InvoicingApp
 
 # Namespace of reception acknowledgment identifiers (uuid5 of invoice id and reception).
@@ -23,7 +23,7 @@ def receipt(app: InvoicingApp, invoice: Invoice) -> dict[str, Any]:
     data = invoice.data
     invoice_id = invoice.id
     events = app.history(invoice_id)
-    received = [e for e in events if type(e).__name__ == "MadeAvailable"]
+    received = [e for e in events if type(e).__name__ == EventType.MADE_AVAILABLE]
     if not received or invoice.status == Status.A_RECYCLER:
         raise NotReceived("the invoice is not made available to a buyer")
     reception = received[-1]

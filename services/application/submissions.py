@@ -24,9 +24,9 @@ from typing import Literal, cast
 
 from facturier.adapters.documents import DocumentStore, describe
 from facturier.config.settings import Settings
-from facturier.domain.invoice import (
+from facturier.domain.invoice import Invoice
+from facturier.domain.model import (
     Document,
-    Invoice,
     InvoiceData,
     Problem,
     ReasonCode,

@@ -171,7 +171,7 @@ _KNOWN: dict[str, Callable[[Any], tuple[str, int]]] = {
     "facturier.config.settings.SettingError": lambda e: (str(e), 2),
     "facturier.services.http.auth.InvalidScope": lambda e: (str(e), 2),
     "facturier.services.http.auth.TokenNotFound": lambda e: (str(e), 1),
-    "facturier.services.application.directory.DirectoryFileError": lambda e: (str(e), 1),
+    "facturier.services.application.directory_files.DirectoryFileError": lambda e: (str(e), 1),
 }
 
 

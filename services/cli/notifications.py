@@ -8,6 +8,7 @@ from typing import Any
 
 from facturier.adapters.postgres import apply_schema, connect
 from facturier.config.settings import current
+from facturier.domain.languages import EMAIL_DEFAULT_LANGUAGE
 from facturier.projections.notifications.projection import (
     DEFAULT_STATUSES,
     LANGUAGES,
@@ -107,7 +108,7 @@ def add_commands(sub: Any) -> None:
         "--statuses",
         help=f"comma-separated, among {', '.join(WORDS)} (default: {','.join(DEFAULT_STATUSES)})",
     )
-    subscribe.add_argument("--language", choices=LANGUAGES, default="fr")
+    subscribe.add_argument("--language", choices=LANGUAGES, default=EMAIL_DEFAULT_LANGUAGE)
     subscribe.set_defaults(func=_set)
     show = commands.add_parser("show", help="print a supplier's subscription")
     show.add_argument("supplier_id")

@@ -25,11 +25,7 @@ from facturier.adapters import metrics
 from facturier.adapters.documents import DocumentStore
 from facturier.adapters.postgres import apply_schema, pool
 from facturier.config.settings import Settings
-from facturier.domain.invoice import (
-    InvalidCommand,
-    InvalidInvoice,
-    Invoice,
-)
+from facturier.domain.invoice import Invoice
 from facturier.domain.lifecycle import (
     STATUS_INFO,
     TRANSITION_BY_ACTION,
@@ -38,13 +34,11 @@ from facturier.domain.lifecycle import (
     Status,
     allowed_actions,
 )
+from facturier.domain.model import InvalidCommand, InvalidInvoice
+from facturier.domain.payment_terms import DEFAULT_PAYMENT_DAYS, paris_date
 from facturier.domain.text import is_siret
 from facturier.projections.accounting.fec import fec_filename, fetch_fec_lines, format_fec
-from facturier.projections.payment_delays.projection import (
-    DEFAULT_PAYMENT_DAYS,
-    fetch_state,
-    paris_date,
-)
+from facturier.projections.payment_delays.projection import fetch_state
 from facturier.projections.tracking import queries as views
 from facturier.services.application.actions import (
     ActionForbidden,

@@ -24,9 +24,9 @@ from stdnum.fr import tva
 
 from facturier.adapters.documents import DocumentMissing, DocumentStore
 from facturier.domain.flow import Flow, FlowStatus
-from facturier.domain.invoice import (
+from facturier.domain.invoice import Invoice
+from facturier.domain.model import (
     Address,
-    Invoice,
     InvoiceData,
     InvoiceKind,
     PaymentMeans,

@@ -15,8 +15,8 @@ import annotated_types
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
-from facturier.domain.invoice import ReasonCode
 from facturier.domain.lifecycle import TRANSITION_BY_ACTION, Action, Status
+from facturier.domain.model import ReasonCode
 from facturier.services.application.actions import body_of
 
 # Attachments a supplier may add when completing an invoice (Chorus: 10 MB each).

@@ -16,8 +16,9 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 
-from facturier.domain.invoice import InvalidCommand, Invoice
+from facturier.domain.invoice import Invoice
 from facturier.domain.lifecycle import TRANSITION_BY_ACTION, Action, LifecycleError, Role
+from facturier.domain.model import InvalidCommand
 from facturier.services.application.actions import (
     ActionForbidden,
     arguments,

@@ -18,8 +18,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from facturier.domain.invoice import InvalidCommand, InvalidInvoice
-from facturier.projections.payment_delays.projection import paris_date
+from facturier.domain.model import InvalidCommand, InvalidInvoice
+from facturier.domain.payment_terms import paris_date
 from facturier.projections.tracking import queries as views
 from facturier.services.application import directory
 from facturier.services.application.flows import routing_problem

@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from facturier.domain.invoice import InvoiceData, Problem, SupplierScheme
+from facturier.domain.model import InvoiceData, InvoiceKind, Problem, SupplierScheme
 from facturier.services.http.submissions import InvoiceIn, LineIn, SupplierIn
 
 # ---------------------------------------------------------------- the form's fields
@@ -57,7 +57,16 @@ LINE_KEY = re.compile(r"lines-(\d{1,4})-(name|quantity|unit|unit_price|vat)")
 
 # Inputs an error can be placed next to (their labels are in the catalogue: "form.<name>").
 FIELD_KEYS = frozenset((*HEADER_FIELDS, "lines"))
-KINDS = ("380", "381", "384", "389")
+# The kinds a supplier types in the form (a prepayment invoice, 386, is sent as a file).
+KINDS = tuple(
+    k.value
+    for k in (
+        InvoiceKind.INVOICE,
+        InvoiceKind.CREDIT_NOTE,
+        InvoiceKind.CORRECTIVE,
+        InvoiceKind.SELF_BILLED,
+    )
+)
 SCHEMES = tuple(s.value for s in SupplierScheme)
 # VAT choices: "category:rate" (UNCL 5305 category, percent).
 VATS = ("S:20", "S:10", "S:5.5", "S:2.1", "Z:0", "E:0", "AE:0", "K:0", "G:0")

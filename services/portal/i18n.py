@@ -17,8 +17,10 @@ from collections.abc import Callable
 
 from markupsafe import Markup, escape
 
+from facturier.domain.languages import PORTAL_DEFAULT_LANGUAGE
+
 COOKIE = "facturier_lang"
-DEFAULT = "en"
+DEFAULT: str = PORTAL_DEFAULT_LANGUAGE
 LANGUAGES: tuple[tuple[str, str], ...] = (("en", "English"), ("fr", "Français"))
 CODES = tuple(code for code, _ in LANGUAGES)
 

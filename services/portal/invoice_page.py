@@ -22,9 +22,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic_core import to_jsonable_python
 
 from facturier.adapters.documents import DocumentMissing
-from facturier.domain.invoice import Invoice, SubmissionMode
+from facturier.domain.invoice import Invoice
 from facturier.domain.lifecycle import Status
-from facturier.projections.payment_delays.projection import fetch_state, paris_date
+from facturier.domain.model import SubmissionMode
+from facturier.domain.payment_terms import paris_date
+from facturier.projections.payment_delays.projection import fetch_state
 from facturier.projections.tracking import queries as views
 from facturier.services.application import directory
 from facturier.services.application.actions import available

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from facturier.domain.invoice import PLATFORM_ACTOR
+from facturier.domain.lifecycle import EventType
 from facturier.services.http.auth import ApiRole, Principal
 from facturier.services.portal import i18n
 
@@ -69,7 +70,11 @@ def timeline_steps(
     for row in rows:
         event = str(row["event_type"])
         details = row.get("details") or {}
-        if event == "Rerouted" and isinstance(details, dict) and details.get("recipient_siret"):
+        if (
+            event == EventType.REROUTED
+            and isinstance(details, dict)
+            and details.get("recipient_siret")
+        ):
             recipient = str(details["recipient_siret"])
         buyer = party.buyers.get(recipient) or t("actor.buyer", siret=recipient)
         key = f"event.{event}"

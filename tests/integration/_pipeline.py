@@ -20,8 +20,8 @@ import psycopg
 from kafka import KafkaConsumer, TopicPartition
 
 from facturier.config.settings import Settings
-from facturier.domain.invoice import SubmissionMode
 from facturier.domain.lifecycle import Action, Status
+from facturier.domain.model import SubmissionMode
 from facturier.events.lifecycle import LifecycleEvent, from_value
 from facturier.services.application.invoicing import InvoicingApp
 from tests.conftest import Service, invoice_data, wait_until

@@ -23,8 +23,9 @@ import pytest
 
 from facturier.adapters.postgres import apply_schema
 from facturier.config.settings import Settings
-from facturier.domain.invoice import Invoice, InvoiceData, InvoiceKind, SubmissionMode
+from facturier.domain.invoice import Invoice
 from facturier.domain.lifecycle import Action, Status
+from facturier.domain.model import InvoiceData, InvoiceKind, SubmissionMode
 from facturier.events.lifecycle import LifecycleEvent, from_value, to_message
 from facturier.projections.accounting.fec import FEC_COLUMNS
 from facturier.projections.accounting.projection import AccountingProjection

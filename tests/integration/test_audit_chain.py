@@ -7,8 +7,8 @@ from kafka import KafkaConsumer, TopicPartition
 
 from facturier.adapters.postgres import connect
 from facturier.config.settings import Settings
-from facturier.domain.invoice import SubmissionMode
 from facturier.domain.lifecycle import Action
+from facturier.domain.model import SubmissionMode
 from facturier.events.chain import GENESIS, link
 from facturier.services.application.audit import verify
 from facturier.services.application.invoicing import InvoicingApp

@@ -12,8 +12,8 @@ import psycopg
 import pytest
 
 from facturier.config.settings import Settings
-from facturier.domain.invoice import InvalidInvoice, ReasonCode, SubmissionMode
 from facturier.domain.lifecycle import Action, Status
+from facturier.domain.model import InvalidInvoice, ReasonCode, SubmissionMode
 from facturier.services.application.directory import (
     DirectoryApp,
     DirectoryFileError,

@@ -22,7 +22,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from facturier.config.settings import Settings
 from facturier.domain.flow import Flow
-from facturier.domain.invoice import InvoiceData
+from facturier.domain.model import InvoiceData
 from facturier.events.flows import from_value as flow_event
 from facturier.events.lifecycle import from_value as lifecycle_event
 from facturier.intake.canonical import to_cii

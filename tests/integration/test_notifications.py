@@ -36,11 +36,11 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from facturier.adapters.postgres import apply_schema, connect
 from facturier.config.settings import Settings
-from facturier.domain.invoice import SubmissionMode
+from facturier.domain.lifecycle import STATUS_WORDS
+from facturier.domain.model import SubmissionMode
 from facturier.events.lifecycle import event_id
 from facturier.projections.notifications.projection import (
     DEFAULT_STATUSES,
-    STATUS_WORDS,
     Subscription,
     purge_outbox,
     retention,

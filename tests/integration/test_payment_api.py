@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from facturier.config.settings import Settings
-from facturier.domain.invoice import SubmissionMode
 from facturier.domain.lifecycle import Action
+from facturier.domain.model import SubmissionMode
 from facturier.projections.accounting.fec import FEC_COLUMNS
 from facturier.services.application.invoicing import InvoicingApp
 from tests.conftest import (

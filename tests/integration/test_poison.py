@@ -25,7 +25,8 @@ import pytest
 from kafka import KafkaProducer
 
 from facturier.config.settings import Settings
-from facturier.domain.invoice import Invoice, SubmissionMode
+from facturier.domain.invoice import Invoice
+from facturier.domain.model import SubmissionMode
 from facturier.intake.canonical import to_cii
 from facturier.services.application.invoicing import InvoicingApp
 from tests.conftest import Api, Service, invoice_body, invoice_data, running_api, wait_until

@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo
 import httpx
 import psycopg
 
-from facturier.domain.invoice import ReasonCode
 from facturier.domain.lifecycle import STATUS_AFTER_EVENT, Action, Status, Summary
+from facturier.domain.model import ReasonCode
 from facturier.intake.canonical import to_cii
 from facturier.projections.tracking import queries as views
 from facturier.services.application import directory

@@ -9,7 +9,8 @@ import psycopg
 
 from facturier.adapters.postgres import apply_schema
 from facturier.config.settings import Settings
-from facturier.domain.invoice import Invoice, SubmissionMode
+from facturier.domain.invoice import Invoice
+from facturier.domain.model import SubmissionMode
 from facturier.events.lifecycle import LifecycleEvent, from_value, to_message
 from facturier.projections.runner import batch_transaction
 from facturier.projections.tracking.projection import TrackingProjection

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import pytest
 
-from facturier.domain.invoice import ReasonCode
+from facturier.domain.model import ReasonCode
 from facturier.intake.archive import Entry, Unpacked, is_archive, unpack
 from facturier.intake.errors import Rejection
 from facturier.intake.safety import MB, Limits

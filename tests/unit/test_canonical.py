@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from facturier.domain.invoice import (
+from facturier.domain.model import (
     Address,
     AllowanceCharge,
     Document,

@@ -10,7 +10,7 @@ from facturier.domain.directory import (
     check_routing,
     structure_id,
 )
-from facturier.domain.invoice import InvalidCommand, ReasonCode
+from facturier.domain.model import InvalidCommand, ReasonCode
 from tests.conftest import BUYER, OTHER_BUYER
 
 LA_POSTE = "35600000000048"  # La Poste: digit sum divisible by 5, not Luhn

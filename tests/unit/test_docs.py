@@ -37,3 +37,17 @@ def test_every_variable_the_code_reads_is_documented() -> None:
                 used |= set(re.findall(r"FACTURIER_[A-Z_]+[A-Z]", path.read_text()))
     internal = {"FACTURIER_STACK_LOCKED"}
     assert used - internal - documented == set()
+
+
+def test_every_domain_citation_points_to_a_section_of_docs_domain() -> None:
+    sections = set(re.findall(r"^## (\d+)\. ", (ROOT / "docs" / "DOMAIN.md").read_text(), re.M))
+    cited: dict[str, set[str]] = {}
+    for folder in ("domain", "intake", "events", "config", "adapters", "services", "projections"):
+        for path in (ROOT / folder).rglob("*.py"):
+            text = path.read_text()
+            # Every citation names the file by its path in the repository.
+            assert not re.search(r"(?<!docs/)DOMAIN\.md", text), path
+            for number in re.findall(r"docs/DOMAIN\.md §(\d+)", text):
+                cited.setdefault(number, set()).add(path.name)
+    assert cited, "the code cites docs/DOMAIN.md"
+    assert set(cited) <= sections, {n: cited[n] for n in set(cited) - sections}

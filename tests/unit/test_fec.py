@@ -9,7 +9,8 @@ from decimal import Decimal
 
 import pytest
 
-from facturier.domain.invoice import Invoice, InvoiceKind, SubmissionMode
+from facturier.domain.invoice import Invoice
+from facturier.domain.model import InvoiceKind, SubmissionMode
 from facturier.events.lifecycle import LifecycleEvent, from_value, to_message
 from facturier.projections.accounting.fec import (
     FEC_COLUMNS,
@@ -203,6 +204,25 @@ def test_credit_note_posts_opposite_sides_and_chart_is_configurable() -> None:
         ("404000", Decimal("48.00"), zero, data.supplier_id),
     ]
     assert posted.label.startswith("Avoir AV-1")
+
+
+@pytest.mark.parametrize("kind", ["261", "396"])  # self-billed, factored credit notes
+def test_every_credit_note_kind_posts_opposite_sides_and_reverses(kind: str) -> None:
+    data = replace(invoice_data("AV-2", net="40.00", vat="8.00"), kind=kind)
+    invoice = Invoice(data=data, mode=SubmissionMode.EDI, actor="s")
+    invoice.route()
+    invoice.make_available()
+    invoice.reject(reason_code="NON_CONFORME", reason="no", actor="b")
+    posted, reversal = post_all(events_of(invoice))
+    zero = Decimal("0.00")
+    assert lines_of(posted) == [
+        ("604000", zero, Decimal("40.00"), None),
+        ("445660", zero, Decimal("8.00"), None),
+        ("401000", Decimal("48.00"), zero, data.supplier_id),
+    ]
+    assert posted.label.startswith("Avoir AV-2")
+    assert [(a, c, d, x) for a, d, c, x in lines_of(posted)] == lines_of(reversal)
+    assert reversal.label.startswith("Extourne avoir AV-2")
 
 
 def test_rerouting_reverses_then_posts_to_the_new_structure() -> None:

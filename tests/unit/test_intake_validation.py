@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfWriter
 
-from facturier.domain.invoice import ReasonCode
+from facturier.domain.model import ReasonCode
 from facturier.intake import safety, schematron
 from facturier.intake.detect import Container, Syntax, detect
 from facturier.intake.errors import Finding, Rejection
@@ -51,7 +51,7 @@ ROWS = _oracle_rows()
 def test_sample_corpus_is_present():
     assert ORACLE.is_file(), (
         f"the shared sample corpus is missing: expected {ORACLE} (../shared/samples beside the "
-        "repository, DOMAIN.md §8); the intake tests cannot run without it"
+        "repository, docs/DOMAIN.md §8); the intake tests cannot run without it"
     )
     assert len(ROWS) >= 100, f"{ORACLE} has only {len(ROWS)} rows"
 

@@ -11,28 +11,30 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from facturier.domain.invoice import (
-    InvalidCommand,
-    InvalidInvoice,
-    Invoice,
-    InvoiceLine,
-    PaymentMeans,
-    SubmissionMode,
-    line,
-    vat_breakdown_of,
-)
+from facturier.domain.invoice import Invoice
 from facturier.domain.lifecycle import (
     STATUS_AFTER_EVENT,
     STATUS_INFO,
+    STATUS_WORDS,
     TERMINAL_STATUSES,
     TRANSITION_BY_ACTION,
     TRANSITIONS,
     Action,
     ActionNotAllowed,
     Status,
+    StatusWord,
     Summary,
     allowed_actions,
     transition_table_markdown,
+)
+from facturier.domain.model import (
+    InvalidCommand,
+    InvalidInvoice,
+    InvoiceLine,
+    PaymentMeans,
+    SubmissionMode,
+    line,
+    vat_breakdown_of,
 )
 from facturier.domain.rules import MINIMUM_PROFILE
 from tests.conftest import BUYER, OTHER_BUYER, arabic_indic, fullwidth, invoice_data
@@ -336,6 +338,18 @@ def test_table_is_printed_from_code() -> None:
     for transition in TRANSITIONS:
         assert f"| {transition.action} | {transition.event} |" in table
     assert set(STATUS_AFTER_EVENT) == {"Submitted"} | {t.event for t in TRANSITIONS}
+
+
+def test_status_words_and_summaries_are_two_vocabularies_that_agree() -> None:
+    # Both spellings are contracts (published summaries, stored subscriptions).
+    assert (Summary.IN_PROCESSING, StatusWord.IN_PROCESSING) == ("in processing", "in-processing")
+    assert set(STATUS_WORDS.values()) == set(StatusWord)
+    summaries = {summary.value for summary in Summary}
+    for status, word in STATUS_WORDS.items():
+        if word.replace("-", " ") in summaries:  # a word that is also a summary means it
+            assert STATUS_INFO[status].summary == word.replace("-", " ")
+    order = list(Status)
+    assert list(STATUS_WORDS) == sorted(STATUS_WORDS, key=order.index)
 
 
 @settings(max_examples=300, deadline=None)

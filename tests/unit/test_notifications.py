@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 
-from facturier.domain.lifecycle import STATUS_AFTER_EVENT, STATUS_INFO
+from facturier.domain.languages import EMAIL_DEFAULT_LANGUAGE, PORTAL_DEFAULT_LANGUAGE
+from facturier.domain.lifecycle import STATUS_AFTER_EVENT, STATUS_INFO, STATUS_WORDS
 from facturier.events.lifecycle import LifecycleEvent, event_id
 from facturier.projections.notifications.projection import (
     DEFAULT_STATUSES,
-    STATUS_WORDS,
+    LANGUAGES,
     WORDS,
     InvalidSubscription,
     InvoiceFacts,
@@ -167,6 +168,13 @@ def test_subscriptions_are_checked() -> None:
     with pytest.raises(InvalidSubscription) as bad:
         Subscription.checked(SUPPLIER, "a@b.fr", language="de")
     assert bad.value.field == "language"
+
+
+def test_languages_and_their_defaults() -> None:
+    assert LANGUAGES == ("fr", "en")
+    assert Subscription.checked(SUPPLIER, "a@b.fr").language == EMAIL_DEFAULT_LANGUAGE == "fr"
+    assert Subscription(SUPPLIER, "a@b.fr").language == "fr"
+    assert PORTAL_DEFAULT_LANGUAGE == "en"  # an unknown visitor's pages
 
 
 def notification(**changes: Any) -> Notification:

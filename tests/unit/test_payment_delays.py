@@ -1,5 +1,5 @@
-"""Payment-delay arithmetic: deadlines, days elapsed, late-payment interest and indemnity,
-and the projection's rules folded over real (encoded, decoded) lifecycle events."""
+"""The payment-delays projection's rules folded over real (encoded, decoded) lifecycle events
+(the arithmetic itself: `test_payment_terms.py`)."""
 
 from __future__ import annotations
 
@@ -10,70 +10,15 @@ from typing import Any
 
 import pytest
 
-from facturier.domain.invoice import Invoice, InvoiceKind, SubmissionMode
+from facturier.domain.invoice import Invoice
+from facturier.domain.model import InvoiceKind, SubmissionMode
+from facturier.domain.payment_terms import PARIS, RECOVERY_INDEMNITY, late_interest
 from facturier.events.lifecycle import LifecycleEvent, from_value, to_message
-from facturier.projections.payment_delays.projection import (
-    PARIS,
-    RECOVERY_INDEMNITY,
-    PaymentState,
-    days_elapsed,
-    deadline,
-    fold,
-    late_days,
-    late_interest,
-    parse_rate,
-)
+from facturier.projections.payment_delays.projection import PaymentState, fold
 from tests.conftest import BUYER, OTHER_BUYER, invoice_data
 
 RECEIVED = date(2026, 3, 2)
 RATE = Decimal("4.00")
-
-
-def test_deadline_and_boundaries() -> None:
-    assert deadline(RECEIVED, 30) == date(2026, 4, 1)
-    assert deadline(RECEIVED, 50) == date(2026, 4, 21)
-    assert deadline(RECEIVED, 30, suspended_days=5) == date(2026, 4, 6)
-    day30, day31 = RECEIVED + timedelta(days=30), RECEIVED + timedelta(days=31)
-    assert late_days(days_elapsed(RECEIVED, day30), 30) == 0  # paid on day 30: on time
-    assert late_days(days_elapsed(RECEIVED, day31), 30) == 1  # day 31: one day late
-    day50, day51 = RECEIVED + timedelta(days=50), RECEIVED + timedelta(days=51)
-    assert late_days(days_elapsed(RECEIVED, day50), 50) == 0  # hospital: 50 days
-    assert late_days(days_elapsed(RECEIVED, day51), 50) == 1
-    assert days_elapsed(RECEIVED, RECEIVED - timedelta(days=3)) == 0  # never negative
-    # A suspension in progress pauses the clock at its start.
-    assert days_elapsed(RECEIVED, date(2026, 5, 1), 0, date(2026, 3, 12)) == 10
-    assert days_elapsed(RECEIVED, date(2026, 5, 1), 4, date(2026, 3, 12)) == 6
-
-
-@pytest.mark.parametrize(
-    ("amount", "rate", "days", "expected"),
-    [
-        # 1200 x 12 % x 15 / 365 = 5.917808... -> 5.92
-        ("1200.00", "4.00", 15, "5.92"),
-        ("1200.00", "4.00", 1, "0.39"),  # 0.394520...
-        ("1200.00", "4.00", 0, "0.00"),
-        ("1200.00", "2.15", 10, "3.34"),  # 1200 x 10.15 % x 10 / 365 = 3.336986...
-        ("0.01", "4.00", 1, "0.00"),  # 0.0000032...
-        # 36500 x 10 % x 1 / 365 = 10 exactly; half-up at the cent: 0.125 -> 0.13
-        ("36500.00", "2.00", 1, "10.00"),
-        ("456.25", "2.00", 1, "0.13"),  # 456.25 x 0.10 / 365 = 0.125 exactly
-        ("999999999999.99", "4.00", 3650, "1199999999999.99"),  # no precision lost
-    ],
-)
-def test_late_interest_rounds_once_half_up_to_the_cent(
-    amount: str, rate: str, days: int, expected: str
-) -> None:
-    result = late_interest(Decimal(amount), Decimal(rate), days)
-    assert result == Decimal(expected) and result.as_tuple().exponent == -2
-    assert isinstance(result, Decimal)
-
-
-def test_reference_rate_parsing() -> None:
-    assert parse_rate(" 2.15 ") == Decimal("2.15")
-    assert parse_rate("-0.50") == Decimal("-0.50")
-    for bad in ("", "abc", "NaN", "Infinity", "250"):
-        with pytest.raises(ValueError):
-            parse_rate(bad)
 
 
 # --- the rules over real events -----------------------------------------------------------
@@ -91,7 +36,7 @@ def events_of(invoice: Invoice, *days: date) -> list[LifecycleEvent]:
 
 
 def paid_invoice(
-    number: str, paid_on: date, kind: InvoiceKind = InvoiceKind.INVOICE, amount: str = "1200.00"
+    number: str, paid_on: date, kind: str = InvoiceKind.INVOICE, amount: str = "1200.00"
 ) -> tuple[Invoice, list[date]]:
     data = replace(invoice_data(number, net="1000.00", vat="200.00"), kind=kind)
     invoice = Invoice(data=data, mode=SubmissionMode.EDI, actor="s")
@@ -138,6 +83,16 @@ def test_paid_invoice(
 
 def test_credit_note_owes_no_interest() -> None:
     note, dates = paid_invoice("AV-1", RECEIVED + timedelta(days=90), InvoiceKind.CREDIT_NOTE)
+    state = one(events_of(note, *dates))
+    assert state.late_days == 0 and state.interest == state.indemnity == Decimal("0.00")
+    view = state.view(date(2030, 1, 1))
+    assert view["clock"] == "not-applicable" and view["deadline"] is None
+    assert view["late"] is False and view["interest"] is None
+
+
+@pytest.mark.parametrize("kind", ["261", "396"])  # self-billed, factored credit notes
+def test_every_credit_note_kind_gets_no_deadline(kind: str) -> None:
+    note, dates = paid_invoice("AV-2", RECEIVED + timedelta(days=90), kind)
     state = one(events_of(note, *dates))
     assert state.late_days == 0 and state.interest == state.indemnity == Decimal("0.00")
     view = state.view(date(2030, 1, 1))

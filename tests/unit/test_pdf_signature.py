@@ -19,7 +19,7 @@ import pytest
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
-from facturier.domain.invoice import ReasonCode
+from facturier.domain.model import ReasonCode
 from facturier.intake.errors import Rejection
 from facturier.intake.signature import SignatureVerdict, verify_pdf_signatures
 from tests.pdfs import FIELD, Pki, blank_pdf, make_pki, sign

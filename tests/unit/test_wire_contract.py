@@ -9,8 +9,10 @@ from importlib import resources
 
 import pytest
 
-from facturier.domain.invoice import Document, Invoice, SubmissionMode
-from facturier.domain.lifecycle import Status
+from facturier.domain.flow import Flow, FlowEventType
+from facturier.domain.invoice import Invoice
+from facturier.domain.lifecycle import EventType, Status
+from facturier.domain.model import Document, SubmissionMode
 from facturier.events.avro import (
     MAGIC,
     NotSingleObjectEncoded,
@@ -84,6 +86,20 @@ def test_every_event_round_trips() -> None:
         "payment_reference": "VIR-9",
     }
     assert paid.summary == "paid"
+
+
+def test_event_types_are_the_contracts_and_stay_plain_text() -> None:
+    """The one enumeration names every invoice event: the Avro payload branches, and the
+    aggregates' event classes, whose names are stored and published as plain text."""
+    payload = next(
+        f for f in registry().latest(SCHEMA_NAME).definition["fields"] if f["name"] == "payload"
+    )
+    assert {branch["name"] for branch in payload["type"]} == set(EventType)
+    for aggregate, types in ((Invoice, EventType), (Flow, FlowEventType)):
+        for event_type in types:
+            name = getattr(aggregate, event_type.value).__name__
+            assert type(name) is str and name == event_type.value
+    assert {type(event).__name__ for event in lifecycle_events()} <= set(EventType)
 
 
 def test_cloudevents_binary_mode_headers() -> None:
