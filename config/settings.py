@@ -7,8 +7,8 @@ import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from facturier.adapters.tokens import ThrottleLimits
 from facturier.intake.safety import DEFAULT_LIMITS, MB, Limits
-from facturier.services.http.auth import ThrottleLimits
 
 # Repository root when running from a checkout; only used for the local data folder.
 _ROOT = Path(__file__).resolve().parent.parent

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 
 from facturier.config.settings import Settings, env, settings_table_markdown
 from facturier.domain.lifecycle import transition_table_markdown
+from facturier.services.application.principals import ApiRole
 from facturier.services.cli import args as cli_args
 from facturier.services.cli.errors import CliError, run
-from facturier.services.http.auth import ApiRole
 
 if TYPE_CHECKING:
     from facturier.services.cli.flows import FlowClient
@@ -148,7 +148,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _create_token(args: argparse.Namespace) -> int:
     from facturier.adapters.postgres import apply_schema, connect
-    from facturier.services.http.auth import create_token, normal_scope
+    from facturier.services.application.authentication import create_token
+    from facturier.services.application.principals import normal_scope
 
     role = ApiRole(args.role)
     if args.scope is None and role not in (ApiRole.AUDITOR, ApiRole.ADMIN):
@@ -171,8 +172,8 @@ def _list_tokens(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from facturier.adapters.postgres import apply_schema, connect
+    from facturier.services.application.authentication import list_tokens
     from facturier.services.cli.errors import one_line
-    from facturier.services.http.auth import list_tokens
 
     settings = Settings.from_env()
     apply_schema(settings, "auth")
@@ -212,7 +213,7 @@ def _list_tokens(args: argparse.Namespace) -> int:
 
 def _revoke_token(args: argparse.Namespace) -> int:
     from facturier.adapters.postgres import apply_schema, connect
-    from facturier.services.http.auth import revoke_token
+    from facturier.services.application.authentication import revoke_token
 
     settings = Settings.from_env()
     apply_schema(settings, "auth")

@@ -36,7 +36,8 @@ from psycopg_pool import ConnectionPool
 from starlette.concurrency import run_in_threadpool
 
 from facturier.projections.tracking.projection import LIVE_CHANNEL
-from facturier.services.http.auth import ApiRole, Principal, authenticate
+from facturier.services.application.authentication import authenticate
+from facturier.services.application.principals import ApiRole, Principal
 from facturier.services.portal import i18n
 from facturier.services.portal.pages import SESSION_COOKIE, Sessions
 

@@ -100,35 +100,22 @@ from facturier.services.application.actions import (
     may_perform,
     perform,
 )
+from facturier.services.application.authentication import Locked, Refusal, TokenGuard
+from facturier.services.application.flow_reports import NoSuchDocument, flow_report, flow_visible
 from facturier.services.application.flows import FlowIntake, routing_problem
+from facturier.services.application.invoice_input import InvoiceIn, LineIn, SupplierIn
 from facturier.services.application.invoicing import (
     DuplicateInvoice,
     InvoiceNotFound,
     RoutingRefused,
 )
+from facturier.services.application.principals import ApiRole, Principal, principal_of
 from facturier.services.application.receipts import NotReceived
 from facturier.services.application.receipts import receipt as receipt_of
 from facturier.services.application.submissions import NotMandated, SubmissionRefused, Submissions
-from facturier.services.http.auth import (
-    ApiRole,
-    Locked,
-    Principal,
-    Refusal,
-    TokenGuard,
-    client_address,
-    principal_of,
-)
-from facturier.services.http.notifications import Subscriptions
-from facturier.services.http.submissions import (
-    TEMPLATES,
-    InvoiceIn,
-    LineIn,
-    NoSuchDocument,
-    SupplierIn,
-    document_download,
-    flow_report,
-    flow_visible,
-)
+from facturier.services.application.subscriptions import Subscriptions
+from facturier.services.http.dependencies import client_address
+from facturier.services.http.submissions import TEMPLATES, document_download
 from facturier.services.portal import i18n
 from facturier.services.portal.formats import Formats
 

@@ -26,7 +26,8 @@ from facturier.intake.canonical import to_cii
 from facturier.projections.tracking import queries as views
 from facturier.services.application import directory
 from facturier.services.application.actions import available, body_of
-from facturier.services.http.auth import ApiRole, Principal, create_token
+from facturier.services.application.authentication import create_token
+from facturier.services.application.principals import ApiRole, Principal
 from facturier.services.portal import i18n
 from facturier.services.portal import pages as portal
 from tests.conftest import (

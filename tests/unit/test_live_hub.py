@@ -7,7 +7,7 @@ import asyncio
 import json
 from typing import Any
 
-from facturier.services.http.auth import ApiRole, Principal
+from facturier.services.application.principals import ApiRole, Principal
 from facturier.services.http.live import END, LiveHub
 
 SUPPLIER, OTHER_SUPPLIER = "73282932000074", "54205118000066"
