@@ -11,9 +11,9 @@ from fastapi import APIRouter, Path
 from pydantic import Field
 
 from facturier.domain.text import is_siret
-from facturier.projections.payment_delays.projection import DEFAULT_PAYMENT_DAYS
 from facturier.services.application.actions import NoBody
 from facturier.services.application.directory import read_document, structure_view
+from facturier.services.application.payment_terms import payment_days, set_payment_days
 from facturier.services.application.principals import ApiRole, Principal
 from facturier.services.http.dependencies import Caller, Directory, Pool
 from facturier.services.http.errors import error
@@ -68,22 +68,11 @@ def set_payment_terms(
     if caller.role is not ApiRole.ADMIN:
         raise error(403, "FORBIDDEN", "only an admin sets payment terms")
     structure_reader(caller, siret)
-    with pool.connection() as conn:
-        conn.execute(
-            "INSERT INTO structure_settings (siret, payment_days, updated_by)"
-            " VALUES (%s, %s, %s) ON CONFLICT (siret) DO UPDATE SET"
-            " payment_days = EXCLUDED.payment_days, updated_at = now(),"
-            " updated_by = EXCLUDED.updated_by",
-            (siret, body.payment_days, caller.actor),
-        )
+    set_payment_days(pool, siret, body.payment_days, caller.actor)
     return {"siret": siret, "payment_days": body.payment_days}
 
 
 @router.get("/structures/{siret}/payment-terms", tags=["payment"])
 def get_payment_terms(siret: SiretPath, caller: Caller, pool: Pool) -> dict[str, Any]:
     structure_reader(caller, siret)
-    with pool.connection() as conn:
-        row = conn.execute(
-            "SELECT payment_days FROM structure_settings WHERE siret = %s", (siret,)
-        ).fetchone()
-    return {"siret": siret, "payment_days": row[0] if row else DEFAULT_PAYMENT_DAYS}
+    return {"siret": siret, "payment_days": payment_days(pool, siret)}
