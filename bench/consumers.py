@@ -64,8 +64,9 @@ from facturier.projections.accounting.projection import AccountingProjection, Ch
 from facturier.projections.payment_delays.projection import PaymentDelaysProjection
 from facturier.projections.runner import Projection, ProjectionRunner
 from facturier.projections.tracking.projection import TrackingProjection
+from facturier.services.application.authentication import create_token
 from facturier.services.application.invoicing import InvoicingApp
-from facturier.services.http.auth import ApiRole, create_token
+from facturier.services.application.principals import ApiRole
 from facturier.services.relay import Relay
 
 TARGETS_EVENTS_S = {"tracking": 10_000.0, "accounting": 5_000.0}

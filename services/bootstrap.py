@@ -30,6 +30,11 @@ from facturier.services.application.flows import FlowIntake, FlowProcessor
 from facturier.services.application.invoicing import InvoicingApp
 from facturier.services.health import Monitor
 from facturier.services.http.app import create_app
+from facturier.services.http.dependencies import Dependencies
+from facturier.services.live_hub import LiveHub
+from facturier.services.portal.errors import page_for
+from facturier.services.portal.live import add_labels, portal_live_routes
+from facturier.services.portal.routes import web_routes
 from facturier.services.relay import Relay
 
 Run = Callable[[threading.Event], None]
@@ -48,7 +53,17 @@ class Service:
 
 
 def api(settings: Settings) -> FastAPI:
-    return create_app(settings)
+    """The JSON API and the portal, served by one app over one set of collaborators."""
+    deps = Dependencies(settings, LiveHub(settings.postgres.dsn, annotate=add_labels))
+    portal = web_routes(
+        pool=lambda: deps.pool,
+        submissions=lambda: deps.running.submissions,
+        flows=lambda: deps.running.flows,
+        subscriptions=deps.subscriptions,
+        guard=deps.guard,
+    )
+    live = portal_live_routes(lambda: deps.live, pool=lambda: deps.pool)
+    return create_app(deps, rooms=(live, portal), page_for=page_for)
 
 
 def monitor(settings: Settings) -> Monitor:

@@ -32,7 +32,8 @@ from facturier.domain.model import (
     line,
     vat_breakdown_of,
 )
-from facturier.services.http.auth import ApiRole, create_token
+from facturier.services.application.authentication import create_token
+from facturier.services.application.principals import ApiRole
 
 ROOT = Path(__file__).resolve().parent.parent
 SUPPLIER = "73282932000074"

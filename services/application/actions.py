@@ -19,7 +19,7 @@ from facturier.domain.lifecycle import TRANSITION_BY_ACTION, Action, Role, Statu
 from facturier.domain.model import ReasonCode
 from facturier.services.application.fields import Body, Number, Reference, Siret, Text
 from facturier.services.application.invoicing import InvoicingApp
-from facturier.services.http.auth import ApiRole, Principal
+from facturier.services.application.principals import ApiRole, Principal
 
 # ---------------------------------------------------------------- arguments
 

@@ -178,6 +178,7 @@ class ConcurrentChange(LifecycleError):
 class InvoiceNotFound(LookupError):
     def __init__(self, invoice_id: UUID) -> None:
         super().__init__(f"no invoice {invoice_id}")
+        self.invoice_id = invoice_id
 
 
 class DuplicateInvoice(ValueError):

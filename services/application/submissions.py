@@ -106,24 +106,7 @@ class Submissions:
         allowed: Allowed | None = None,
     ) -> Invoice:
         """A deposited PDF: Factur-X (its own data) or plain (`typed` gives the data)."""
-        try:
-            if sniff(content) is not Container.PDF:
-                raise reject(
-                    "DEPOSIT-NOT-PDF", "file", "a deposit is one PDF file", ReasonCode.IRR_TYPE_F
-                )
-            verdict = verify_pdf_signatures(content, self.trust_roots, self.untrusted)
-        except Rejection as rejection:
-            raise SubmissionRefused(tuple(f.as_problem() for f in rejection.errors)) from None
-        signature = None
-        if verdict.signed:
-            signature = SignatureCheck(
-                signed=True,
-                intact=verdict.intact,
-                trusted=verdict.trusted,
-                signer=verdict.signer or "",
-                signing_time=verdict.signing_time.isoformat() if verdict.signing_time else "",
-                note="; ".join(f.message for f in verdict.findings),
-            )
+        signature = self._signature(content)
         checked = check_entry(filename, content, self.limits)
         plain = any(p.rule == RULE_PLAIN_PDF for p in checked.problems)
         pdf = describe(content, filename, "application/pdf")
@@ -172,6 +155,28 @@ class Submissions:
             correlation_id,
             signature,
             allowed,
+        )
+
+    def _signature(self, content: bytes) -> SignatureCheck | None:
+        """The verdict on a deposit's signatures (None: not signed); SubmissionRefused when
+        the file is not one PDF or its signatures cannot be read."""
+        try:
+            if sniff(content) is not Container.PDF:
+                raise reject(
+                    "DEPOSIT-NOT-PDF", "file", "a deposit is one PDF file", ReasonCode.IRR_TYPE_F
+                )
+            verdict = verify_pdf_signatures(content, self.trust_roots, self.untrusted)
+        except Rejection as rejection:
+            raise SubmissionRefused(tuple(f.as_problem() for f in rejection.errors)) from None
+        if not verdict.signed:
+            return None
+        return SignatureCheck(
+            signed=True,
+            intact=verdict.intact,
+            trusted=verdict.trusted,
+            signer=verdict.signer or "",
+            signing_time=verdict.signing_time.isoformat() if verdict.signing_time else "",
+            note="; ".join(f.message for f in verdict.findings),
         )
 
     def with_recipient_name(self, data: InvoiceData) -> InvoiceData:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 
 from facturier.config.settings import current
+from facturier.services.application.principals import ApiRole
 from facturier.services.cli import args as cli_args
 from facturier.services.cli.args import Commands
 from facturier.services.cli.errors import CliError
-from facturier.services.http.auth import ApiRole
 
 
 def add_commands(sub: Commands) -> None:
@@ -51,7 +51,8 @@ def add_commands(sub: Commands) -> None:
 
 def _create_token(args: argparse.Namespace) -> int:
     from facturier.adapters.postgres import apply_schema, connect
-    from facturier.services.http.auth import create_token, normal_scope
+    from facturier.services.application.authentication import create_token
+    from facturier.services.application.principals import normal_scope
 
     role = ApiRole(args.role)
     if args.scope is None and role not in (ApiRole.AUDITOR, ApiRole.ADMIN):
@@ -74,8 +75,8 @@ def _list_tokens(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from facturier.adapters.postgres import apply_schema, connect
+    from facturier.services.application.authentication import list_tokens
     from facturier.services.cli.errors import one_line
-    from facturier.services.http.auth import list_tokens
 
     settings = current()
     apply_schema(settings.postgres, "auth")
@@ -115,7 +116,7 @@ def _list_tokens(args: argparse.Namespace) -> int:
 
 def _revoke_token(args: argparse.Namespace) -> int:
     from facturier.adapters.postgres import apply_schema, connect
-    from facturier.services.http.auth import revoke_token
+    from facturier.services.application.authentication import revoke_token
 
     settings = current()
     apply_schema(settings.postgres, "auth")

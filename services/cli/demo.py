@@ -19,9 +19,10 @@ from rich.table import Table
 
 from facturier.adapters.postgres import apply_schema, connect
 from facturier.config.settings import Settings, env
+from facturier.services.application.authentication import create_token
+from facturier.services.application.principals import ApiRole
 from facturier.services.cli import demo_documents as _documents
 from facturier.services.cli.errors import api_json
-from facturier.services.http.auth import ApiRole, create_token
 
 # Tables stay readable when the output is a file or a narrow CI log.
 DIRECTORY = Path(__file__).resolve().parents[2] / "deploy" / "demo" / "directory.json"

@@ -12,7 +12,7 @@ import facturx  # type: ignore[import-untyped]
 from pypdf import PdfWriter
 
 from facturier.intake.canonical import to_cii, to_ubl
-from facturier.services.http.submissions import InvoiceIn
+from facturier.services.application.invoice_input import InvoiceIn
 
 
 def blank_pdf() -> bytes:

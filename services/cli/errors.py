@@ -169,8 +169,8 @@ _KNOWN: dict[str, Callable[[Any], tuple[str, int]]] = {
     "psycopg.Error": lambda e: (f"PostgreSQL: {one_line(str(e))}", 1),
     "kafka.errors.KafkaError": lambda e: (_kafka(e), 1),
     "facturier.config.settings.SettingError": lambda e: (str(e), 2),
-    "facturier.services.http.auth.InvalidScope": lambda e: (str(e), 2),
-    "facturier.services.http.auth.TokenNotFound": lambda e: (str(e), 1),
+    "facturier.services.application.principals.InvalidScope": lambda e: (str(e), 2),
+    "facturier.adapters.tokens.TokenNotFound": lambda e: (str(e), 1),
     "facturier.services.application.directory_files.DirectoryFileError": lambda e: (str(e), 1),
 }
 

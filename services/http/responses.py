@@ -1,97 +1,19 @@
-"""What every router of the HTTP API answers alike: errors, a command's result, downloads,
-uploads' names, and the headers every response carries."""
+"""What every router of the HTTP API answers alike: a command's result, downloads, uploads'
+names, and the headers every response carries (errors: `errors.py`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from typing import Any
-from urllib.parse import quote
 
-from fastapi import HTTPException, UploadFile
-from fastapi.responses import JSONResponse
+from fastapi import UploadFile
 
 from facturier.domain.invoice import Invoice
 from facturier.domain.lifecycle import STATUS_INFO, allowed_actions
 from facturier.domain.text import text_problem
-from facturier.services.application.fields import CHARACTERS
-from facturier.services.http.input_guard import ASGIApp, BadInput, Message, Receive, Scope, Send
+from facturier.services.http.errors import error
+from facturier.services.http.input_guard import ASGIApp, Message, Receive, Scope, Send
 
 MAX_FILENAME = 255
-
-
-def error(status: int, code: str, message: str, field: str | None = None) -> HTTPException:
-    """`{"detail": {"code", "message", "field"?}}`: `code` is a reform reason code when one
-    fits, else a short English word (NOT_FOUND, FORBIDDEN...)."""
-    detail: dict[str, Any] = {"code": code, "message": message}
-    if field:
-        detail["field"] = field
-    return HTTPException(status_code=status, detail=detail)
-
-
-def problem(status: int, code: str, message: str, field: str = "", **extra: Any) -> JSONResponse:
-    """The same body as `error`, as a response (exception handlers, middleware)."""
-    detail: dict[str, Any] = {"code": code, "message": message}
-    if field:
-        detail["field"] = field
-    return JSONResponse(status_code=status, content={"detail": detail | extra})
-
-
-def bad_input(error: BadInput) -> JSONResponse:
-    return problem(error.status, error.code, error.message, error.field)
-
-
-# Reform reason codes of request fields, by the field's last name (else INVALID).
-_FIELD_CODES = {
-    "recipient_siret": "SIRET_ERR",
-    "id": "SIRET_ERR",  # supplier.id
-    "vat_number": "SIRET_ERR",
-    "order_reference": "CMD_ERR",
-    "service_code": "CODE_ROUTAGE_ERR",
-    "quantity": "CALCUL_ERR",
-    "unit_price": "CALCUL_ERR",
-    "vat_rate": "TX_TVA_ERR",
-    "amount": "MONTANTTOTAL_ERR",
-}
-
-
-def field_path(loc: Sequence[int | str]) -> str:
-    """pydantic's ("body", "lines", 0, "quantity") as "lines[0].quantity"."""
-    path = ""
-    for part in loc:
-        if part in ("body", "query", "path", "header", "cookie", "form") and not path:
-            continue
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path += f".{part}" if path else str(part)
-    return path or "body"
-
-
-def validation_problem(errors: Iterable[Any], prefix: str = "") -> JSONResponse:
-    """422 for a request that does not fit its model: every error with its field, never the
-    input it was given (which may not even be representable in JSON)."""
-    items = []
-    for item in errors:
-        where = field_path(tuple(item.get("loc", ())))
-        if prefix:
-            where = f"{prefix}.{where}" if where != "body" else prefix
-        items.append(
-            {
-                "field": where,
-                "message": str(item.get("msg", "invalid")),
-                "type": item.get("type", ""),
-            }
-        )
-    if not items:
-        items.append({"field": prefix or "body", "message": "invalid", "type": ""})
-    first = items[0]
-    name = first["field"].rsplit(".", 1)[-1].split("[", 1)[0]
-    code = _FIELD_CODES.get(name, "INVALID")
-    if name.endswith("_amount"):
-        code = "MONTANTTOTAL_ERR"
-    if first["type"] == CHARACTERS:  # what XML cannot carry, or invisible in a reference
-        code = "IRR_SYNTAX"
-    return problem(422, code, first["message"], first["field"], errors=items)
 
 
 def command_result(invoice: Invoice, correlation_id: str) -> dict[str, Any]:
@@ -106,19 +28,6 @@ def command_result(invoice: Invoice, correlation_id: str) -> dict[str, Any]:
         "correlation_id": correlation_id,
         "allowed_actions": [a.value for a in allowed_actions(invoice.status)],
     }
-
-
-def attachment(filename: str) -> str:
-    """A Content-Disposition header for a download named `filename` (RFC 6266): the name
-    itself when it is plain ASCII; else an ASCII fallback for old clients and the exact name,
-    UTF-8, in `filename*` (RFC 5987). Never a header that latin-1 cannot encode."""
-    fallback = "".join(
-        c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in filename
-    )
-    header = f'attachment; filename="{fallback or "download"}"'
-    if fallback != filename:
-        header += f"; filename*=UTF-8''{quote(filename, safe='')}"
-    return header
 
 
 def upload_name(file: UploadFile, default: str) -> str:

@@ -20,7 +20,7 @@ from facturier.domain.lifecycle import Status, Summary
 from facturier.projections.tracking import queries as views
 from facturier.services.application import directory
 from facturier.services.application.actions import NoBody, available, body_of
-from facturier.services.http.auth import ApiRole, Principal
+from facturier.services.application.principals import ApiRole, Principal
 from facturier.services.portal.deps import PortalDeps
 from facturier.services.portal.rendering import (
     ACTION_NAMES,

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from psycopg_pool import ConnectionPool
 
+from facturier.services.application.authentication import TokenGuard
 from facturier.services.application.flows import FlowIntake
 from facturier.services.application.submissions import Submissions
-from facturier.services.http.auth import TokenGuard
-from facturier.services.http.notifications import Subscriptions
+from facturier.services.application.subscriptions import Subscriptions
 from facturier.services.portal.sessions import Sessions
 
 

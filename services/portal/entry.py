@@ -23,10 +23,10 @@ from facturier.domain.payment_terms import paris_date
 from facturier.projections.tracking import queries as views
 from facturier.services.application import directory
 from facturier.services.application.flows import routing_problem
+from facturier.services.application.invoice_input import InvoiceIn
 from facturier.services.application.invoicing import DuplicateInvoice, RoutingRefused
+from facturier.services.application.principals import ApiRole, Principal
 from facturier.services.application.submissions import NotMandated, SubmissionRefused
-from facturier.services.http.auth import ApiRole, Principal
-from facturier.services.http.submissions import InvoiceIn
 from facturier.services.portal.deps import PortalDeps
 from facturier.services.portal.directory_search import BuyerSearch, find_buyers
 from facturier.services.portal.entry_form import (

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from facturier.domain.model import InvoiceData, InvoiceKind, Problem, SupplierScheme
-from facturier.services.http.submissions import InvoiceIn, LineIn, SupplierIn
+from facturier.services.application.invoice_input import InvoiceIn, LineIn, SupplierIn
 
 # ---------------------------------------------------------------- the form's fields
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from facturier.domain.flow import FlowStatus
-from facturier.services.http.submissions import flow_report, flow_visible
+from facturier.services.application.flow_reports import flow_report, flow_visible
 from facturier.services.portal.deps import PortalDeps
 from facturier.services.portal.rendering import not_found, render, to_login
 

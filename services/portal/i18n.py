@@ -10,6 +10,8 @@ codes, SIRETs) are shown as they are in both languages: they are what the buyer 
 supplier quote to each other; but only as a detail next to the words that say what they
 mean (a status, a step of the timeline, a reason). Amounts, dates and times: `formats.py`.
 """
+# Long: one catalogue, every string of the portal in both languages side by side, so that a
+# missing translation shows at a glance.
 
 from __future__ import annotations
 

@@ -30,11 +30,11 @@ from facturier.projections.payment_delays.projection import fetch_state
 from facturier.projections.tracking import queries as views
 from facturier.services.application import directory
 from facturier.services.application.actions import available
+from facturier.services.application.flow_reports import NoSuchDocument, flow_visible
 from facturier.services.application.invoicing import InvoiceNotFound
+from facturier.services.application.principals import Principal
 from facturier.services.application.receipts import RECEIPT_NAMESPACE, NotReceived
 from facturier.services.application.receipts import receipt as receipt_of
-from facturier.services.http.auth import Principal
-from facturier.services.http.submissions import NoSuchDocument, document_download, flow_visible
 from facturier.services.portal.action_forms import action_forms
 from facturier.services.portal.deps import PortalDeps
 from facturier.services.portal.formats import Formats
@@ -49,6 +49,7 @@ from facturier.services.portal.rendering import (
 )
 from facturier.services.portal.sessions import Session
 from facturier.services.portal.timeline import Party, buyers_of, timeline_steps
+from facturier.services.web_common import document_download
 
 
 def visible(deps: PortalDeps, session: Session, invoice_id: uuid.UUID) -> Invoice | None:

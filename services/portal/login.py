@@ -13,7 +13,7 @@ import secrets
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from facturier.services.http.auth import Locked, Refusal, client_address
+from facturier.services.application.authentication import Locked, Refusal
 from facturier.services.portal import i18n
 from facturier.services.portal.deps import PortalDeps
 from facturier.services.portal.rendering import (
@@ -32,6 +32,7 @@ from facturier.services.portal.sessions import (
     SESSION_HOURS,
     same,
 )
+from facturier.services.web_common import client_address
 
 
 def login_page(

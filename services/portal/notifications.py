@@ -18,7 +18,7 @@ from facturier.projections.notifications.projection import (
     InvalidSubscription,
     Subscription,
 )
-from facturier.services.http.auth import ApiRole
+from facturier.services.application.principals import ApiRole
 from facturier.services.portal.deps import PortalDeps
 from facturier.services.portal.rendering import (
     PostedForm,

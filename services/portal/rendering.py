@@ -6,21 +6,27 @@
 """
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from facturier.domain.lifecycle import Action
 from facturier.services.application import directory
-from facturier.services.http.auth import ApiRole
-from facturier.services.http.submissions import TEMPLATES
+from facturier.services.application.principals import ApiRole
 from facturier.services.portal import i18n
 from facturier.services.portal.deps import PortalDeps
 from facturier.services.portal.entry_form import MAX_FORM_BYTES, MAX_FORM_FIELDS
 from facturier.services.portal.formats import Formats
 from facturier.services.portal.sessions import Session, same
+
+TEMPLATES = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+)
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (

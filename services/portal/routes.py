@@ -24,10 +24,10 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from psycopg_pool import ConnectionPool
 
+from facturier.services.application.authentication import TokenGuard
 from facturier.services.application.flows import FlowIntake
 from facturier.services.application.submissions import Submissions
-from facturier.services.http.auth import TokenGuard
-from facturier.services.http.notifications import Subscriptions
+from facturier.services.application.subscriptions import Subscriptions
 from facturier.services.portal.actions import action_routes
 from facturier.services.portal.dashboard import dashboard_routes
 from facturier.services.portal.deps import PortalDeps

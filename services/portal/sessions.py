@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from fastapi import Request
 from psycopg_pool import ConnectionPool
 
-from facturier.services.http.auth import ApiRole, Principal, principal_of
+from facturier.services.application.principals import ApiRole, Principal, principal_of
 
 SESSION_COOKIE = "facturier_portal"
 LOGIN_COOKIE = "facturier_portal_login"

@@ -11,7 +11,7 @@ from typing import Any
 
 from facturier.domain.invoice import PLATFORM_ACTOR
 from facturier.domain.lifecycle import EventType
-from facturier.services.http.auth import ApiRole, Principal
+from facturier.services.application.principals import ApiRole, Principal
 from facturier.services.portal import i18n
 
 

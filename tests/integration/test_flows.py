@@ -27,8 +27,9 @@ from facturier.events.flows import from_value as flow_event
 from facturier.events.lifecycle import from_value as lifecycle_event
 from facturier.intake.canonical import to_cii
 from facturier.intake.schematron import FOREIGN_GUIDELINE_RULE
+from facturier.services.application.authentication import create_token
 from facturier.services.application.invoicing import InvoicingApp
-from facturier.services.http.auth import ApiRole, create_token
+from facturier.services.application.principals import ApiRole
 from tests.conftest import (
     OTHER_SUPPLIER,
     SUPPLIER,

@@ -15,7 +15,7 @@ import psycopg
 from facturier.domain.lifecycle import Status
 from facturier.projections.tracking import queries as views
 from facturier.services.application.actions import available
-from facturier.services.http.auth import ApiRole, Principal
+from facturier.services.application.principals import ApiRole, Principal
 from tests.conftest import BUYER, ROOT, Api, wait_until
 from tests.integration.test_portal_pages import (
     act,

@@ -15,7 +15,8 @@ import psycopg
 import pytest
 
 from facturier.config.settings import Settings
-from facturier.services.http.auth import ApiRole, create_token
+from facturier.services.application.authentication import create_token
+from facturier.services.application.principals import ApiRole
 from tests.conftest import BUYER, SUPPLIER, Api, wait_until
 from tests.integration._pipeline import invoice_events
 

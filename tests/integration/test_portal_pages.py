@@ -26,7 +26,8 @@ from facturier.intake.canonical import to_cii
 from facturier.projections.tracking import queries as views
 from facturier.services.application import directory
 from facturier.services.application.actions import available, body_of
-from facturier.services.http.auth import ApiRole, Principal, create_token
+from facturier.services.application.authentication import create_token
+from facturier.services.application.principals import ApiRole, Principal
 from facturier.services.portal import entry_form, i18n, notifications
 from facturier.services.portal.action_forms import field_specs
 from tests.conftest import (

@@ -21,8 +21,9 @@ import pytest
 
 from facturier.config.settings import Settings
 from facturier.intake.canonical import to_cii
-from facturier.services.http.app import create_app
-from facturier.services.http.auth import ApiRole, create_token
+from facturier.services.application.authentication import create_token
+from facturier.services.application.principals import ApiRole
+from facturier.services.bootstrap import api as create_app
 from tests.conftest import (
     BUYER,
     OTHER_BUYER,

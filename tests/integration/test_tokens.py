@@ -22,7 +22,8 @@ import psycopg
 import pytest
 
 from facturier.config.settings import Settings
-from facturier.services.http.auth import ApiRole, InvalidScope, create_token
+from facturier.services.application.authentication import create_token
+from facturier.services.application.principals import ApiRole, InvalidScope
 from tests.conftest import (
     BUYER,
     OTHER_SUPPLIER,

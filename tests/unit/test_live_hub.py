@@ -7,8 +7,9 @@ import asyncio
 import json
 from typing import Any
 
-from facturier.services.http.auth import ApiRole, Principal
-from facturier.services.http.live import END, LiveHub
+from facturier.services.application.principals import ApiRole, Principal
+from facturier.services.live_hub import END, LiveHub
+from facturier.services.portal.live import add_labels
 
 SUPPLIER, OTHER_SUPPLIER = "73282932000074", "54205118000066"
 BUYER, OTHER_BUYER = "11000201100044", "21750001600019"
@@ -51,7 +52,7 @@ def invoices(frames: list[bytes]) -> list[str]:
 
 def test_each_change_reaches_exactly_those_who_may_see_the_invoice() -> None:
     async def run() -> None:
-        hub = LiveHub("unused")
+        hub = LiveHub("unused", annotate=add_labels)
         subs = {
             "supplier": hub.subscribe(Principal(ApiRole.SUPPLIER, SUPPLIER, "s")),
             "other_supplier": hub.subscribe(Principal(ApiRole.SUPPLIER, OTHER_SUPPLIER, "o")),
@@ -79,7 +80,7 @@ def test_each_change_reaches_exactly_those_who_may_see_the_invoice() -> None:
 
 def test_the_pushed_change_carries_the_plain_word_label_and_an_id() -> None:
     async def run() -> None:
-        hub = LiveHub("unused")
+        hub = LiveHub("unused", annotate=add_labels)
         sub = hub.subscribe(Principal(ApiRole.BUYER, BUYER, "b"))
         hub.publish(change("inv-1"))
         (frame,) = queued(sub)
@@ -96,7 +97,7 @@ def test_the_pushed_change_carries_the_plain_word_label_and_an_id() -> None:
 
 def test_a_slow_stream_is_dropped_and_told_to_reload_without_holding_others() -> None:
     async def run() -> None:
-        hub = LiveHub("unused", queue_size=4)
+        hub = LiveHub("unused", annotate=add_labels, queue_size=4)
         slow = hub.subscribe(Principal(ApiRole.SUPPLIER, SUPPLIER, "s"))
         fast = hub.subscribe(Principal(ApiRole.BUYER, BUYER, "b"))
         for n in range(10):
@@ -114,7 +115,7 @@ def test_a_slow_stream_is_dropped_and_told_to_reload_without_holding_others() ->
 
 def test_last_event_id_replays_what_was_missed_or_asks_for_a_reload() -> None:
     async def run() -> None:
-        hub = LiveHub("unused", backlog=3)
+        hub = LiveHub("unused", annotate=add_labels, backlog=3)
         for n in range(5):
             hub.publish(change(f"inv-{n}", OTHER_SUPPLIER if n == 3 else SUPPLIER))
         supplier = Principal(ApiRole.SUPPLIER, SUPPLIER, "s")
@@ -131,7 +132,7 @@ def test_last_event_id_replays_what_was_missed_or_asks_for_a_reload() -> None:
 
 def test_a_stream_sends_heartbeats_and_ends_on_shutdown() -> None:
     async def run() -> list[bytes]:
-        hub = LiveHub("unused", heartbeat_s=0.05)
+        hub = LiveHub("unused", annotate=add_labels, heartbeat_s=0.05)
         sub = hub.subscribe(Principal(ApiRole.BUYER, BUYER, "b"))
 
         async def valid() -> bool:
@@ -160,7 +161,7 @@ def test_a_stream_sends_heartbeats_and_ends_on_shutdown() -> None:
 
 def test_a_stream_whose_session_ended_asks_for_a_reload() -> None:
     async def run() -> list[bytes]:
-        hub = LiveHub("unused", heartbeat_s=0.02, revalidate_s=0.0)
+        hub = LiveHub("unused", annotate=add_labels, heartbeat_s=0.02, revalidate_s=0.0)
         sub = hub.subscribe(Principal(ApiRole.BUYER, BUYER, "b"))
 
         async def ended() -> bool:

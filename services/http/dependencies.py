@@ -1,0 +1,170 @@
+"""The API's collaborators in one typed container, made when the app starts and closed when
+it stops, and handed to the routes as FastAPI dependencies (`Caller`, `Invoicing`, ...)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from psycopg_pool import ConnectionPool
+
+from facturier.adapters.documents import DocumentStore
+from facturier.adapters.postgres import apply_schema, pool
+from facturier.adapters.tokens import ThrottleLimits
+from facturier.config.settings import Settings
+from facturier.domain.invoice import Invoice
+from facturier.services.application.authentication import Locked, Refusal, TokenGuard
+from facturier.services.application.directory import DirectoryApp
+from facturier.services.application.flows import FlowIntake
+from facturier.services.application.invoicing import InvoiceNotFound, InvoicingApp
+from facturier.services.application.principals import Principal
+from facturier.services.application.submissions import Submissions
+from facturier.services.application.subscriptions import Subscriptions
+from facturier.services.http.errors import error
+from facturier.services.live_hub import LiveHub
+from facturier.services.web_common import client_address
+
+# The read models and tables the API reads or writes, created (if missing) at start.
+SCHEMAS = ("auth", "tracking", "accounting", "payment_delays", "web")
+
+
+@dataclass(frozen=True)
+class Running:
+    """What exists only while the app runs: connections and applications."""
+
+    directory: DirectoryApp
+    invoicing: InvoicingApp
+    pool: ConnectionPool
+    documents: DocumentStore
+    submissions: Submissions
+    flows: FlowIntake
+
+
+class Dependencies:
+    """The app's collaborators. Those that hold connections are made by `start` (the app's
+    lifespan), so that building the app (its routes, its OpenAPI) connects to nothing."""
+
+    def __init__(self, settings: Settings, live: LiveHub) -> None:
+        self.settings = settings
+        self.live = live
+        self.guard = TokenGuard(lambda: self.pool, ThrottleLimits.of(settings.api))
+        self.subscriptions = Subscriptions(settings, pool=lambda: self.pool)
+        self._running: Running | None = None
+
+    def start(self) -> None:
+        settings = self.settings
+        apply_schema(settings.postgres, *SCHEMAS)
+        directory = DirectoryApp(settings)
+        invoicing = InvoicingApp(
+            settings, directory=directory if settings.intake.routing == "directory" else None
+        )
+        connections = pool(settings.postgres, "api")
+        documents = DocumentStore(settings.postgres, connections)
+        self._running = Running(
+            directory=directory,
+            invoicing=invoicing,
+            pool=connections,
+            documents=documents,
+            submissions=Submissions(invoicing, documents, settings),
+            flows=FlowIntake(invoicing, documents, settings),
+        )
+
+    def close(self) -> None:
+        if self._running is not None:
+            self._running.pool.close()
+            self._running.invoicing.close()
+            self._running.directory.close()
+            self._running = None
+
+    @property
+    def running(self) -> Running:
+        if self._running is None:
+            raise RuntimeError("the API is not started")
+        return self._running
+
+    @property
+    def pool(self) -> ConnectionPool:
+        return self.running.pool
+
+
+def dependencies(request: Request) -> Dependencies:
+    found: Dependencies = request.app.state.dependencies
+    return found
+
+
+Deps = Annotated[Dependencies, Depends(dependencies)]
+
+
+def invoicing(deps: Deps) -> InvoicingApp:
+    return deps.running.invoicing
+
+
+def directory(deps: Deps) -> DirectoryApp:
+    return deps.running.directory
+
+
+def connections(deps: Deps) -> ConnectionPool:
+    return deps.running.pool
+
+
+def submissions(deps: Deps) -> Submissions:
+    return deps.running.submissions
+
+
+def flows(deps: Deps) -> FlowIntake:
+    return deps.running.flows
+
+
+def subscriptions(deps: Deps) -> Subscriptions:
+    return deps.subscriptions
+
+
+Invoicing = Annotated[InvoicingApp, Depends(invoicing)]
+Directory = Annotated[DirectoryApp, Depends(directory)]
+Pool = Annotated[ConnectionPool, Depends(connections)]
+SubmissionsDep = Annotated[Submissions, Depends(submissions)]
+FlowsDep = Annotated[FlowIntake, Depends(flows)]
+SubscriptionsDep = Annotated[Subscriptions, Depends(subscriptions)]
+
+bearer = HTTPBearer(auto_error=False)
+
+
+def principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    deps: Deps,
+) -> Principal:
+    """The caller, authenticated by its bearer token (401, or 429 while its address is
+    locked out after failed attempts)."""
+    if credentials is None:
+        raise error(401, "UNAUTHENTICATED", "missing bearer token")
+    found = deps.guard.check(credentials.credentials, client_address(request), "api")
+    if isinstance(found, Locked):
+        raise HTTPException(
+            429,
+            {"code": "TOO_MANY_ATTEMPTS", "message": found.text},
+            headers={"Retry-After": str(found.retry_after_s)},
+        )
+    if isinstance(found, Refusal):
+        raise error(401, "UNAUTHENTICATED", found.text)
+    return found
+
+
+Caller = Annotated[Principal, Depends(principal)]
+
+
+def correlation(request: Request) -> str:
+    """The request's correlation id (X-Correlation-Id), or a new one."""
+    return request.headers.get("x-correlation-id") or str(uuid.uuid4())
+
+
+def visible_invoice(app: InvoicingApp, invoice_id: uuid.UUID, caller: Principal) -> Invoice:
+    """The invoice as it is now; InvoiceNotFound (404) alike when it does not exist or lies
+    outside the caller's scope (a token cannot probe for other parties' invoices)."""
+    invoice = app.get(invoice_id)
+    if not caller.sees(invoice.data.supplier_id, invoice.data.recipient_siret):
+        raise InvoiceNotFound(invoice_id)
+    return invoice
