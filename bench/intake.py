@@ -55,8 +55,9 @@ from facturier.intake.detect import detect  # noqa: E402
 from facturier.services.application.directory import DirectoryApp, read_document  # noqa: E402
 from facturier.services.application.flows import FlowIntake  # noqa: E402
 from facturier.services.application.invoicing import InvoicingApp  # noqa: E402
-from tests.conftest import DEMO_DIRECTORY, invoice_data  # noqa: E402
-from tests.pdfs import facturx_pdf  # noqa: E402
+from tests.support.data import invoice_data  # noqa: E402
+from tests.support.pdfs import facturx_pdf  # noqa: E402
+from tests.support.stack import DEMO_DIRECTORY  # noqa: E402
 
 RATES = ("20", "10", "5.5", "2.1", "20", "20")
 TARGET_RATIO = 1.8

@@ -55,7 +55,7 @@ WARMUP_EVENTS = 3  # one submitted invoice
 TARGET_E2E_EVENTS_S = 3000.0
 TARGET_P99_MS = 500.0
 
-SUPPLIER = "73282932000074"  # valid SIRETs (Luhn), as in tests/conftest.py
+SUPPLIER = "73282932000074"  # valid SIRETs (Luhn), as in tests/support/data.py
 BUYER = "11000201100044"
 BUYER_ACTOR = f"buyer:{BUYER}"
 SUPPLIER_ACTOR = f"supplier:{SUPPLIER}"

@@ -35,6 +35,7 @@ import psycopg
 from facturier.adapters import metrics
 from facturier.adapters.postgres import apply_schema, connect
 from facturier.config.settings import NotificationSettings, PostgresSettings, SmtpSettings
+from facturier.domain.languages import Language
 from facturier.domain.lifecycle import STATUS_INFO
 from facturier.projections.notifications.projection import (
     STATUS_OF_WORD,
@@ -123,7 +124,7 @@ def message_id(event_id: str, sender: str) -> str:
 def render(n: Notification, sender: str, portal_url: str) -> EmailMessage:
     """The e-mail of one outbox row, in the subscription's language."""
     t = TEXTS[n.language]
-    lang = 0 if n.language == "fr" else 1
+    lang = 0 if n.language == Language.FR else 1
     status = STATUS_TEXT[n.status][lang]
     buyer = (
         t["buyer"].format(name=n.recipient_name, siret=n.recipient_siret)

@@ -249,9 +249,8 @@ class PaymentDelaysProjection:
     group_id = "payment-delays"
     schemas: tuple[str, ...] = ("payment_delays",)
 
-    def __init__(self, group_id: str | None = None, reference_rate: str = "2.15") -> None:
-        if group_id:
-            self.group_id = group_id
+    def __init__(self, group_id: str, reference_rate: str) -> None:
+        self.group_id = group_id
         self.reference_rate = parse_rate(reference_rate)
 
     def apply(self, cur: Cursor, events: list[LifecycleEvent]) -> None:

@@ -9,7 +9,7 @@ CREATE TABLE IF NOT EXISTS accounting_invoice (
     supplier_id     text NOT NULL,
     supplier_name   text NOT NULL,
     number          text NOT NULL,
-    kind            text NOT NULL,            -- UNTDID 1001: 381 = credit note
+    kind            text NOT NULL,            -- UNTDID 1001 (credit notes: domain/model.py)
     issue_date      date NOT NULL,
     currency        text NOT NULL,
     net_amount      numeric(18, 2) NOT NULL,

@@ -17,7 +17,7 @@ CREATE TABLE IF NOT EXISTS payment_delay (
     version           bigint NOT NULL,          -- last applied event version
     supplier_id       text NOT NULL,
     number            text NOT NULL,
-    kind              text NOT NULL,            -- UNTDID 1001: 381 = credit note
+    kind              text NOT NULL,            -- UNTDID 1001 (credit notes: domain/model.py)
     currency          text NOT NULL,
     gross_amount      numeric(18, 2) NOT NULL,
     recipient_siret   text NOT NULL,            -- where it is addressed now

@@ -11,6 +11,7 @@ from psycopg_pool import ConnectionPool
 
 from facturier.adapters.postgres import apply_schema
 from facturier.config.settings import Settings
+from facturier.domain.languages import EMAIL_DEFAULT_LANGUAGE
 from facturier.projections.notifications.projection import (
     DEFAULT_STATUSES,
     WORDS,
@@ -28,7 +29,7 @@ def subscription_view(supplier_id: str, found: Subscription | None) -> dict[str,
         "subscribed": found is not None,
         "email": found.email if found else None,
         "statuses": list(found.statuses if found else DEFAULT_STATUSES),
-        "language": found.language if found else "fr",
+        "language": found.language if found else EMAIL_DEFAULT_LANGUAGE.value,
         "available_statuses": list(WORDS),
     }
 

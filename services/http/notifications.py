@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Response
 from pydantic import Field
 
+from facturier.domain.languages import EMAIL_DEFAULT_LANGUAGE
 from facturier.projections.notifications.projection import (
     DEFAULT_STATUSES,
     LANGUAGES,
@@ -40,7 +41,9 @@ class SubscriptionIn(Body):
         max_length=len(WORDS),
         description=f"status changes to be told about, among: {', '.join(WORDS)}",
     )
-    language: str = Field(default="fr", description=f"one of {', '.join(LANGUAGES)}")
+    language: str = Field(
+        default=EMAIL_DEFAULT_LANGUAGE.value, description=f"one of {', '.join(LANGUAGES)}"
+    )
 
 
 def allowed(caller: Principal, supplier_id: str) -> None:

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.conftest import ROOT, SUPPLIER, Api, invoice_body, wait_until
+from tests.support.data import ROOT, SUPPLIER, invoice_body
+from tests.support.stack import Api, wait_until
 
 pytestmark = pytest.mark.stack
 

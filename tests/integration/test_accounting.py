@@ -31,17 +31,8 @@ from facturier.projections.accounting.fec import FEC_COLUMNS
 from facturier.projections.accounting.projection import AccountingProjection
 from facturier.projections.runner import batch_transaction
 from facturier.services.application.invoicing import InvoicingApp
-from tests.conftest import (
-    BUYER,
-    OTHER_BUYER,
-    OTHER_SUPPLIER,
-    ROOT,
-    SUPPLIER,
-    Service,
-    free_port,
-    invoice_data,
-)
-from tests.integration._pipeline import (
+from tests.support.data import BUYER, OTHER_BUYER, OTHER_SUPPLIER, ROOT, SUPPLIER, invoice_data
+from tests.support.pipeline import (
     build_invoices,
     freeze_when,
     open_write_transactions,
@@ -53,6 +44,7 @@ from tests.integration._pipeline import (
     stored_offsets,
     wait_while_running,
 )
+from tests.support.stack import Service, free_port
 
 pytestmark = pytest.mark.stack
 

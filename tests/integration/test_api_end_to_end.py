@@ -10,17 +10,9 @@ import httpx
 import psycopg
 import pytest
 
-from tests.conftest import (
-    BUYER,
-    OTHER_BUYER,
-    OTHER_SUPPLIER,
-    SUPPLIER,
-    Api,
-    invoice_body,
-    load_directory,
-    wait_until,
-)
-from tests.integration._pipeline import invoice_events
+from tests.support.data import BUYER, OTHER_BUYER, OTHER_SUPPLIER, SUPPLIER, invoice_body
+from tests.support.pipeline import invoice_events
+from tests.support.stack import Api, load_directory, wait_until
 
 PAID_PATH = [
     ("take-in-hand", None),

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
-from tests.conftest import Api
+from tests.support.stack import Api
 
 pytestmark = pytest.mark.stack
 

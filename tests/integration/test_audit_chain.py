@@ -13,7 +13,7 @@ from facturier.events.chain import GENESIS, link
 from facturier.services.application.audit import verify
 from facturier.services.application.invoicing import InvoicingApp
 from facturier.services.relay import Relay
-from tests.conftest import invoice_data
+from tests.support.data import invoice_data
 
 
 def relay_everything(app: InvoicingApp, settings: Settings) -> None:

@@ -20,7 +20,8 @@ import pytest
 
 from facturier.config.settings import Settings
 from facturier.services.cli.errors import ApiRefused, api_json
-from tests.conftest import BUYER, DEMO_DIRECTORY, Api, free_port, invoice_body, running_api
+from tests.support.data import BUYER, invoice_body
+from tests.support.stack import DEMO_DIRECTORY, Api, free_port, running_api
 
 CLI = [sys.executable, "-m", "facturier.services.cli.main"]
 FULL = Path("/dev/full")

@@ -10,7 +10,7 @@ import pytest
 
 from facturier.config.settings import Settings
 from facturier.services.cli.demo import run_demo
-from tests.conftest import running_api
+from tests.support.stack import running_api
 
 
 def test_the_demo_runs_end_to_end(

@@ -23,7 +23,7 @@ from facturier.services.application.directory import (
     service_names,
 )
 from facturier.services.application.invoicing import InvoicingApp, RoutingRefused
-from tests.conftest import BUYER, OTHER_BUYER, invoice_data
+from tests.support.data import BUYER, OTHER_BUYER, invoice_data
 
 pytestmark = pytest.mark.stack
 

@@ -30,15 +30,8 @@ from facturier.intake.schematron import FOREIGN_GUIDELINE_RULE
 from facturier.services.application.authentication import create_token
 from facturier.services.application.invoicing import InvoicingApp
 from facturier.services.application.principals import ApiRole
-from tests.conftest import (
-    OTHER_SUPPLIER,
-    SUPPLIER,
-    Api,
-    Service,
-    invoice_data,
-    running_api,
-    wait_until,
-)
+from tests.support.data import OTHER_SUPPLIER, SUPPLIER, invoice_data
+from tests.support.stack import Api, Service, running_api, wait_until
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples"
 GERMAN_UBL = "xrechnung-testsuite/business-cases/standard/01.01a-INVOICE_ubl.xml"

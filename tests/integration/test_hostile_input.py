@@ -9,8 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import BUYER, Api, arabic_indic, fullwidth, invoice_body, wait_until
-from tests.pdfs import blank_pdf
+from tests.support.data import BUYER, arabic_indic, fullwidth, invoice_body
+from tests.support.pdfs import blank_pdf
+from tests.support.stack import Api, wait_until
 
 pytestmark = pytest.mark.stack
 

@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from facturier.domain.text import text_problem
-from tests.conftest import Api, fullwidth, invoice_body, wait_until
+from tests.support.data import fullwidth, invoice_body
+from tests.support.stack import Api, wait_until
 
 pytestmark = pytest.mark.stack
 

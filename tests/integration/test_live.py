@@ -9,8 +9,9 @@ import time
 import httpx
 import pytest
 
-from tests.conftest import BUYER, OTHER_SUPPLIER, SUPPLIER, Api, invoice_body
-from tests.sse import Stream, portal_login
+from tests.support.data import BUYER, OTHER_SUPPLIER, SUPPLIER, invoice_body
+from tests.support.sse import Stream, portal_login
+from tests.support.stack import Api
 
 pytestmark = pytest.mark.stack
 

@@ -47,19 +47,10 @@ from facturier.projections.notifications.projection import (
     save_subscription,
 )
 from facturier.services.application.invoicing import InvoicingApp
-from tests.conftest import (
-    OTHER_SUPPLIER,
-    SUPPLIER,
-    Api,
-    Service,
-    free_port,
-    invoice_body,
-    invoice_data,
-    running_api,
-    wait_until,
-)
-from tests.integration._pipeline import build_invoices, query, read_topic, stored_offsets
 from tests.integration.test_api_end_to_end import PAID_PATH
+from tests.support.data import OTHER_SUPPLIER, SUPPLIER, invoice_body, invoice_data
+from tests.support.pipeline import build_invoices, query, read_topic, stored_offsets
+from tests.support.stack import Api, Service, free_port, running_api, wait_until
 
 pytestmark = [
     pytest.mark.stack,

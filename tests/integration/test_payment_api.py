@@ -20,19 +20,9 @@ from facturier.domain.lifecycle import Action
 from facturier.domain.model import SubmissionMode
 from facturier.projections.accounting.fec import FEC_COLUMNS
 from facturier.services.application.invoicing import InvoicingApp
-from tests.conftest import (
-    BUYER,
-    OTHER_BUYER,
-    SUPPLIER,
-    Api,
-    Service,
-    free_port,
-    invoice_body,
-    invoice_data,
-    running_api,
-    wait_until,
-)
-from tests.integration._pipeline import query, store_events, stored_offsets, wait_while_running
+from tests.support.data import BUYER, OTHER_BUYER, SUPPLIER, invoice_body, invoice_data
+from tests.support.pipeline import query, store_events, stored_offsets, wait_while_running
+from tests.support.stack import Api, Service, free_port, running_api, wait_until
 
 pytestmark = pytest.mark.stack
 

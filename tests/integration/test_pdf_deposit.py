@@ -14,9 +14,10 @@ import pytest
 from facturier.config.settings import Settings
 from facturier.events.lifecycle import LifecycleEvent
 from facturier.intake.canonical import to_cii
-from tests.conftest import OTHER_SUPPLIER, Api, invoice_data, running_api, wait_until
-from tests.integration._pipeline import invoice_events
-from tests.pdfs import Pki, blank_pdf, facturx_pdf, make_pki, sign
+from tests.support.data import OTHER_SUPPLIER, invoice_data
+from tests.support.pdfs import Pki, blank_pdf, facturx_pdf, make_pki, sign
+from tests.support.pipeline import invoice_events
+from tests.support.stack import Api, running_api, wait_until
 
 
 @pytest.fixture(scope="module")

@@ -29,8 +29,9 @@ from facturier.domain.invoice import Invoice
 from facturier.domain.model import SubmissionMode
 from facturier.intake.canonical import to_cii
 from facturier.services.application.invoicing import InvoicingApp
-from tests.conftest import Api, Service, invoice_body, invoice_data, running_api, wait_until
 from tests.integration.test_flows import final_report, upload
+from tests.support.data import invoice_body, invoice_data
+from tests.support.stack import Api, Service, running_api, wait_until
 
 pytestmark = pytest.mark.stack
 

@@ -16,7 +16,6 @@ from facturier.domain.lifecycle import Status
 from facturier.projections.tracking import queries as views
 from facturier.services.application.actions import available
 from facturier.services.application.principals import ApiRole, Principal
-from tests.conftest import BUYER, ROOT, Api, wait_until
 from tests.integration.test_portal_pages import (
     act,
     action_forms,
@@ -27,6 +26,8 @@ from tests.integration.test_portal_pages import (
     timeline_rows,
     tracked,
 )
+from tests.support.data import BUYER, ROOT
+from tests.support.stack import Api, wait_until
 
 # Later than anything the tests submit: the two tied invoices head every list.
 TIED_AT = datetime(2100, 1, 1, tzinfo=UTC)

@@ -17,8 +17,9 @@ import pytest
 from facturier.config.settings import Settings
 from facturier.services.application.authentication import create_token
 from facturier.services.application.principals import ApiRole
-from tests.conftest import BUYER, SUPPLIER, Api, wait_until
-from tests.integration._pipeline import invoice_events
+from tests.support.data import BUYER, SUPPLIER
+from tests.support.pipeline import invoice_events
+from tests.support.stack import Api, wait_until
 
 IBAN = "FR76 3000 6000 0112 3456 7890 189"
 

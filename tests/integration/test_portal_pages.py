@@ -30,17 +30,16 @@ from facturier.services.application.authentication import create_token
 from facturier.services.application.principals import ApiRole, Principal
 from facturier.services.portal import entry_form, i18n, notifications
 from facturier.services.portal.action_forms import field_specs
-from tests.conftest import (
+from tests.integration.test_portal_form import Page, browser, login
+from tests.support.data import (
     BUYER,
     OTHER_BUYER,
     OTHER_SUPPLIER,
     SUPPLIER,
-    Api,
     invoice_body,
     invoice_data,
-    wait_until,
 )
-from tests.integration.test_portal_form import Page, browser, login
+from tests.support.stack import Api, wait_until
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "services" / "portal" / "templates"
 # Loaded straight into the tracking view, 100,000 invoices; a valid SIRET, as a token needs.

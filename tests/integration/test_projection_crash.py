@@ -16,8 +16,7 @@ import pytest
 
 from facturier.config.settings import Settings
 from facturier.services.application.invoicing import InvoicingApp
-from tests.conftest import Service
-from tests.integration._pipeline import (
+from tests.support.pipeline import (
     build_invoices,
     check_topic,
     freeze_when,
@@ -33,6 +32,7 @@ from tests.integration._pipeline import (
     view_after,
     wait_while_running,
 )
+from tests.support.stack import Service
 
 pytestmark = pytest.mark.stack
 

@@ -15,8 +15,7 @@ import pytest
 
 from facturier.config.settings import Settings
 from facturier.services.application.invoicing import InvoicingApp
-from tests.conftest import Service
-from tests.integration._pipeline import (
+from tests.support.pipeline import (
     EndOffsets,
     build_invoices,
     check_topic,
@@ -32,6 +31,7 @@ from tests.integration._pipeline import (
     tracking_rows,
     wait_while_running,
 )
+from tests.support.stack import Service
 
 pytestmark = pytest.mark.stack
 

@@ -24,20 +24,18 @@ from facturier.intake.canonical import to_cii
 from facturier.services.application.authentication import create_token
 from facturier.services.application.principals import ApiRole
 from facturier.services.bootstrap import api as create_app
-from tests.conftest import (
+from tests.integration.test_flows import final_report, upload
+from tests.integration.test_portal_form import Page, browser, login
+from tests.support.data import (
     BUYER,
     OTHER_BUYER,
     OTHER_SUPPLIER,
     SUPPLIER,
-    Api,
     invoice_body,
     invoice_data,
-    running_api,
-    wait_until,
 )
-from tests.integration.test_flows import final_report, upload
-from tests.integration.test_portal_form import Page, browser, login
-from tests.pdfs import blank_pdf
+from tests.support.pdfs import blank_pdf
+from tests.support.stack import Api, running_api, wait_until
 
 pytestmark = pytest.mark.stack
 

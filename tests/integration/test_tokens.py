@@ -24,17 +24,9 @@ import pytest
 from facturier.config.settings import Settings
 from facturier.services.application.authentication import create_token
 from facturier.services.application.principals import ApiRole, InvalidScope
-from tests.conftest import (
-    BUYER,
-    OTHER_SUPPLIER,
-    SUPPLIER,
-    Api,
-    Service,
-    free_port,
-    running_api,
-    wait_until,
-)
 from tests.integration.test_portal_form import Page
+from tests.support.data import BUYER, OTHER_SUPPLIER, SUPPLIER
+from tests.support.stack import Api, Service, free_port, running_api, wait_until
 
 MAX_FAILURES = 3
 FULLWIDTH = "".join(chr(0xFF10 + int(d)) for d in BUYER)

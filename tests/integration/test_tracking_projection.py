@@ -14,7 +14,7 @@ from facturier.domain.model import SubmissionMode
 from facturier.events.lifecycle import LifecycleEvent, from_value, to_message
 from facturier.projections.runner import batch_transaction
 from facturier.projections.tracking.projection import TrackingProjection
-from tests.conftest import BUYER, OTHER_BUYER, invoice_data
+from tests.support.data import BUYER, OTHER_BUYER, invoice_data
 
 
 def twice_rerouted_then_paid() -> list[LifecycleEvent]:

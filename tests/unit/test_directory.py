@@ -11,7 +11,7 @@ from facturier.domain.directory import (
     structure_id,
 )
 from facturier.domain.model import InvalidCommand, ReasonCode
-from tests.conftest import BUYER, OTHER_BUYER
+from tests.support.data import BUYER, OTHER_BUYER
 
 LA_POSTE = "35600000000048"  # La Poste: digit sum divisible by 5, not Luhn
 

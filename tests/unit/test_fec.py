@@ -27,7 +27,7 @@ from facturier.projections.accounting.projection import (
     InvoiceState,
     Posting,
 )
-from tests.conftest import OTHER_BUYER, invoice_data
+from tests.support.data import OTHER_BUYER, invoice_data
 
 
 def fec_line(**changes: object) -> FecLine:

@@ -8,7 +8,7 @@ import pytest
 from facturier.intake.canonical import to_cii
 from facturier.intake.errors import Rejection
 from facturier.intake.pipeline import validate
-from tests.conftest import invoice_data
+from tests.support.data import invoice_data
 
 EN16931 = b"urn:cen.eu:en16931:2017</ram:ID>"
 FRENCH = b"urn:cen.eu:en16931:2017#conformant#urn.cpro.gouv.fr:1p0:extended-ctc-fr</ram:ID>"

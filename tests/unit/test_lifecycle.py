@@ -37,7 +37,7 @@ from facturier.domain.model import (
     vat_breakdown_of,
 )
 from facturier.domain.rules import MINIMUM_PROFILE
-from tests.conftest import BUYER, OTHER_BUYER, arabic_indic, fullwidth, invoice_data
+from tests.support.data import BUYER, OTHER_BUYER, arabic_indic, fullwidth, invoice_data
 
 # Valid arguments for every action, so that only the lifecycle can refuse them.
 PARAMS: dict[Action, dict[str, Any]] = {

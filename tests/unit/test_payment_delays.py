@@ -15,7 +15,7 @@ from facturier.domain.model import InvoiceKind, SubmissionMode
 from facturier.domain.payment_terms import PARIS, RECOVERY_INDEMNITY, late_interest
 from facturier.events.lifecycle import LifecycleEvent, from_value, to_message
 from facturier.projections.payment_delays.projection import PaymentState, fold
-from tests.conftest import BUYER, OTHER_BUYER, invoice_data
+from tests.support.data import BUYER, OTHER_BUYER, invoice_data
 
 RECEIVED = date(2026, 3, 2)
 RATE = Decimal("4.00")

@@ -22,7 +22,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from facturier.domain.model import ReasonCode
 from facturier.intake.errors import Rejection
 from facturier.intake.signature import SignatureVerdict, verify_pdf_signatures
-from tests.pdfs import FIELD, Pki, blank_pdf, make_pki, sign
+from tests.support.pdfs import FIELD, Pki, blank_pdf, make_pki, sign
 
 
 @pytest.fixture(scope="module")

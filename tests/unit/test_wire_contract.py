@@ -29,7 +29,7 @@ from facturier.events.lifecycle import (
     to_message,
     to_record,
 )
-from tests.conftest import invoice_data
+from tests.support.data import invoice_data
 
 
 def lifecycle_events() -> list[object]:

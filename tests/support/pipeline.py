@@ -24,7 +24,8 @@ from facturier.domain.lifecycle import Action, Status
 from facturier.domain.model import SubmissionMode
 from facturier.events.lifecycle import LifecycleEvent, from_value
 from facturier.services.application.invoicing import InvoicingApp
-from tests.conftest import Service, invoice_data, wait_until
+from tests.support.data import invoice_data
+from tests.support.stack import Service, wait_until
 
 T = TypeVar("T")
 Key = tuple[str, int]  # (invoice id, version)

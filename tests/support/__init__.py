@@ -1,0 +1,1 @@
+"""What the tests share beyond fixtures (tests/conftest.py holds the fixtures only)."""
