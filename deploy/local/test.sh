@@ -26,5 +26,8 @@ for folder in domain intake events config adapters services projections schemas;
 done
 MYPYPATH=.build/typecheck .venv/bin/mypy -p facturier
 
+echo "[test] import contracts (pyproject.toml, docs/ARCHITECTURE.md)" >&2
+.venv/bin/lint-imports
+
 echo "[test] pytest" >&2
 exec .venv/bin/pytest "$@"
