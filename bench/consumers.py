@@ -77,7 +77,7 @@ console = Console()
 
 CONSUMERS: dict[str, Callable[[str, Settings], Projection]] = {
     "tracking": lambda group, s: TrackingProjection(group),
-    "accounting": lambda group, s: AccountingProjection(group, ChartOfAccounts.from_settings(s)),
+    "accounting": lambda group, s: AccountingProjection(group, ChartOfAccounts.of(s.accounting)),
     "payment-delays": lambda group, s: PaymentDelaysProjection(
         group, s.payment_delays.late_interest_reference_rate
     ),
@@ -97,7 +97,7 @@ SCALED_PROCESSES = 2  # one per core of the target machine
 
 def fill_topic(settings: Settings, invoices: int, batch: int) -> dict[str, Any]:
     """Invoices through their lifecycle in the event store, then every event relayed."""
-    app = InvoicingApp(settings)
+    app = InvoicingApp(settings.postgres)
     try:
         t0 = time.monotonic()
         events = write_batched(app, invoices, batch, Progress())
@@ -451,7 +451,7 @@ def scenario_push(
 ) -> dict[str, Any]:
     n = max(1, int(rate * seconds))
     with sandbox(base, "push", run_tag) as settings:
-        app = InvoicingApp(settings)
+        app = InvoicingApp(settings.postgres)
         children: dict[str, Child] = {}
         client: PushClient | None = None
         try:

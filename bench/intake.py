@@ -151,11 +151,11 @@ def flow_intake(base: Settings, upload: bytes, count: int, workers: int) -> dict
     with psycopg.connect(base.postgres.dsn, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{settings.postgres.db}"')
     settings = settings.replaced(intake_workers=workers, max_archive_entries=max(count, 500))
-    directory = DirectoryApp(settings)
+    directory = DirectoryApp(settings.postgres)
     directory.load(read_document(json.loads(DEMO_DIRECTORY.read_text()), "demo"), actor="bench")
-    app = InvoicingApp(settings, directory=directory)
+    app = InvoicingApp(settings.postgres, directory=directory)
     documents = DocumentStore(settings.postgres)
-    intake = FlowIntake(app, documents, settings)
+    intake = FlowIntake(app, documents, settings.intake)
     try:
         if workers > 1:  # start and warm the worker processes outside the clock
             warm = invoices(workers * 2)

@@ -23,7 +23,7 @@ IDLE_POLL_S = 0.01
 
 
 def run(settings: Settings, stop: threading.Event) -> None:
-    app = InvoicingApp(settings)
+    app = InvoicingApp(settings.postgres)
     apply_schema(settings.postgres, "relay")
     ensure_topic(settings.kafka)
     kafka = producer(settings.kafka)

@@ -526,7 +526,7 @@ def rss_report(children: dict[str, Child]) -> dict[str, int | None]:
 def scenario_write_only(base: Settings, run_tag: str, invoices: int, batch: int) -> dict:
     """The writer with nothing else of the pipeline running: the write stage's ceiling."""
     with sandbox(base, "write", run_tag) as settings:
-        app = InvoicingApp(settings)
+        app = InvoicingApp(settings.postgres)
         try:
             warm_up(app, settings, {})
             usage = Usage(settings, {})
@@ -558,7 +558,7 @@ def scenario_pipeline(
     """Writer as fast as it goes, relay and projection as child processes; the clock runs
     from the first write to the moment the tracking view holds the last event."""
     with sandbox(base, label, run_tag) as settings:
-        app = InvoicingApp(settings)
+        app = InvoicingApp(settings.postgres)
         children: dict[str, Child] = {}
         try:
             if naive:
@@ -779,7 +779,7 @@ def scenario_latency(
     tracking_invoice, both observed by the Listener process."""
     label = "latency"
     with sandbox(base, label, run_tag) as settings:
-        app = InvoicingApp(settings)  # creates the event store's table
+        app = InvoicingApp(settings.postgres)  # creates the event store's table
         children: dict[str, Child] = {}
         listener: Listener | None = None
         try:

@@ -72,7 +72,7 @@ def monitor(settings: Settings) -> Monitor:
 
 def relay(settings: Settings) -> Service:
     def run(stop: threading.Event) -> None:
-        app = InvoicingApp(settings)
+        app = InvoicingApp(settings.postgres)
         try:
             Relay(app, settings.postgres, settings.kafka, settings.relay).run(stop)
         finally:
@@ -108,7 +108,7 @@ def accounting(settings: Settings) -> Service:
         "accounting-journal",
         section.metrics_port,
         section.group,
-        lambda: AccountingProjection(section.group, ChartOfAccounts.from_settings(settings)),
+        lambda: AccountingProjection(section.group, ChartOfAccounts.of(section)),
     )
 
 
@@ -144,13 +144,13 @@ def email_sender(settings: Settings) -> Service:
 
 def flow_intake(settings: Settings) -> Service:
     def run(stop: threading.Event) -> None:
-        directory = DirectoryApp(settings)
+        directory = DirectoryApp(settings.postgres)
         routing = directory if settings.intake.routing == "directory" else None
-        app = InvoicingApp(settings, directory=routing)
+        app = InvoicingApp(settings.postgres, directory=routing)
         documents = DocumentStore(settings.postgres)
-        intake = FlowIntake(app, documents, settings)
+        intake = FlowIntake(app, documents, settings.intake)
         try:
-            processor = FlowProcessor(intake, settings)
+            processor = FlowProcessor(intake, settings.intake.flow_group, settings.kafka.flow_topic)
             ProjectionRunner(processor, settings.postgres, settings.kafka).run(stop)
         finally:
             intake.close()

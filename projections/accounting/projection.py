@@ -30,7 +30,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from facturier.config.settings import Settings
+from facturier.config.settings import AccountingSettings
 from facturier.domain.lifecycle import EventType
 from facturier.domain.model import is_credit_note
 from facturier.events.lifecycle import LifecycleEvent
@@ -82,12 +82,12 @@ class ChartOfAccounts:
     bank: str = "512000"  # credited by payments
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> ChartOfAccounts:
+    def of(cls, accounting: AccountingSettings) -> ChartOfAccounts:
         return cls(
-            expense=settings.accounting.account_expense,
-            vat=settings.accounting.account_vat,
-            supplier=settings.accounting.account_supplier,
-            bank=settings.accounting.account_bank,
+            expense=accounting.account_expense,
+            vat=accounting.account_vat,
+            supplier=accounting.account_supplier,
+            bank=accounting.account_bank,
         )
 
 

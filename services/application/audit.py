@@ -7,10 +7,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from kafka import KafkaConsumer, TopicPartition
-
-from facturier.adapters.postgres import connect
-from facturier.config.settings import Settings
+from facturier.adapters.chain import published_links, relayed_heads
+from facturier.config.settings import KafkaSettings, PostgresSettings
 from facturier.events.chain import GENESIS, link
 
 if TYPE_CHECKING:
@@ -57,17 +55,12 @@ def recompute(
         start = notifications[-1].id + 1
 
 
-def verify(app: InvoicingApp, settings: Settings, topic: bool = False) -> AuditReport:
+def verify(
+    app: InvoicingApp, postgres: PostgresSettings, kafka: KafkaSettings, topic: bool = False
+) -> AuditReport:
     heads, links, gaps = recompute(app)
     report = AuditReport(events=len(links), invoices=len(heads), problems=list(gaps))
-    with connect(settings.postgres) as conn:
-        stored = {
-            UUID(str(invoice_id)): (int(version), bytes(digest))
-            for invoice_id, version, digest in conn.execute(
-                "SELECT invoice_id, version, chain_hash FROM event_chain"
-            )
-        }
-    for invoice_id, (version, digest) in stored.items():
+    for invoice_id, (version, digest) in relayed_heads(postgres).items():
         recomputed = links.get((invoice_id, version))
         if recomputed is None:
             report.problems.append(
@@ -78,41 +71,11 @@ def verify(app: InvoicingApp, settings: Settings, topic: bool = False) -> AuditR
                 f"{invoice_id}: events up to version {version} differ from what was relayed"
             )
     if topic:
-        report.checked_on_topic = _compare_with_topic(settings, links, report.problems)
+        for invoice_id, version, published in published_links(kafka):
+            if links.get((invoice_id, version)) != published:
+                report.problems.append(
+                    f"{invoice_id} v{version}: the event store no longer "
+                    "matches the message on the topic"
+                )
+            report.checked_on_topic += 1
     return report
-
-
-def _compare_with_topic(
-    settings: Settings, links: dict[tuple[UUID, int], bytes], problems: list[str]
-) -> int:
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka.bootstrap, enable_auto_commit=False)
-    checked = 0
-    try:
-        partitions = [  # invoices and flows: every aggregate's chain is published
-            TopicPartition(topic, p)
-            for topic in (settings.kafka.topic, settings.kafka.flow_topic)
-            for p in consumer.partitions_for_topic(topic) or ()
-        ]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        ends = consumer.end_offsets(partitions)
-        while any(consumer.position(tp) < ends[tp] for tp in partitions):
-            for records in consumer.poll(timeout_ms=500).values():
-                for record in records:
-                    headers = dict(record.headers)
-                    key = (
-                        UUID(headers["ce_subject"].decode()),
-                        int(headers["ce_version"].decode()),
-                    )
-                    if "ce_chainhash" not in headers:  # relayed before chains existed
-                        continue
-                    published = bytes.fromhex(headers["ce_chainhash"].decode())
-                    if links.get(key) != published:
-                        problems.append(
-                            f"{key[0]} v{key[1]}: the event store no longer "
-                            "matches the message on the topic"
-                        )
-                    checked += 1
-    finally:
-        consumer.close()
-    return checked

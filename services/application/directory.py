@@ -57,7 +57,7 @@ from facturier.services.application.directory_files import (
 )
 
 if TYPE_CHECKING:
-    from facturier.config.settings import Settings
+    from facturier.config.settings import PostgresSettings
 
 # The entry points reach the directory, its files and its read side through this module.
 __all__ = [
@@ -97,16 +97,18 @@ class LoadReport:
 class DirectoryApp(Application[UUID]):
     name = "directory"
 
-    def __init__(self, settings: Settings | None = None, env: dict[str, str] | None = None) -> None:
-        merged = settings.postgres.eventsourcing_env() if settings else {}
+    def __init__(
+        self, postgres: PostgresSettings | None = None, env: dict[str, str] | None = None
+    ) -> None:
+        merged = postgres.eventsourcing_env() if postgres else {}
         merged.update(env or {})
-        with ddl_lock(settings.postgres if settings else None):
+        with ddl_lock(postgres):
             super().__init__(merged)
-        # The read side lives in the same database; without settings (an in-memory store)
+        # The read side lives in the same database; without PostgreSQL (an in-memory store)
         # there is none.
-        self._dsn = settings.postgres.dsn if settings else None
-        if settings is not None:
-            apply_schema(settings.postgres, "directory")
+        self._dsn = postgres.dsn if postgres else None
+        if postgres is not None:
+            apply_schema(postgres, "directory")
             self.catch_up_index()
 
     def save(

@@ -28,7 +28,7 @@ from eventsourcing.persistence import IntegrityError
 
 from facturier.adapters import metrics
 from facturier.adapters.documents import DocumentStore, describe
-from facturier.config.settings import Settings
+from facturier.config.settings import IntakeSettings
 from facturier.domain.directory import Structure
 from facturier.domain.flow import Flow, FlowEventType, FlowStatus
 from facturier.domain.invoice import Invoice
@@ -87,11 +87,11 @@ class Received:
 
 
 class FlowIntake:
-    def __init__(self, app: InvoicingApp, documents: DocumentStore, settings: Settings) -> None:
+    def __init__(self, app: InvoicingApp, documents: DocumentStore, intake: IntakeSettings) -> None:
         self.app = app
         self.documents = documents
-        self.settings = settings
-        self.limits = settings.intake.limits
+        self.intake = intake
+        self.limits = intake.limits
         self._executor: Executor | None = None
 
     # ------------------------------------------------------------------ receiving
@@ -253,7 +253,7 @@ class FlowIntake:
 
     @property
     def workers(self) -> int:
-        return self.settings.intake.workers or os.cpu_count() or 1
+        return self.intake.workers or os.cpu_count() or 1
 
     @property
     def executor(self) -> Executor:
@@ -301,10 +301,10 @@ class FlowProcessor:
 
     schemas: tuple[str, ...] = ()
 
-    def __init__(self, intake: FlowIntake, settings: Settings) -> None:
+    def __init__(self, intake: FlowIntake, group_id: str, topic: str) -> None:
         self.intake = intake
-        self.group_id = settings.intake.flow_group
-        self.topic = settings.kafka.flow_topic
+        self.group_id = group_id
+        self.topic = topic
 
     @staticmethod
     def decode(value: bytes) -> FlowEvent:

@@ -25,7 +25,7 @@ from facturier.domain.model import InvoiceData, ReasonCode, SignatureCheck, Subm
 if TYPE_CHECKING:
     from eventsourcing.persistence import JSONTranscoder
 
-    from facturier.config.settings import Settings
+    from facturier.config.settings import PostgresSettings
 
 
 class InvoicingApp(Application[UUID]):
@@ -33,13 +33,13 @@ class InvoicingApp(Application[UUID]):
 
     def __init__(
         self,
-        settings: Settings | None = None,
+        postgres: PostgresSettings | None = None,
         env: dict[str, str] | None = None,
         directory: StructureLookup | None = None,
     ) -> None:
-        merged = settings.postgres.eventsourcing_env() if settings else {}
+        merged = postgres.eventsourcing_env() if postgres else {}
         merged.update(env or {})
-        with ddl_lock(settings.postgres if settings else None):
+        with ddl_lock(postgres):
             super().__init__(merged)
         # The buyers' directory (services.directory.DirectoryApp); None: no routing checks.
         self.directory = directory

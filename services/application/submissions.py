@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Literal, cast
 
 from facturier.adapters.documents import DocumentStore, describe
-from facturier.config.settings import Settings
+from facturier.config.settings import IntakeSettings
 from facturier.domain.invoice import Invoice
 from facturier.domain.model import (
     Document,
@@ -65,16 +65,14 @@ Allowed = Callable[[InvoiceData], bool]
 
 
 class Submissions:
-    def __init__(self, app: InvoicingApp, documents: DocumentStore, settings: Settings) -> None:
+    def __init__(self, app: InvoicingApp, documents: DocumentStore, intake: IntakeSettings) -> None:
         self.app = app
         self.documents = documents
         self.trust_roots = tuple(
-            Path(path).read_bytes()
-            for path in settings.intake.signature_trust_roots.split(":")
-            if path
+            Path(path).read_bytes() for path in intake.signature_trust_roots.split(":") if path
         )
-        self.untrusted = cast(Literal["flag", "reject"], settings.intake.signature_untrusted)
-        self.limits = settings.intake.limits
+        self.untrusted = cast(Literal["flag", "reject"], intake.signature_untrusted)
+        self.limits = intake.limits
 
     def portal(
         self,

@@ -10,7 +10,7 @@ from typing import Any
 from psycopg_pool import ConnectionPool
 
 from facturier.adapters.postgres import apply_schema
-from facturier.config.settings import Settings
+from facturier.config.settings import PostgresSettings
 from facturier.domain.languages import EMAIL_DEFAULT_LANGUAGE
 from facturier.projections.notifications.projection import (
     DEFAULT_STATUSES,
@@ -38,8 +38,8 @@ class Subscriptions:
     """The subscriptions' store. The tables are created on first use, so that the API's own
     start-up list stays untouched."""
 
-    def __init__(self, settings: Settings, pool: Callable[[], ConnectionPool]) -> None:
-        self.settings = settings
+    def __init__(self, postgres: PostgresSettings, pool: Callable[[], ConnectionPool]) -> None:
+        self.postgres = postgres
         self.pool = pool
         self._ready = threading.Event()
         self._creating = threading.Lock()
@@ -48,7 +48,7 @@ class Subscriptions:
         if not self._ready.is_set():
             with self._creating:
                 if not self._ready.is_set():
-                    apply_schema(self.settings.postgres, "notifications")
+                    apply_schema(self.postgres, "notifications")
                     self._ready.set()
 
     def get(self, supplier_id: str) -> Subscription | None:

@@ -171,9 +171,9 @@ def _audit(args: argparse.Namespace) -> int:
     apply_schema(
         settings.postgres, "relay"
     )  # the heads the relay keeps: none yet on a new database
-    app = InvoicingApp(settings)
+    app = InvoicingApp(settings.postgres)
     try:
-        report = verify(app, settings, topic=args.topic)
+        report = verify(app, settings.postgres, settings.kafka, topic=args.topic)
     finally:
         app.close()
     print(
@@ -189,7 +189,7 @@ def _audit(args: argparse.Namespace) -> int:
 def _load_directory(args: argparse.Namespace) -> int:
     from facturier.services.application.directory import DirectoryApp
 
-    app = DirectoryApp(current())
+    app = DirectoryApp(current().postgres)
     try:
         if args.file.suffix.lower() == ".json":
             report = app.load_json(args.file)

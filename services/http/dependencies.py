@@ -51,15 +51,16 @@ class Dependencies:
         self.settings = settings
         self.live = live
         self.guard = TokenGuard(lambda: self.pool, ThrottleLimits.of(settings.api))
-        self.subscriptions = Subscriptions(settings, pool=lambda: self.pool)
+        self.subscriptions = Subscriptions(settings.postgres, pool=lambda: self.pool)
         self._running: Running | None = None
 
     def start(self) -> None:
         settings = self.settings
         apply_schema(settings.postgres, *SCHEMAS)
-        directory = DirectoryApp(settings)
+        directory = DirectoryApp(settings.postgres)
         invoicing = InvoicingApp(
-            settings, directory=directory if settings.intake.routing == "directory" else None
+            settings.postgres,
+            directory=directory if settings.intake.routing == "directory" else None,
         )
         connections = pool(settings.postgres, "api")
         documents = DocumentStore(settings.postgres, connections)
@@ -68,8 +69,8 @@ class Dependencies:
             invoicing=invoicing,
             pool=connections,
             documents=documents,
-            submissions=Submissions(invoicing, documents, settings),
-            flows=FlowIntake(invoicing, documents, settings),
+            submissions=Submissions(invoicing, documents, settings.intake),
+            flows=FlowIntake(invoicing, documents, settings.intake),
         )
 
     def close(self) -> None:

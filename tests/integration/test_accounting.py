@@ -258,7 +258,7 @@ def test_journal_of_a_lifecycle_and_its_fec(
     tmp_path: Path,
 ) -> None:
     settings = accounting_settings(make_settings())
-    app = InvoicingApp(settings)
+    app = InvoicingApp(settings.postgres)
     try:
         ids = run_scenario(app)
         events = len(store_events(app))
@@ -442,7 +442,7 @@ def test_accounting_killed_mid_batch_posts_each_entry_once(
     started = time.monotonic()
     settings = accounting_settings(make_settings())
     group = settings.accounting.group
-    app = InvoicingApp(settings)
+    app = InvoicingApp(settings.postgres)
     try:
         expected = build_invoices(app, INVOICES)
         last = max(store_events(app).values())

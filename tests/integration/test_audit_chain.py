@@ -26,7 +26,7 @@ def relay_everything(app: InvoicingApp, settings: Settings) -> None:
 
 
 def test_chains_are_published_and_tampering_is_detected(settings: Settings) -> None:
-    app = InvoicingApp(settings)
+    app = InvoicingApp(settings.postgres)
     try:
         invoices = app.submit_many(
             [(invoice_data(f"AUD-{i}"), SubmissionMode.EDI, "s", "") for i in range(20)]
@@ -60,7 +60,7 @@ def test_chains_are_published_and_tampering_is_detected(settings: Settings) -> N
             head = link(head, event)
             assert published[(str(target), event.originator_version)] == head
 
-        report = verify(app, settings, topic=True)
+        report = verify(app, settings.postgres, settings.kafka, topic=True)
         assert report.intact, report.problems
         assert (report.events, report.invoices, report.checked_on_topic) == (70, 20, 70)
 
@@ -74,7 +74,7 @@ def test_chains_are_published_and_tampering_is_detected(settings: Settings) -> N
             )
             assert edited.rowcount == 1
         assert app.get(target).data.supplier_name == "ACME Holding"
-        report = verify(app, settings, topic=True)
+        report = verify(app, settings.postgres, settings.kafka, topic=True)
         assert not report.intact
         assert any(str(target) in p for p in report.problems)
         assert all(str(target) in p for p in report.problems)
@@ -86,7 +86,7 @@ def test_chains_are_published_and_tampering_is_detected(settings: Settings) -> N
                 "DELETE FROM invoicing_events WHERE originator_id = %s AND originator_version = 4",
                 (other,),
             )
-        report = verify(app, settings)
+        report = verify(app, settings.postgres, settings.kafka)
         assert any(str(other) in p and "missing" in p for p in report.problems)
     finally:
         app.close()
@@ -94,7 +94,7 @@ def test_chains_are_published_and_tampering_is_detected(settings: Settings) -> N
 
 def test_relay_continues_chains_across_restarts(settings: Settings) -> None:
     """A relay that stops and restarts continues each chain where it left off."""
-    app = InvoicingApp(settings)
+    app = InvoicingApp(settings.postgres)
     try:
         first = app.submit(invoice_data("CHAIN-1"), SubmissionMode.PORTAL, "s")
         relay_everything(app, settings)
@@ -103,7 +103,7 @@ def test_relay_continues_chains_across_restarts(settings: Settings) -> None:
             first.id, Action.REJECT, actor="buyer", reason_code="NON_CONFORME", reason="no order"
         )
         relay_everything(app, settings)  # a new Relay instance: reads the stored head
-        report = verify(app, settings, topic=True)
+        report = verify(app, settings.postgres, settings.kafka, topic=True)
         assert report.intact, report.problems
         assert report.checked_on_topic == 5
     finally:

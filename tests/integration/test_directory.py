@@ -73,10 +73,10 @@ def write_json(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def apps(settings: Settings, tmp_path: Path) -> Iterator[tuple[DirectoryApp, InvoicingApp]]:
-    directory = DirectoryApp(settings)
+    directory = DirectoryApp(settings.postgres)
     directory.load_csv(*write_csv(tmp_path))
     directory.load_json(write_json(tmp_path))
-    invoicing = InvoicingApp(settings, directory=directory)
+    invoicing = InvoicingApp(settings.postgres, directory=directory)
     try:
         yield directory, invoicing
     finally:
@@ -87,7 +87,7 @@ def apps(settings: Settings, tmp_path: Path) -> Iterator[tuple[DirectoryApp, Inv
 def test_loading_files_is_idempotent_and_records_changes_only(
     settings: Settings, tmp_path: Path
 ) -> None:
-    directory = DirectoryApp(settings)
+    directory = DirectoryApp(settings.postgres)
     try:
         csv_files = write_csv(tmp_path)
         first = directory.load_csv(*csv_files)
@@ -128,7 +128,7 @@ def test_loading_files_is_idempotent_and_records_changes_only(
 
 
 def test_a_wrong_file_loads_nothing(settings: Settings, tmp_path: Path) -> None:
-    directory = DirectoryApp(settings)
+    directory = DirectoryApp(settings.postgres)
     try:
         structures, services, _ = write_csv(tmp_path)
         structures.write_text(
@@ -150,7 +150,7 @@ def test_a_wrong_file_loads_nothing(settings: Settings, tmp_path: Path) -> None:
 
 
 def test_admin_commands(settings: Settings) -> None:
-    directory = DirectoryApp(settings)
+    directory = DirectoryApp(settings.postgres)
     try:
         directory.register(BUYER, "Ministère X", "state", service_code_required=True)
         with pytest.raises(StructureAlreadyRegistered):
@@ -181,7 +181,7 @@ def test_the_read_side_follows_the_directory_and_catches_up_when_left_behind(
     def offered(conn: psycopg.Connection[Any], text: str) -> list[tuple[str, str]]:
         return [(m.siret, m.service_code) for m in search(conn, text)]
 
-    directory = DirectoryApp(settings)
+    directory = DirectoryApp(settings.postgres)
     try:
         directory.load_csv(*write_csv(tmp_path))
         with psycopg.connect(settings.postgres.dsn) as conn:
@@ -215,7 +215,7 @@ def test_the_read_side_follows_the_directory_and_catches_up_when_left_behind(
             conn.execute("DELETE FROM directory_structure")
     finally:
         directory.close()
-    restarted = DirectoryApp(settings)
+    restarted = DirectoryApp(settings.postgres)
     try:
         with psycopg.connect(settings.postgres.dsn) as conn:
             assert names(conn, [OTHER_BUYER]) == {OTHER_BUYER: "Ville de Paris, mairie centrale"}
@@ -323,7 +323,7 @@ def test_rerouting_is_checked_against_the_directory(
 
 
 def test_without_a_directory_nothing_is_checked(settings: Settings) -> None:
-    app = InvoicingApp(settings)
+    app = InvoicingApp(settings.postgres)
     try:
         data = invoice_data("ND-1", buyer="54205118000066")  # in no directory
         assert app.submit(data, SubmissionMode.PORTAL, "s").status is Status.MISE_A_DISPOSITION

@@ -335,7 +335,7 @@ def test_a_flow_processor_killed_mid_flow_loses_nothing_and_doubles_nothing(
     assert report["status"] == "IN_INTEGRE", report["counts"]
     assert report["counts"]["integrated"] == count
 
-    app = InvoicingApp(settings)
+    app = InvoicingApp(settings.postgres)
     try:
         flow = app.repository.get(UUID(flow_id))
         assert isinstance(flow, Flow)

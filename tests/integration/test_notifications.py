@@ -378,7 +378,7 @@ def test_killed_notifier_sends_nothing_twice_and_loses_nothing_unclaimed(
     inbox.start()
     settings = notifier_settings(make_settings(), inbox)
     subscribe(settings, SUPPLIER, DURAND)
-    app = InvoicingApp(settings)
+    app = InvoicingApp(settings.postgres)
     try:
         built = build_invoices(app, 40)
     finally:
@@ -427,7 +427,7 @@ def test_smtp_down_failures_are_counted_and_retried_until_delivered(
     settings = notifier_settings(make_settings(), inbox)  # nothing listens on its port yet
     subscribe(settings, SUPPLIER, DURAND, "en")
     subscribe(settings, OTHER_SUPPLIER, GONE)
-    app = InvoicingApp(settings)
+    app = InvoicingApp(settings.postgres)
     try:
         built = build_invoices(app, 5)
         (refused,) = app.submit_many(

@@ -241,7 +241,7 @@ def test_payment_delays_as_its_own_process(
         relay_metrics_port=free_port(),
         late_interest_reference_rate="4.00",
     )
-    app = InvoicingApp(settings)
+    app = InvoicingApp(settings.postgres)
     try:
         paid_on = date.today() + timedelta(days=40)
         for n in range(3):

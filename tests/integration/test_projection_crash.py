@@ -45,7 +45,7 @@ def test_projection_killed_twice_mid_stream_applies_each_event_once(
 ) -> None:
     started = time.monotonic()
     settings = make_settings()
-    app = InvoicingApp(settings)
+    app = InvoicingApp(settings.postgres)
     try:
         expected = build_invoices(app, INVOICES)
         store = store_events(app)

@@ -44,7 +44,7 @@ def test_relay_killed_mid_stream_resumes_without_gaps(
 ) -> None:
     started = time.monotonic()
     settings = make_settings().replaced(relay_batch=RELAY_BATCH)
-    app = InvoicingApp(settings)
+    app = InvoicingApp(settings.postgres)
     try:
         expected = build_invoices(app, INVOICES)
         store = store_events(app)
