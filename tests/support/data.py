@@ -18,7 +18,7 @@ from facturier.domain.model import (
     vat_breakdown_of,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 SUPPLIER = "73282932000074"
