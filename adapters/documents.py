@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol
 
 from psycopg_pool import ConnectionPool
 
@@ -71,6 +71,54 @@ class DocumentStore:
     def close(self) -> None:
         if self._own_pool:
             self.pool.close()
+
+
+class DocumentStorage(Protocol):
+    """What the use cases need of a document store: PostgreSQL (`DocumentStore`) in service,
+    memory (`MemoryDocumentStore`) in the application tests."""
+
+    def put(
+        self, content: bytes, filename: str, media_type: str, role: str = "invoice"
+    ) -> Document: ...
+
+    def put_many(self, documents: Iterable[tuple[Document, bytes]]) -> None: ...
+
+    def get(self, sha256: str) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+class MemoryDocumentStore:
+    """The document store in memory, as the event store's plain-object recorder is: the same
+    addressing by SHA-256, idempotent writes and integrity check on read."""
+
+    def __init__(self) -> None:
+        self._contents: dict[str, bytes] = {}
+
+    def put(
+        self, content: bytes, filename: str, media_type: str, role: str = "invoice"
+    ) -> Document:
+        document = describe(content, filename, media_type, role)
+        self.put_many([(document, content)])
+        return document
+
+    def put_many(self, documents: Iterable[tuple[Document, bytes]]) -> None:
+        for document, content in documents:
+            self._contents.setdefault(document.sha256, content)
+
+    def get(self, sha256: str) -> bytes:
+        if sha256 not in self._contents:
+            raise DocumentMissing(sha256)
+        content = self._contents[sha256]
+        if hashlib.sha256(content).hexdigest() != sha256:
+            raise DocumentCorrupted(sha256)
+        return content
+
+    def count(self) -> int:
+        return len(self._contents)
+
+    def close(self) -> None:
+        pass
 
 
 class DocumentMissing(LookupError):

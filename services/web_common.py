@@ -6,7 +6,7 @@ from urllib.parse import quote
 from fastapi import Request
 from fastapi.responses import Response
 
-from facturier.adapters.documents import DocumentStore
+from facturier.adapters.documents import DocumentStorage
 from facturier.domain.invoice import Invoice
 from facturier.services.application.flow_reports import invoice_document
 
@@ -30,7 +30,7 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def document_download(invoice: Invoice, sha256: str, store: DocumentStore) -> Response:
+def document_download(invoice: Invoice, sha256: str, store: DocumentStorage) -> Response:
     """One of the invoice's documents as a download (NoSuchDocument, DocumentMissing)."""
     found, content = invoice_document(invoice, sha256, store)
     return Response(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from facturier.adapters.documents import DocumentMissing, DocumentStore
+from facturier.adapters.documents import DocumentMissing, DocumentStorage
 from facturier.domain.flow import Flow
 from facturier.domain.invoice import Invoice
 from facturier.domain.model import Document, Problem
@@ -88,7 +88,9 @@ class DocumentNotStored(DocumentMissing):
         self.sha256 = sha256
 
 
-def invoice_document(invoice: Invoice, sha256: str, store: DocumentStore) -> tuple[Document, bytes]:
+def invoice_document(
+    invoice: Invoice, sha256: str, store: DocumentStorage
+) -> tuple[Document, bytes]:
     """One of the invoice's documents and its bytes. NoSuchDocument: not one of this
     invoice's documents; DocumentMissing: referenced but not stored."""
     found = next((d for d in invoice.documents if d.sha256 == sha256), None)

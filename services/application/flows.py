@@ -27,7 +27,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from facturier.adapters import metrics
-from facturier.adapters.documents import DocumentStore, describe
+from facturier.adapters.documents import DocumentStorage, describe
 from facturier.config.settings import IntakeSettings
 from facturier.domain.directory import Structure
 from facturier.domain.flow import Flow, FlowEventType, FlowStatus
@@ -87,7 +87,9 @@ class Received:
 
 
 class FlowIntake:
-    def __init__(self, app: InvoicingApp, documents: DocumentStore, intake: IntakeSettings) -> None:
+    def __init__(
+        self, app: InvoicingApp, documents: DocumentStorage, intake: IntakeSettings
+    ) -> None:
         self.app = app
         self.documents = documents
         self.intake = intake

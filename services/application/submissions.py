@@ -22,7 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Literal, cast
 
-from facturier.adapters.documents import DocumentStore, describe
+from facturier.adapters.documents import DocumentStorage, describe
 from facturier.config.settings import IntakeSettings
 from facturier.domain.invoice import Invoice
 from facturier.domain.model import (
@@ -65,7 +65,9 @@ Allowed = Callable[[InvoiceData], bool]
 
 
 class Submissions:
-    def __init__(self, app: InvoicingApp, documents: DocumentStore, intake: IntakeSettings) -> None:
+    def __init__(
+        self, app: InvoicingApp, documents: DocumentStorage, intake: IntakeSettings
+    ) -> None:
         self.app = app
         self.documents = documents
         self.trust_roots = tuple(
