@@ -3,12 +3,11 @@ it with the heads the relay stored and, optionally, with the links published on 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from facturier.adapters.chain import published_links, relayed_heads
-from facturier.config.settings import KafkaSettings, PostgresSettings
 from facturier.events.chain import GENESIS, link
 
 if TYPE_CHECKING:
@@ -56,11 +55,16 @@ def recompute(
 
 
 def verify(
-    app: InvoicingApp, postgres: PostgresSettings, kafka: KafkaSettings, topic: bool = False
+    app: InvoicingApp,
+    relayed: Mapping[UUID, tuple[int, bytes]],
+    published: Iterable[tuple[UUID, int, bytes]] | None = None,
 ) -> AuditReport:
+    """Recompute the chains from the event store and compare them with the heads the relay
+    stored (`relayed`: adapters.chain.relayed_heads) and, if given, with every link published
+    on the topics (`published`: adapters.chain.published_links)."""
     heads, links, gaps = recompute(app)
     report = AuditReport(events=len(links), invoices=len(heads), problems=list(gaps))
-    for invoice_id, (version, digest) in relayed_heads(postgres).items():
+    for invoice_id, (version, digest) in relayed.items():
         recomputed = links.get((invoice_id, version))
         if recomputed is None:
             report.problems.append(
@@ -70,12 +74,11 @@ def verify(
             report.problems.append(
                 f"{invoice_id}: events up to version {version} differ from what was relayed"
             )
-    if topic:
-        for invoice_id, version, published in published_links(kafka):
-            if links.get((invoice_id, version)) != published:
-                report.problems.append(
-                    f"{invoice_id} v{version}: the event store no longer "
-                    "matches the message on the topic"
-                )
-            report.checked_on_topic += 1
+    for invoice_id, version, digest in published or ():
+        if links.get((invoice_id, version)) != digest:
+            report.problems.append(
+                f"{invoice_id} v{version}: the event store no longer "
+                "matches the message on the topic"
+            )
+        report.checked_on_topic += 1
     return report

@@ -163,17 +163,17 @@ def _flow_report(args: argparse.Namespace) -> int:
 
 
 def _audit(args: argparse.Namespace) -> int:
+    from facturier.adapters.chain import published_links, relayed_heads
     from facturier.adapters.postgres import apply_schema
     from facturier.services.application.audit import verify
     from facturier.services.application.invoicing import InvoicingApp
 
     settings = current()
-    apply_schema(
-        settings.postgres, "relay"
-    )  # the heads the relay keeps: none yet on a new database
+    apply_schema(settings.postgres, "relay")  # the relay's heads: none yet on a new database
     app = InvoicingApp(settings.postgres)
     try:
-        report = verify(app, settings.postgres, settings.kafka, topic=args.topic)
+        published = published_links(settings.kafka) if args.topic else None
+        report = verify(app, relayed_heads(settings.postgres), published)
     finally:
         app.close()
     print(

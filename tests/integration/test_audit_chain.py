@@ -5,6 +5,7 @@ from __future__ import annotations
 import psycopg
 from kafka import KafkaConsumer, TopicPartition
 
+from facturier.adapters.chain import published_links, relayed_heads
 from facturier.adapters.postgres import connect
 from facturier.config.settings import Settings
 from facturier.domain.lifecycle import Action
@@ -60,7 +61,7 @@ def test_chains_are_published_and_tampering_is_detected(settings: Settings) -> N
             head = link(head, event)
             assert published[(str(target), event.originator_version)] == head
 
-        report = verify(app, settings.postgres, settings.kafka, topic=True)
+        report = verify(app, relayed_heads(settings.postgres), published_links(settings.kafka))
         assert report.intact, report.problems
         assert (report.events, report.invoices, report.checked_on_topic) == (70, 20, 70)
 
@@ -74,7 +75,7 @@ def test_chains_are_published_and_tampering_is_detected(settings: Settings) -> N
             )
             assert edited.rowcount == 1
         assert app.get(target).data.supplier_name == "ACME Holding"
-        report = verify(app, settings.postgres, settings.kafka, topic=True)
+        report = verify(app, relayed_heads(settings.postgres), published_links(settings.kafka))
         assert not report.intact
         assert any(str(target) in p for p in report.problems)
         assert all(str(target) in p for p in report.problems)
@@ -86,7 +87,7 @@ def test_chains_are_published_and_tampering_is_detected(settings: Settings) -> N
                 "DELETE FROM invoicing_events WHERE originator_id = %s AND originator_version = 4",
                 (other,),
             )
-        report = verify(app, settings.postgres, settings.kafka)
+        report = verify(app, relayed_heads(settings.postgres))
         assert any(str(other) in p and "missing" in p for p in report.problems)
     finally:
         app.close()
@@ -103,7 +104,7 @@ def test_relay_continues_chains_across_restarts(settings: Settings) -> None:
             first.id, Action.REJECT, actor="buyer", reason_code="NON_CONFORME", reason="no order"
         )
         relay_everything(app, settings)  # a new Relay instance: reads the stored head
-        report = verify(app, settings.postgres, settings.kafka, topic=True)
+        report = verify(app, relayed_heads(settings.postgres), published_links(settings.kafka))
         assert report.intact, report.problems
         assert report.checked_on_topic == 5
     finally:
