@@ -205,7 +205,7 @@ def _load_directory(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Every command runs through `cli_errors.run`: whatever fails, one line on standard
+    """Every command runs through `errors.run`: whatever fails, one line on standard
     error and a non-zero exit code."""
     logging.basicConfig(
         level=env("FACTURIER_LOG_LEVEL"),
