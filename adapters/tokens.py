@@ -14,13 +14,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import re
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
+from psycopg_pool import ConnectionPool
 
 from facturier.config.settings import ApiSettings
 
@@ -161,6 +165,29 @@ class Locked:
         return f"too many failed authentications from this address: retry in {self.retry_after_s} s"
 
 
+@dataclass(frozen=True)
+class FailureCount:
+    """An address's throttling state after one more failure."""
+
+    failures: int  # in the current window
+    lockouts: int  # today's
+    window_restarts: bool
+    locked_for: int  # seconds; 0: not locked
+
+
+def after_failure(
+    failures_in_window: int | None, lockouts_today: int, limits: ThrottleLimits
+) -> FailureCount:
+    """The throttling policy, one failure at a time (`failures_in_window`: None when the
+    window has run out): the address that reaches `max_failures` within the window is locked
+    out `lockout_s`, doubled at each lockout of the same day, up to `max_lockout_s`."""
+    failures = (failures_in_window or 0) + 1
+    if failures < limits.max_failures:
+        return FailureCount(failures, lockouts_today, failures_in_window is None, 0)
+    locked_for = min(limits.lockout_s * 2 ** min(lockouts_today, 30), limits.max_lockout_s)
+    return FailureCount(0, lockouts_today + 1, True, locked_for)
+
+
 def find_token_unless_locked(
     conn: psycopg.Connection[Any], token: str, client: str
 ) -> TokenRecord | Locked | None:
@@ -189,9 +216,8 @@ def mark_used(conn: psycopg.Connection[Any], token: str) -> None:
 
 
 def record_failure(conn: psycopg.Connection[Any], client: str, limits: ThrottleLimits) -> int:
-    """Count a failure of `client`; the seconds it is now locked for, 0 if not. The address
-    that reaches `max_failures` within `window_s` is locked out `lockout_s`, doubled at each
-    new lockout until a day passes without failure."""
+    """Count a failure of `client` (policy: `after_failure`); the seconds it is now locked
+    for, 0 if not. A day without failure forgets the address's lockouts."""
     created = conn.execute(
         "INSERT INTO auth_throttle (client) VALUES (%s) ON CONFLICT DO NOTHING", (client,)
     ).rowcount
@@ -207,13 +233,8 @@ def record_failure(conn: psycopg.Connection[Any], client: str, limits: ThrottleL
         (limits.window_s, client),
     ).fetchone()
     assert row is not None
-    failures = (row[0] if row[1] else 0) + 1
-    lockouts = row[2] if row[3] else 0
-    window_restarts = not row[1]
-    locked_for = 0
-    if failures >= limits.max_failures:
-        locked_for = min(limits.lockout_s * 2 ** min(lockouts, 30), limits.max_lockout_s)
-        failures, lockouts, window_restarts = 0, lockouts + 1, True
+    count = after_failure(row[0] if row[1] else None, row[2] if row[3] else 0, limits)
+    locked_for = count.locked_for
     conn.execute(
         "UPDATE auth_throttle SET failures = %s, lockouts = %s,"
         " window_start = CASE WHEN %s THEN now() ELSE window_start END,"
@@ -221,7 +242,7 @@ def record_failure(conn: psycopg.Connection[Any], client: str, limits: ThrottleL
         " ELSE locked_until END,"
         " total_failures = total_failures + 1, last_failure_at = now()"
         " WHERE client = %s",
-        (failures, lockouts, window_restarts, locked_for, locked_for, client),
+        (count.failures, count.lockouts, count.window_restarts, locked_for, locked_for, client),
     )
     if locked_for:
         log.warning(
@@ -231,3 +252,103 @@ def record_failure(conn: psycopg.Connection[Any], client: str, limits: ThrottleL
             limits.max_failures,
         )
     return locked_for
+
+
+# ---------------------------------------------------------------- the stores authentication uses
+
+
+class ThrottledTokens(Protocol):
+    """What authentication asks of the token store (services/application/authentication.py)."""
+
+    def find_unless_locked(self, token: str, client: str) -> TokenRecord | Locked | None: ...
+
+    def mark_used(self, token: str) -> None: ...
+
+    def record_failure(self, client: str, limits: ThrottleLimits) -> int: ...
+
+
+class PostgresTokens:
+    """The tokens and the throttling state in PostgreSQL, shared by every API replica."""
+
+    def __init__(self, pool: Callable[[], ConnectionPool]) -> None:
+        self.pool = pool
+
+    def find_unless_locked(self, token: str, client: str) -> TokenRecord | Locked | None:
+        with self.pool().connection() as conn:
+            return find_token_unless_locked(conn, token, client)
+
+    def mark_used(self, token: str) -> None:
+        with self.pool().connection() as conn:
+            mark_used(conn, token)
+
+    def record_failure(self, client: str, limits: ThrottleLimits) -> int:
+        with self.pool().connection() as conn:
+            return record_failure(conn, client, limits)
+
+
+@dataclass
+class _Throttle:
+    failures: int = 0
+    window_start: float = 0.0
+    lockouts: int = 0
+    last_failure: float = 0.0
+    locked_until: float = 0.0
+
+
+@dataclass
+class _Stored:
+    role: str
+    scope: str
+    label: str
+    expires_at: float
+    revoked: bool = False
+    last_used: float | None = None
+
+
+class MemoryTokens:
+    """The same store in memory, on a clock the caller may move (the application tests)."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self._tokens: dict[str, _Stored] = {}
+        self._throttle: dict[str, _Throttle] = {}
+
+    def issue(self, role: str, scope: str, label: str, days: int = 365) -> str:
+        token = "fct_" + secrets.token_urlsafe(32)
+        self._tokens[digest(token)] = _Stored(role, scope, label, self.clock() + days * 86400)
+        return token
+
+    def revoke(self, token: str) -> None:
+        self._tokens[digest(token)].revoked = True
+
+    def find_unless_locked(self, token: str, client: str) -> TokenRecord | Locked | None:
+        now = self.clock()
+        state = self._throttle.get(client)
+        if state is not None and state.locked_until > now:
+            return Locked(max(1, math.ceil(state.locked_until - now)))
+        found = self._tokens.get(digest(token))
+        if found is None:
+            return None
+        stale = found.last_used is None or found.last_used < now - 3600
+        return TokenRecord(
+            found.role, found.scope, found.label, found.revoked, found.expires_at <= now, stale
+        )
+
+    def mark_used(self, token: str) -> None:
+        self._tokens[digest(token)].last_used = self.clock()
+
+    def record_failure(self, client: str, limits: ThrottleLimits) -> int:
+        now = self.clock()
+        state = self._throttle.setdefault(client, _Throttle(window_start=now))
+        in_window = state.window_start > now - limits.window_s
+        recent = state.last_failure > now - 86400
+        count = after_failure(
+            state.failures if in_window else None, state.lockouts if recent else 0, limits
+        )
+        state.failures, state.lockouts = count.failures, count.lockouts
+        if count.window_restarts:
+            state.window_start = now
+        if count.locked_for:
+            state.locked_until = now + count.locked_for
+        state.last_failure = now
+        return count.locked_for

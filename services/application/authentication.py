@@ -5,15 +5,19 @@ from the token store (`adapters/tokens.py`); what they mean is decided here."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
 import psycopg
-from psycopg_pool import ConnectionPool
 
 from facturier.adapters import metrics, tokens
-from facturier.adapters.tokens import ID_DIGITS, ThrottleLimits, TokenRecord, digest
+from facturier.adapters.tokens import (
+    ID_DIGITS,
+    ThrottledTokens,
+    ThrottleLimits,
+    TokenRecord,
+    digest,
+)
 
 # The token store's own operations and answers, as the entry points use them.
 from facturier.adapters.tokens import Locked as Locked
@@ -90,22 +94,21 @@ class TokenGuard:
     presents is answered 429 unread, a valid one too: else the lockout would still let a
     guesser learn that a guess was right."""
 
-    def __init__(self, pool: Callable[[], ConnectionPool], limits: ThrottleLimits) -> None:
-        self.pool = pool
+    def __init__(self, store: ThrottledTokens, limits: ThrottleLimits) -> None:
+        self.store = store
         self.limits = limits
 
     def check(self, token: str, client: str, channel: str) -> Principal | Refusal | Locked:
-        with self.pool().connection() as conn:
-            record = tokens.find_token_unless_locked(conn, token, client)
-            if isinstance(record, Locked):
-                metrics.AUTH_FAILURES.labels(channel, "locked").inc()
-                return record
-            found = verdict(record)
-            if isinstance(found, Principal):
-                if record is not None and record.stale_use:
-                    tokens.mark_used(conn, token)
-                return found
-            locked_for = tokens.record_failure(conn, client, self.limits)
+        record = self.store.find_unless_locked(token, client)
+        if isinstance(record, Locked):
+            metrics.AUTH_FAILURES.labels(channel, "locked").inc()
+            return record
+        found = verdict(record)
+        if isinstance(found, Principal):
+            if record is not None and record.stale_use:
+                self.store.mark_used(token)
+            return found
+        locked_for = self.store.record_failure(client, self.limits)
         metrics.AUTH_FAILURES.labels(channel, found.value).inc()
         log.warning(
             "authentication failed: address=%s channel=%s reason=%s token_id=%s%s",

@@ -13,7 +13,7 @@ from psycopg_pool import ConnectionPool
 
 from facturier.adapters.documents import DocumentStore
 from facturier.adapters.postgres import apply_schema, pool
-from facturier.adapters.tokens import ThrottleLimits
+from facturier.adapters.tokens import PostgresTokens, ThrottleLimits
 from facturier.config.settings import Settings
 from facturier.domain.invoice import Invoice
 from facturier.services.application.authentication import Locked, Refusal, TokenGuard
@@ -50,7 +50,7 @@ class Dependencies:
     def __init__(self, settings: Settings, live: LiveHub) -> None:
         self.settings = settings
         self.live = live
-        self.guard = TokenGuard(lambda: self.pool, ThrottleLimits.of(settings.api))
+        self.guard = TokenGuard(PostgresTokens(lambda: self.pool), ThrottleLimits.of(settings.api))
         self.subscriptions = Subscriptions(settings.postgres, pool=lambda: self.pool)
         self._running: Running | None = None
 
