@@ -28,7 +28,7 @@ from facturier.projections.tracking.projection import TrackingProjection
 from facturier.services.application.directory import DirectoryApp
 from facturier.services.application.flows import FlowIntake, FlowProcessor
 from facturier.services.application.invoicing import InvoicingApp
-from facturier.services.health import Monitor
+from facturier.services.health import Monitor, Position
 from facturier.services.http.app import create_app
 from facturier.services.http.dependencies import Dependencies
 from facturier.services.live_hub import LiveHub
@@ -43,13 +43,13 @@ Run = Callable[[threading.Event], None]
 @dataclass(frozen=True)
 class Service:
     """A background service: its name (in /health and the logs), how it runs, the Prometheus
-    port it exposes when the process has no API, and the consumer group and topic whose lag
-    measures it (None: measured otherwise)."""
+    port it exposes when the process has no API, and how the health monitor measures its lag
+    from outside its loop (None: its own metrics count its work)."""
 
     name: str
     run: Run
     metrics_port: int
-    lag_of: tuple[str, str] | None = None
+    probe: Callable[[Monitor], Callable[[], Position]] | None = None
 
 
 def api(settings: Settings) -> FastAPI:
@@ -78,7 +78,7 @@ def relay(settings: Settings) -> Service:
         finally:
             app.close()
 
-    return Service("relay", run, settings.relay.metrics_port)
+    return Service("relay", run, settings.relay.metrics_port, Monitor.relay_probe)
 
 
 def _projection(
@@ -87,7 +87,8 @@ def _projection(
     def run(stop: threading.Event) -> None:
         ProjectionRunner(make(), settings.postgres, settings.kafka).run(stop)
 
-    return Service(name, run, port, (group, settings.kafka.topic))
+    topic = settings.kafka.topic
+    return Service(name, run, port, lambda monitor: monitor.group_probe(group, topic))
 
 
 def tracking(settings: Settings) -> Service:
@@ -158,17 +159,23 @@ def flow_intake(settings: Settings) -> Service:
             app.close()
             directory.close()
 
-    lag = (settings.intake.flow_group, settings.kafka.flow_topic)
-    return Service("flow-intake", run, settings.intake.metrics_port, lag)
+    group, topic = settings.intake.flow_group, settings.kafka.flow_topic
+    return Service(
+        "flow-intake",
+        run,
+        settings.intake.metrics_port,
+        lambda monitor: monitor.group_probe(group, topic),
+    )
 
 
-# What `facturier serve` runs by default, in start order; the notifications (outbox
-# projection and SMTP sender) need an SMTP server and are asked for explicitly.
-DEFAULT: tuple[Callable[[Settings], Service], ...] = (
-    relay,
-    tracking,
-    accounting,
-    payment_delays,
-    flow_intake,
-)
+# What `facturier serve` runs by default, in start order, by the name its flag gives; the
+# notifications (outbox projection and SMTP sender) need an SMTP server and are asked for
+# explicitly.
+DEFAULT: dict[str, Callable[[Settings], Service]] = {
+    "relay": relay,
+    "projection": tracking,
+    "accounting": accounting,
+    "payment_delays": payment_delays,
+    "flows": flow_intake,
+}
 NOTIFICATIONS: tuple[Callable[[Settings], Service], ...] = (notifications, email_sender)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from types import FrameType
 
 import uvicorn
@@ -16,13 +16,13 @@ from prometheus_client import start_http_server
 from facturier.config.settings import Settings
 from facturier.services import bootstrap
 from facturier.services.bootstrap import Service
-from facturier.services.health import Monitor, Position
+from facturier.services.health import Monitor
 
 log = logging.getLogger("facturier")
 
 
 class _ApiServer(uvicorn.Server):
-    """Ends the live streams (services/http/live.py) as soon as it is asked to stop: uvicorn waits
+    """Ends the live streams (services/live_hub.py) as soon as it is asked to stop: uvicorn waits
     for open responses to finish first, and an event stream never finishes by itself."""
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
@@ -49,15 +49,6 @@ def _supervised(service: Service, stop: threading.Event, monitor: Monitor) -> th
     return thread
 
 
-def _probe(monitor: Monitor, service: Service) -> Callable[[], Position] | None:
-    """How the monitor measures a service's lag from outside its loop."""
-    if service.name == "relay":
-        return monitor.relay_probe()
-    if service.lag_of is not None:
-        return monitor.group_probe(*service.lag_of)
-    return None  # the e-mail sender: its outbox is counted by its own metrics
-
-
 def serve(settings: Settings, services: Sequence[Service], api: bool) -> None:
     """Run the API (if asked) and the given services until SIGINT/SIGTERM. With the API, its
     /metrics also shows the services' metrics (same process); without it, the process exposes
@@ -67,7 +58,7 @@ def serve(settings: Settings, services: Sequence[Service], api: bool) -> None:
         start_http_server(services[0].metrics_port, addr=settings.api.host)
     monitor = bootstrap.monitor(settings)
     for service in services:
-        monitor.watch(service.name, _probe(monitor, service))
+        monitor.watch(service.name, service.probe(monitor) if service.probe else None)
     workers = [_supervised(service, stop, monitor) for service in services]
     if services:
         workers.append(threading.Thread(target=monitor.run, args=(stop,), name="monitor"))

@@ -93,15 +93,11 @@ def _serve(args: argparse.Namespace) -> int:
     # Said once, on one line, rather than by every service's thread and uvicorn's startup.
     connect(settings.postgres).close()
     # Notifications need an SMTP server: never part of the default set.
-    flags = {
-        "relay": args.relay,
-        "tracking": args.projection,
-        "accounting": args.accounting,
-        "payment_delays": args.payment_delays,
-        "flow_intake": args.flows,
-    }
-    everything = not (args.api or any(flags.values()) or args.notifications)
-    services = [make(settings) for make in bootstrap.DEFAULT if everything or flags[make.__name__]]
+    wanted = {flag for flag in bootstrap.DEFAULT if getattr(args, flag)}
+    everything = not (args.api or wanted or args.notifications)
+    services = [
+        make(settings) for flag, make in bootstrap.DEFAULT.items() if everything or flag in wanted
+    ]
     if args.notifications:
         services += [make(settings) for make in bootstrap.NOTIFICATIONS]
     serve(settings, services, api=everything or args.api)
