@@ -23,7 +23,6 @@ and events older than the invoice's last applied version are ignored.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -34,9 +33,8 @@ from facturier.config.settings import AccountingSettings
 from facturier.domain.lifecycle import EventType
 from facturier.domain.model import is_credit_note
 from facturier.events.lifecycle import LifecycleEvent
+from facturier.projections import folding
 from facturier.projections.runner import Cursor, StateTable
-
-log = logging.getLogger("facturier.accounting")
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -299,23 +297,7 @@ class AccountingProjection:
         if not events:
             return
         states = _STATES.load(cur, (e.invoice_id for e in events))
-        changed: dict[str, InvoiceState] = {}
-        entries: list[Entry] = []
-        for e in events:  # in partition order: one invoice's versions come in order
-            state = states.get(e.invoice_id)
-            if e.event_type == EventType.SUBMITTED:
-                if state is None:
-                    states[e.invoice_id] = changed[e.invoice_id] = InvoiceState.submitted(e)
-                continue
-            if state is None:  # cannot happen on a topic read from its start
-                log.error("%s v%s before its Submitted event: ignored", e.invoice_id, e.version)
-                continue
-            if e.version <= state.version:  # a redelivery: already applied
-                continue
-            entry = self.posting.apply(state, e)
-            changed[e.invoice_id] = state
-            if entry is not None:
-                entries.append(entry)
+        changed, entries = folding.fold(states, events, InvoiceState.submitted, self.posting.apply)
         _STATES.save(cur, changed.values())
         if entries:
             cur.executemany(_INSERT_ENTRY, [_entry_row(x) for x in entries])

@@ -26,6 +26,7 @@ import psycopg
 from facturier.domain.languages import EMAIL_DEFAULT_LANGUAGE, Language
 from facturier.domain.lifecycle import STATUS_WORDS, EventType, Status, StatusWord
 from facturier.events.lifecycle import LifecycleEvent
+from facturier.projections import folding
 from facturier.projections.runner import Cursor, StateTable
 
 log = logging.getLogger("facturier.notifications")
@@ -222,24 +223,7 @@ class NotificationRules:
         self, known: dict[str, InvoiceFacts], events: list[LifecycleEvent]
     ) -> tuple[dict[str, InvoiceFacts], list[Notification]]:
         """The facts changed and the e-mails due; `known` is updated in place."""
-        changed: dict[str, InvoiceFacts] = {}
-        due: list[Notification] = []
-        for e in events:  # partition order: one invoice's versions come in order
-            facts = known.get(e.invoice_id)
-            if e.event_type == EventType.SUBMITTED:
-                if facts is None:
-                    known[e.invoice_id] = changed[e.invoice_id] = InvoiceFacts.submitted(e)
-                continue
-            if facts is None:  # cannot happen on a topic read from its start
-                log.error("%s v%s before its Submitted event: ignored", e.invoice_id, e.version)
-                continue
-            if e.version <= facts.version:  # a redelivery: already applied
-                continue
-            notification = self.apply(facts, e)
-            changed[e.invoice_id] = facts
-            if notification is not None:
-                due.append(notification)
-        return changed, due
+        return folding.fold(known, events, InvoiceFacts.submitted, self.apply)
 
 
 class NotificationsProjection:

@@ -32,7 +32,6 @@ applied) change nothing, so each event counts once, and so do the metrics it upd
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -57,9 +56,8 @@ from facturier.domain.payment_terms import (
     recovery_indemnity,
 )
 from facturier.events.lifecycle import LifecycleEvent
+from facturier.projections import folding
 from facturier.projections.runner import Cursor, StateTable
-
-log = logging.getLogger("facturier.payment_delays")
 
 
 @dataclass(frozen=True)
@@ -237,11 +235,7 @@ def fold(
     """The states a list of events (in order) leads to, without a database: for tests."""
     rules = DelayRules(reference_rate, terms or (lambda _: DEFAULT_PAYMENT_DAYS))
     states: dict[str, PaymentState] = {}
-    for e in events:
-        if e.event_type == EventType.SUBMITTED:
-            states.setdefault(e.invoice_id, PaymentState.submitted(e))
-        elif e.invoice_id in states and e.version > states[e.invoice_id].version:
-            rules.apply(states[e.invoice_id], e)
+    folding.fold(states, events, PaymentState.submitted, rules.apply)
     return states
 
 
@@ -270,23 +264,7 @@ class PaymentDelaysProjection:
                 ).fetchall()
             )
         rules = DelayRules(self.reference_rate, lambda s: terms.get(s, DEFAULT_PAYMENT_DAYS))
-        changed: dict[str, PaymentState] = {}
-        payments: list[Payment] = []
-        for e in events:  # in partition order: one invoice's versions come in order
-            state = states.get(e.invoice_id)
-            if e.event_type == EventType.SUBMITTED:
-                if state is None:
-                    states[e.invoice_id] = changed[e.invoice_id] = PaymentState.submitted(e)
-                continue
-            if state is None:  # cannot happen on a topic read from its start
-                log.error("%s v%s before its Submitted event: ignored", e.invoice_id, e.version)
-                continue
-            if e.version <= state.version:  # a redelivery: already applied
-                continue
-            payment = rules.apply(state, e)
-            changed[e.invoice_id] = state
-            if payment is not None:
-                payments.append(payment)
+        changed, payments = folding.fold(states, events, PaymentState.submitted, rules.apply)
         _STATES.save(cur, changed.values())
         for p in payments:
             metrics.PAYMENT_DELAY_DAYS.labels(p.structure).observe(p.days)
