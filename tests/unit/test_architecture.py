@@ -62,3 +62,20 @@ def test_the_size_check_sees_long_code_and_accepts_a_reason(tmp_path: Path) -> N
     explained.write_text(f"{REASON} one table\ndef f() -> None:\n    {REASON} one table\n{body}\n")
     assert too_long(silent) == ["silent.py: 581 lines", "silent.py:1 f: 81 lines"]
     assert too_long(explained) == []
+
+
+def test_an_editable_install_prints_no_warning(tmp_path: Path) -> None:
+    """`pip install -e .` (what deploy/local/setup.sh runs) into a bare environment: no
+    warning from pip or from the build backend (deploy/packaging/backend.py)."""
+    target = tmp_path / "env"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(target)], check=True)
+    pip = [sys.executable, "-m", "pip", "--python", str(target / "bin" / "python"), "-q"]
+    done = subprocess.run(
+        [*pip, "install", "--no-deps", "--disable-pip-version-check", "-e", str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-4000:]
+    assert "warning" not in output.lower(), output[-4000:]
