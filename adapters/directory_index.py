@@ -1,5 +1,6 @@
-"""The directory's read side in PostgreSQL (`schemas/sql/directory.sql`): structures and
-services by name, and the search terms of the portal's buyer search.
+"""The directory's read side: structures and services by name, and the search terms of the
+portal's buyer search; in PostgreSQL (`schemas/sql/directory.sql`), or in memory for the
+application's tests (`MemoryDirectoryIndex`).
 
 Tables derived from the directory's events: `index_structure` rewrites one structure's rows,
 `claim_position` / `save_position` keep the last notification indexed. `names`,
@@ -11,12 +12,16 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
+from psycopg_pool import ConnectionPool
 
+from facturier.adapters.postgres import connect
+from facturier.config.settings import PostgresSettings
 from facturier.domain.directory import Service, Structure
 
 INDEX_BATCH = 500
@@ -70,20 +75,30 @@ def index_structure(conn: psycopg.Connection[Any], structure: Structure) -> None
                 "INSERT INTO directory_service (siret, code, name, active) VALUES (%s, %s, %s, %s)",
                 [(structure.siret, s.code, s.name, s.active) for s in services],
             )
-        if not structure.active:
-            return  # shown by name on its old invoices, never offered
-        entries: list[Service | None] = [s for s in services if s.active]
-        if not structure.service_code_required or not entries:
-            entries.insert(0, None)  # the structure itself, no particular service
-        rows = [
-            (term, structure.siret, service.code if service else "")
-            for service in entries
-            for term in sorted(entry_terms(structure, service))
-        ]
-        cur.executemany(
-            "INSERT INTO directory_search_term (term, siret, service_code) VALUES (%s, %s, %s)",
-            rows,
-        )
+        rows = search_rows(structure)
+        if rows:
+            cur.executemany(
+                "INSERT INTO directory_search_term (term, siret, service_code) VALUES (%s, %s, %s)",
+                rows,
+            )
+
+
+def search_rows(structure: Structure) -> list[tuple[str, str, str]]:
+    """The search terms of the structure's entries, as (term, SIRET, service code): the
+    structure itself (unless a service code is required and it has active services) and
+    each active service; none for a closed structure, shown by name on its old invoices but
+    never offered."""
+    if not structure.active:
+        return []
+    active = sorted((s for s in structure.services.values() if s.active), key=lambda s: s.code)
+    entries: list[Service | None] = list(active)
+    if not structure.service_code_required or not entries:
+        entries.insert(0, None)
+    return [
+        (term, structure.siret, service.code if service else "")
+        for service in entries
+        for term in sorted(entry_terms(structure, service))
+    ]
 
 
 def names(conn: psycopg.Connection[Any], sirets: Iterable[str]) -> dict[str, str]:
@@ -164,11 +179,17 @@ def _like_prefix(term: str) -> str:
     return escaped + "%"
 
 
+def searched_words(text: str) -> list[str]:
+    """The words a search looks for; none for fewer than 2 characters."""
+    terms = query_words(text)
+    return terms if sum(len(t) for t in terms) >= 2 else []
+
+
 def search(conn: psycopg.Connection[Any], text: str, limit: int = SEARCH_LIMIT) -> list[BuyerMatch]:
     """The buyers and services matching `text` (by name, SIRET, service code or name), by
     name; nothing for fewer than 2 characters."""
-    terms = query_words(text)
-    if sum(len(t) for t in terms) < 2:
+    terms = searched_words(text)
+    if not terms:
         return []
     sql, params = search_query(terms, max(1, min(limit, SEARCH_LIMIT)))
     return [
@@ -190,3 +211,86 @@ def claim_position(conn: psycopg.Connection[Any]) -> int:
 
 def save_position(conn: psycopg.Connection[Any], position: int) -> None:
     conn.execute("UPDATE directory_index_position SET notification_id = %s", (position,))
+
+
+class IndexUpdate(Protocol):
+    """One catch-up of the read side: from `position` (the last notification it holds), put
+    each structure changed since, then set `position` to the last notification read."""
+
+    position: int
+
+    def put(self, structure: Structure) -> None: ...
+
+
+class DirectoryIndex(Protocol):
+    def catching_up(self) -> AbstractContextManager[IndexUpdate]: ...
+    def search(self, text: str, limit: int = SEARCH_LIMIT) -> list[BuyerMatch]: ...
+
+
+class _PostgresUpdate:
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+        self.position = claim_position(conn)
+
+    def put(self, structure: Structure) -> None:
+        index_structure(self.conn, structure)
+
+
+class PostgresDirectoryIndex:
+    """The read side in PostgreSQL. A catch-up is one transaction holding the position row:
+    two processes catching up at once take turns. `pool`: the caller's pool for searches
+    (a process serving requests); without one, each call opens its own connection."""
+
+    def __init__(
+        self, postgres: PostgresSettings, pool: Callable[[], ConnectionPool] | None = None
+    ) -> None:
+        self.postgres = postgres
+        self.pool = pool
+
+    @contextmanager
+    def catching_up(self) -> Iterator[IndexUpdate]:
+        with connect(self.postgres) as conn:
+            update = _PostgresUpdate(conn)
+            yield update
+            save_position(conn, update.position)
+
+    def search(self, text: str, limit: int = SEARCH_LIMIT) -> list[BuyerMatch]:
+        if self.pool is not None:
+            with self.pool().connection() as conn:
+                return search(conn, text, limit)
+        with connect(self.postgres) as conn:
+            return search(conn, text, limit)
+
+
+class MemoryDirectoryIndex:
+    """The same read side in memory, for the application's tests: the same entries and
+    search terms (`search_rows`), the same matching (each word a prefix of one of an
+    entry's terms) and the same order."""
+
+    def __init__(self) -> None:
+        self.position = 0
+        self.structures: dict[str, Structure] = {}
+        self.entries: dict[tuple[str, str], set[str]] = {}
+
+    @contextmanager
+    def catching_up(self) -> Iterator[IndexUpdate]:
+        yield self
+
+    def put(self, structure: Structure) -> None:
+        self.structures[structure.siret] = structure
+        self.entries = {k: v for k, v in self.entries.items() if k[0] != structure.siret}
+        for term, siret, code in search_rows(structure):
+            self.entries.setdefault((siret, code), set()).add(term)
+
+    def search(self, text: str, limit: int = SEARCH_LIMIT) -> list[BuyerMatch]:
+        wanted = searched_words(text)
+        if not wanted:
+            return []
+        found = []
+        for (siret, code), terms in self.entries.items():
+            if all(any(t.startswith(w) for t in terms) for w in wanted):
+                s = self.structures[siret]
+                service = s.services[code].name if code else ""
+                found.append(BuyerMatch(siret, s.name, code, service, s.order_reference_required))
+        found.sort(key=lambda m: (m.name, m.siret, m.service_code))
+        return found[: max(1, min(limit, SEARCH_LIMIT))]

@@ -58,6 +58,7 @@ def api(settings: Settings) -> FastAPI:
     portal = web_routes(
         pool=lambda: deps.pool,
         submissions=lambda: deps.running.submissions,
+        directory=lambda: deps.running.directory,
         flows=lambda: deps.running.flows,
         subscriptions=deps.subscriptions,
         guard=deps.guard,

@@ -2,9 +2,9 @@
 an outbox in the same transaction as the consumer's offsets (projections/notifications/sender.py
 delivers them).
 
-- A supplier subscribes (`notification_subscription`): one address, a language (fr, en) and
-  the statuses it wants, in plain words (`STATUS_WORDS`; default: received, suspended,
-  rejected, paid). The subscription in force when an event is projected decides.
+- A supplier subscribes (domain/subscriptions.py, kept by adapters/subscriptions.py): one
+  address, a language and the statuses it wants. The subscription in force when an event is
+  projected decides.
 - Each event whose status the supplier's subscription names adds one outbox row keyed by
   (event id, recipient): a redelivered event adds nothing, and the projection also skips
   versions of an invoice it already applied.
@@ -15,99 +15,21 @@ delivers them).
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 
-from facturier.domain.languages import EMAIL_DEFAULT_LANGUAGE, Language
-from facturier.domain.lifecycle import STATUS_WORDS, EventType, Status, StatusWord
+from facturier.adapters.subscriptions import subscriptions_of
+from facturier.domain.lifecycle import STATUS_WORDS, EventType
+from facturier.domain.subscriptions import Subscription
 from facturier.events.lifecycle import LifecycleEvent
 from facturier.projections import folding
 from facturier.projections.runner import Cursor, StateTable
 
 log = logging.getLogger("facturier.notifications")
-
-STATUS_OF_WORD: dict[str, Status] = {word: status for status, word in STATUS_WORDS.items()}
-WORDS: tuple[str, ...] = tuple(STATUS_WORDS.values())
-DEFAULT_STATUSES: tuple[str, ...] = (
-    StatusWord.RECEIVED,
-    StatusWord.SUSPENDED,
-    StatusWord.REJECTED,
-    StatusWord.PAID,
-)
-LANGUAGES: tuple[str, ...] = tuple(Language)
-# One plain address: no display name, list or header line (it goes into To: as is).
-_ATOM = r"[^@\s,;:<>()\[\]\"\\]+"
-EMAIL = re.compile(rf"{_ATOM}@{_ATOM}\.{_ATOM}")
-
-
-class InvalidSubscription(ValueError):
-    def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field_name
-        self.message = message
-
-
-@dataclass(frozen=True)
-class Subscription:
-    supplier_id: str
-    email: str
-    statuses: tuple[str, ...] = DEFAULT_STATUSES
-    language: str = EMAIL_DEFAULT_LANGUAGE
-
-    @classmethod
-    def checked(
-        cls,
-        supplier_id: str,
-        email: str,
-        statuses: Iterable[str] | None = None,
-        language: str = EMAIL_DEFAULT_LANGUAGE,
-    ) -> Subscription:
-        """A subscription from what a user typed, or InvalidSubscription naming the field."""
-        email = email.strip()
-        if len(email) > 254 or not EMAIL.fullmatch(email):
-            raise InvalidSubscription("email", f"{email!r} is not an e-mail address")
-        words = DEFAULT_STATUSES if statuses is None else tuple(dict.fromkeys(statuses))
-        unknown = [w for w in words if w not in STATUS_WORDS.values()]
-        if unknown:
-            raise InvalidSubscription(
-                "statuses", f"unknown status {', '.join(unknown)}; known: {', '.join(WORDS)}"
-            )
-        if language not in LANGUAGES:
-            raise InvalidSubscription("language", f"language is one of {', '.join(LANGUAGES)}")
-        ordered = tuple(w for w in WORDS if w in words)  # lifecycle order, whatever was typed
-        return cls(supplier_id, email, ordered, language)
-
-
-def fetch_subscription(conn: psycopg.Connection[Any], supplier_id: str) -> Subscription | None:
-    row = conn.execute(
-        "SELECT supplier_id, email, statuses, language FROM notification_subscription"
-        " WHERE supplier_id = %s",
-        (supplier_id,),
-    ).fetchone()
-    return Subscription(row[0], row[1], tuple(row[2]), row[3]) if row else None
-
-
-def save_subscription(conn: psycopg.Connection[Any], s: Subscription, by: str) -> None:
-    conn.execute(
-        "INSERT INTO notification_subscription (supplier_id, email, statuses, language,"
-        " updated_by) VALUES (%s, %s, %s, %s, %s) ON CONFLICT (supplier_id) DO UPDATE SET"
-        " email = EXCLUDED.email, statuses = EXCLUDED.statuses, language = EXCLUDED.language,"
-        " updated_at = now(), updated_by = EXCLUDED.updated_by",
-        (s.supplier_id, s.email, list(s.statuses), s.language, by),
-    )
-
-
-def delete_subscription(conn: psycopg.Connection[Any], supplier_id: str) -> bool:
-    deleted = conn.execute(
-        "DELETE FROM notification_subscription WHERE supplier_id = %s", (supplier_id,)
-    )
-    return deleted.rowcount > 0
-
 
 FINAL_STATES = ("sent", "unknown", "undeliverable")
 
@@ -245,19 +167,11 @@ class NotificationsProjection:
         if not events:
             return
         known = _FACTS.load(cur, (e.invoice_id for e in events))
-        # A cursor of its own: in pipeline mode `cur` may still be owed earlier results.
-        with cur.connection.cursor() as query:
-            suppliers = {f.supplier_id for f in known.values()} | {
-                e.payload["supplier_id"] for e in events if e.event_type == EventType.SUBMITTED
-            }
-            subscriptions = {
-                row[0]: Subscription(row[0], row[1], tuple(row[2]), row[3])
-                for row in query.execute(
-                    "SELECT supplier_id, email, statuses, language"
-                    " FROM notification_subscription WHERE supplier_id = ANY(%s)",
-                    (list(suppliers),),
-                ).fetchall()
-            }
+        suppliers = {f.supplier_id for f in known.values()} | {
+            e.payload["supplier_id"] for e in events if e.event_type == EventType.SUBMITTED
+        }
+        # A cursor of its own (conn.execute): in pipeline mode `cur` may still be owed results.
+        subscriptions = subscriptions_of(cur.connection, suppliers)
         rules = NotificationRules(subscriptions, self.max_age, self.clock())
         changed, due = rules.fold(known, events)
         _FACTS.save(cur, changed.values())

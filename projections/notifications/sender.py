@@ -37,8 +37,8 @@ from facturier.adapters.postgres import apply_schema, connect
 from facturier.config.settings import NotificationSettings, PostgresSettings, SmtpSettings
 from facturier.domain.languages import Language
 from facturier.domain.lifecycle import STATUS_INFO
+from facturier.domain.subscriptions import STATUS_OF_WORD
 from facturier.projections.notifications.projection import (
-    STATUS_OF_WORD,
     Notification,
     purge_outbox,
     retention,

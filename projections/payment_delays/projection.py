@@ -41,6 +41,7 @@ from typing import Any
 import psycopg
 
 from facturier.adapters import metrics
+from facturier.adapters.payment_terms import payment_days_of
 from facturier.domain.lifecycle import EventType
 from facturier.domain.model import is_credit_note
 from facturier.domain.payment_terms import (
@@ -255,14 +256,8 @@ class PaymentDelaysProjection:
         for e in events:
             if e.event_type in (EventType.SUBMITTED, EventType.REROUTED):
                 sirets.add(e.payload["recipient_siret"])
-        # A cursor of its own: in pipeline mode `cur` may still be owed earlier results.
-        with cur.connection.cursor() as query:
-            terms: dict[str, int] = dict(
-                query.execute(
-                    "SELECT siret, payment_days FROM structure_settings WHERE siret = ANY(%s)",
-                    (list(sirets),),
-                ).fetchall()
-            )
+        # conn.execute: a cursor of its own (in pipeline mode `cur` may still be owed results).
+        terms = payment_days_of(cur.connection, sirets)
         rules = DelayRules(self.reference_rate, lambda s: terms.get(s, DEFAULT_PAYMENT_DAYS))
         changed, payments = folding.fold(states, events, PaymentState.submitted, rules.apply)
         _STATES.save(cur, changed.values())

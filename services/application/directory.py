@@ -9,9 +9,9 @@ differences with what the directory holds, in one transaction.
 Read side
 ---------
 The portal shows buyers by name and searches them: tables derived from the events
-(`adapters/directory_index.py`), caught up from the notification log after every save and
-when the application starts, so a process killed between the two leaves them behind only
-until the next start or save.
+(`adapters/directory_index.py`; in memory without PostgreSQL), caught up from the
+notification log after every save and when the application starts, so a process killed
+between the two leaves them behind only until the next start or save.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-import psycopg
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import DomainEventProtocol, MutableOrImmutableAggregate
 from eventsourcing.persistence import IntegrityError, Recording
@@ -32,11 +31,11 @@ from facturier.adapters.directory_index import (
     SEARCH_CANDIDATES,
     SEARCH_LIMIT,
     BuyerMatch,
-    claim_position,
-    index_structure,
+    DirectoryIndex,
+    MemoryDirectoryIndex,
+    PostgresDirectoryIndex,
     names,
     query_words,
-    save_position,
     search,
     search_query,
     service_names,
@@ -98,18 +97,22 @@ class DirectoryApp(Application[UUID]):
     name = "directory"
 
     def __init__(
-        self, postgres: PostgresSettings | None = None, env: dict[str, str] | None = None
+        self,
+        postgres: PostgresSettings | None = None,
+        env: dict[str, str] | None = None,
+        index: DirectoryIndex | None = None,
     ) -> None:
+        """Without `postgres`, the library's in-memory store and an in-memory read side."""
         merged = postgres.eventsourcing_env() if postgres else {}
         merged.update(env or {})
         with ddl_lock(postgres):
             super().__init__(merged)
-        # The read side lives in the same database; without PostgreSQL (an in-memory store)
-        # there is none.
-        self._dsn = postgres.dsn if postgres else None
         if postgres is not None:
             apply_schema(postgres, "directory")
-            self.catch_up_index()
+        self.index: DirectoryIndex = index or (
+            PostgresDirectoryIndex(postgres) if postgres else MemoryDirectoryIndex()
+        )
+        self.catch_up_index()
 
     def save(
         self,
@@ -125,18 +128,14 @@ class DirectoryApp(Application[UUID]):
         """Bring the read side up to the newest event; returns the structures re-indexed
         (`known`: structures in their saved state, read from the store otherwise).
 
-        One transaction, the position row locked: two processes catching up at once take
-        turns. The event store's inserts lock its table, so notification ids are committed
-        in order and none can appear below the position later."""
+        The event store's inserts lock its table, so notification ids are committed in order
+        and none can appear below the position later."""
         known = known or {}
-        if self._dsn is None:
-            return 0
         indexed = 0
-        with psycopg.connect(self._dsn) as conn:
-            position = claim_position(conn)
+        with self.index.catching_up() as update:
             while True:
                 batch = self.recorder.select_notifications(
-                    start=position, limit=INDEX_BATCH, inclusive_of_start=False
+                    start=update.position, limit=INDEX_BATCH, inclusive_of_start=False
                 )
                 if not batch:
                     break
@@ -152,11 +151,15 @@ class DirectoryApp(Application[UUID]):
                         if saved is not None and saved.version == version
                         else self.repository.get(originator_id)
                     )
-                    index_structure(conn, structure)
+                    update.put(structure)
                     indexed += 1
-                position = batch[-1].id
-            save_position(conn, position)
+                update.position = batch[-1].id
         return indexed
+
+    def search(self, text: str, limit: int = SEARCH_LIMIT) -> list[BuyerMatch]:
+        """The buyers and services matching `text` (by name, SIRET, service code or name),
+        by name; nothing for fewer than 2 characters."""
+        return self.index.search(text, limit)
 
     # Queries
 

@@ -12,6 +12,8 @@ from enum import StrEnum
 
 from stdnum.fr import siret
 
+from facturier.domain.text import is_siret
+
 
 class ApiRole(StrEnum):
     SUPPLIER = "supplier"  # scope: the supplier identifier (e.g. its SIRET)
@@ -133,3 +135,21 @@ def principal_of(role: str, scope: str, label: str) -> Principal | None:
         return Principal(ApiRole(role), scope, label)
     except ValueError:
         return None
+
+
+class StructureForbidden(PermissionError):
+    pass
+
+
+class NotASiret(ValueError):
+    def __init__(self, siret: str) -> None:
+        super().__init__(f"{siret} is not a valid SIRET")
+
+
+def structure_reader(caller: Principal, siret: str) -> None:
+    """StructureForbidden unless `caller` reads the structure's books; NotASiret for a
+    SIRET that is not one."""
+    if not caller.reads_structure(siret):
+        raise StructureForbidden(f"only structure {siret}, auditors and admins")
+    if not is_siret(siret):
+        raise NotASiret(siret)

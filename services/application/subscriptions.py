@@ -1,25 +1,21 @@
-"""E-mail notification subscriptions as the JSON API and the portal read and change them
-(the notifications projection sends the e-mails: projections/notifications/projection.py)."""
+"""E-mail notification subscriptions as the JSON API, the portal and the command line read
+and change them (the notifications projection sends the e-mails:
+projections/notifications/projection.py). Who may: the supplier itself, and admins."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
+from collections.abc import Iterable
 from typing import Any
 
-from psycopg_pool import ConnectionPool
-
-from facturier.adapters.postgres import apply_schema
-from facturier.config.settings import PostgresSettings
+from facturier.adapters.subscriptions import SubscriptionStore
 from facturier.domain.languages import EMAIL_DEFAULT_LANGUAGE
-from facturier.projections.notifications.projection import (
-    DEFAULT_STATUSES,
-    WORDS,
-    Subscription,
-    delete_subscription,
-    fetch_subscription,
-    save_subscription,
-)
+from facturier.domain.subscriptions import DEFAULT_STATUSES, WORDS, Subscription
+from facturier.services.application.principals import ApiRole, Principal
+
+
+class SubscriptionForbidden(PermissionError):
+    def __init__(self, supplier_id: str) -> None:
+        super().__init__(f"only supplier {supplier_id} and admins manage its e-mails")
 
 
 def subscription_view(supplier_id: str, found: Subscription | None) -> dict[str, Any]:
@@ -35,33 +31,37 @@ def subscription_view(supplier_id: str, found: Subscription | None) -> dict[str,
 
 
 class Subscriptions:
-    """The subscriptions' store. The tables are created on first use, so that the API's own
-    start-up list stays untouched."""
+    def __init__(self, store: SubscriptionStore) -> None:
+        self.store = store
 
-    def __init__(self, postgres: PostgresSettings, pool: Callable[[], ConnectionPool]) -> None:
-        self.postgres = postgres
-        self.pool = pool
-        self._ready = threading.Event()
-        self._creating = threading.Lock()
+    @staticmethod
+    def allowed(caller: Principal, supplier_id: str) -> None:
+        """SubscriptionForbidden unless `caller` manages the supplier's e-mails."""
+        if caller.role is ApiRole.ADMIN:
+            return
+        if caller.role is not ApiRole.SUPPLIER or caller.scope != supplier_id:
+            raise SubscriptionForbidden(supplier_id)
 
-    def _tables(self) -> None:
-        if not self._ready.is_set():
-            with self._creating:
-                if not self._ready.is_set():
-                    apply_schema(self.postgres, "notifications")
-                    self._ready.set()
+    def get(self, caller: Principal, supplier_id: str) -> Subscription | None:
+        self.allowed(caller, supplier_id)
+        return self.store.get(supplier_id)
 
-    def get(self, supplier_id: str) -> Subscription | None:
-        self._tables()
-        with self.pool().connection() as conn:
-            return fetch_subscription(conn, supplier_id)
+    def subscribe(
+        self,
+        caller: Principal,
+        supplier_id: str,
+        email: str,
+        statuses: Iterable[str] | None = None,
+        language: str = EMAIL_DEFAULT_LANGUAGE,
+    ) -> Subscription:
+        """Subscribe or change (InvalidSubscription naming the field): applies to the status
+        changes projected from now on."""
+        self.allowed(caller, supplier_id)
+        subscription = Subscription.checked(supplier_id, email, statuses, language)
+        self.store.save(subscription, caller.actor)
+        return subscription
 
-    def save(self, subscription: Subscription, by: str) -> None:
-        self._tables()
-        with self.pool().connection() as conn:
-            save_subscription(conn, subscription, by)
-
-    def delete(self, supplier_id: str) -> bool:
-        self._tables()
-        with self.pool().connection() as conn:
-            return delete_subscription(conn, supplier_id)
+    def unsubscribe(self, caller: Principal, supplier_id: str) -> bool:
+        """False when there was no subscription (the e-mails already due still go)."""
+        self.allowed(caller, supplier_id)
+        return self.store.delete(supplier_id)

@@ -7,43 +7,44 @@ import sys
 from typing import Any
 
 from facturier.adapters.postgres import apply_schema, connect
+from facturier.adapters.subscriptions import PostgresSubscriptions
 from facturier.config.settings import current
 from facturier.domain.languages import EMAIL_DEFAULT_LANGUAGE
-from facturier.projections.notifications.projection import (
+from facturier.domain.subscriptions import (
     DEFAULT_STATUSES,
     LANGUAGES,
     WORDS,
     InvalidSubscription,
     Subscription,
-    delete_subscription,
-    fetch_subscription,
-    purge_outbox,
-    retention,
-    save_subscription,
 )
+from facturier.projections.notifications.projection import purge_outbox, retention
+from facturier.services.application.principals import ApiRole, Principal
+from facturier.services.application.subscriptions import Subscriptions
 from facturier.services.cli.args import bounded_int
+
+# Whoever runs the command line operates the platform.
+OPERATOR = Principal(ApiRole.ADMIN, "*", "cli")
+
+
+def _subscriptions() -> Subscriptions:
+    return Subscriptions(PostgresSubscriptions(current().postgres))
 
 
 def _set(args: argparse.Namespace) -> int:
     statuses = [s.strip() for s in args.statuses.split(",") if s.strip()] if args.statuses else None
     try:
-        subscription = Subscription.checked(args.supplier_id, args.email, statuses, args.language)
+        subscription = _subscriptions().subscribe(
+            OPERATOR, args.supplier_id, args.email, statuses, args.language
+        )
     except InvalidSubscription as invalid:
         print(f"{invalid.field}: {invalid.message}", file=sys.stderr)
         return 2
-    settings = current()
-    apply_schema(settings.postgres, "notifications")
-    with connect(settings.postgres) as conn:
-        save_subscription(conn, subscription, "cli")
     _print(subscription)
     return 0
 
 
 def _show(args: argparse.Namespace) -> int:
-    settings = current()
-    apply_schema(settings.postgres, "notifications")
-    with connect(settings.postgres) as conn:
-        found = fetch_subscription(conn, args.supplier_id)
+    found = _subscriptions().get(OPERATOR, args.supplier_id)
     if found is None:
         print(f"supplier {args.supplier_id}: no subscription")
         return 1
@@ -52,10 +53,7 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _remove(args: argparse.Namespace) -> int:
-    settings = current()
-    apply_schema(settings.postgres, "notifications")
-    with connect(settings.postgres) as conn:
-        deleted = delete_subscription(conn, args.supplier_id)
+    deleted = _subscriptions().unsubscribe(OPERATOR, args.supplier_id)
     print(f"supplier {args.supplier_id}: " + ("unsubscribed" if deleted else "no subscription"))
     return 0 if deleted else 1
 

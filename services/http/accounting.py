@@ -10,8 +10,9 @@ from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
 from facturier.projections.accounting.fec import fec_filename, fetch_fec_lines, format_fec
+from facturier.services.application.principals import structure_reader
 from facturier.services.http.dependencies import Caller, Pool
-from facturier.services.http.directory import SiretPath, structure_reader
+from facturier.services.http.directory import SiretPath
 from facturier.services.web_common import attachment
 
 router = APIRouter()

@@ -11,8 +11,11 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from psycopg_pool import ConnectionPool
 
+from facturier.adapters.directory_index import PostgresDirectoryIndex
 from facturier.adapters.documents import DocumentStore
+from facturier.adapters.payment_terms import PostgresPaymentTerms
 from facturier.adapters.postgres import apply_schema, pool
+from facturier.adapters.subscriptions import PostgresSubscriptions
 from facturier.adapters.tokens import PostgresTokens, ThrottleLimits
 from facturier.config.settings import Settings
 from facturier.domain.invoice import Invoice
@@ -20,6 +23,7 @@ from facturier.services.application.authentication import Locked, Refusal, Token
 from facturier.services.application.directory import DirectoryApp
 from facturier.services.application.flows import FlowIntake
 from facturier.services.application.invoicing import InvoiceNotFound, InvoicingApp
+from facturier.services.application.payment_terms import PaymentTerms
 from facturier.services.application.principals import Principal
 from facturier.services.application.submissions import Submissions
 from facturier.services.application.subscriptions import Subscriptions
@@ -51,13 +55,18 @@ class Dependencies:
         self.settings = settings
         self.live = live
         self.guard = TokenGuard(PostgresTokens(lambda: self.pool), ThrottleLimits.of(settings.api))
-        self.subscriptions = Subscriptions(settings.postgres, pool=lambda: self.pool)
+        self.subscriptions = Subscriptions(
+            PostgresSubscriptions(settings.postgres, pool=lambda: self.pool)
+        )
+        self.payment_terms = PaymentTerms(PostgresPaymentTerms(lambda: self.pool))
         self._running: Running | None = None
 
     def start(self) -> None:
         settings = self.settings
         apply_schema(settings.postgres, *SCHEMAS)
-        directory = DirectoryApp(settings.postgres)
+        # Buyer searches use the API's pool, made just below.
+        index = PostgresDirectoryIndex(settings.postgres, pool=lambda: self.pool)
+        directory = DirectoryApp(settings.postgres, index=index)
         invoicing = InvoicingApp(
             settings.postgres,
             directory=directory if settings.intake.routing == "directory" else None,
@@ -123,12 +132,17 @@ def subscriptions(deps: Deps) -> Subscriptions:
     return deps.subscriptions
 
 
+def payment_terms(deps: Deps) -> PaymentTerms:
+    return deps.payment_terms
+
+
 Invoicing = Annotated[InvoicingApp, Depends(invoicing)]
 Directory = Annotated[DirectoryApp, Depends(directory)]
 Pool = Annotated[ConnectionPool, Depends(connections)]
 SubmissionsDep = Annotated[Submissions, Depends(submissions)]
 FlowsDep = Annotated[FlowIntake, Depends(flows)]
 SubscriptionsDep = Annotated[Subscriptions, Depends(subscriptions)]
+PaymentTermsDep = Annotated[PaymentTerms, Depends(payment_terms)]
 
 bearer = HTTPBearer(auto_error=False)
 

@@ -10,12 +10,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 from pydantic import Field
 
-from facturier.domain.text import is_siret
 from facturier.services.application.actions import NoBody
 from facturier.services.application.directory import read_document, structure_view
-from facturier.services.application.payment_terms import payment_days, set_payment_days
-from facturier.services.application.principals import ApiRole, Principal
-from facturier.services.http.dependencies import Caller, Directory, Pool
+from facturier.services.application.payment_terms import MAX_PAYMENT_DAYS, MIN_PAYMENT_DAYS
+from facturier.services.application.principals import ApiRole
+from facturier.services.http.dependencies import Caller, Directory, PaymentTermsDep
 from facturier.services.http.errors import error
 
 router = APIRouter()
@@ -25,16 +24,10 @@ SiretPath = Annotated[str, Path(pattern=r"^[0-9]{14}$", examples=["1100020110004
 
 class PaymentTermsIn(NoBody):
     payment_days: int = Field(
-        ge=1, le=365, description="legal payment period: 30 (State, local authorities), 50"
+        ge=MIN_PAYMENT_DAYS,
+        le=MAX_PAYMENT_DAYS,
+        description="legal payment period: 30 (State, local authorities), 50",
     )
-
-
-def structure_reader(caller: Principal, siret: str) -> None:
-    """403 unless `caller` reads the structure's books; 422 for a SIRET that is not one."""
-    if not caller.reads_structure(siret):
-        raise error(403, "FORBIDDEN", f"only structure {siret}, auditors and admins")
-    if not is_siret(siret):
-        raise error(422, "SIRET_ERR", f"{siret} is not a valid SIRET", "siret")
 
 
 @router.post("/directory", tags=["directory"])
@@ -61,18 +54,14 @@ def structure(siret: SiretPath, caller: Caller, directory: Directory) -> dict[st
 
 @router.put("/structures/{siret}/payment-terms", tags=["payment"])
 def set_payment_terms(
-    siret: SiretPath, body: PaymentTermsIn, caller: Caller, pool: Pool
+    siret: SiretPath, body: PaymentTermsIn, caller: Caller, terms: PaymentTermsDep
 ) -> dict[str, Any]:
     """Admin: the structure's legal payment period (30 days by default, 50 for public
     hospitals). Applies to invoices it receives from now on."""
-    if caller.role is not ApiRole.ADMIN:
-        raise error(403, "FORBIDDEN", "only an admin sets payment terms")
-    structure_reader(caller, siret)
-    set_payment_days(pool, siret, body.payment_days, caller.actor)
+    terms.set(caller, siret, body.payment_days)
     return {"siret": siret, "payment_days": body.payment_days}
 
 
 @router.get("/structures/{siret}/payment-terms", tags=["payment"])
-def get_payment_terms(siret: SiretPath, caller: Caller, pool: Pool) -> dict[str, Any]:
-    structure_reader(caller, siret)
-    return {"siret": siret, "payment_days": payment_days(pool, siret)}
+def get_payment_terms(siret: SiretPath, caller: Caller, terms: PaymentTermsDep) -> dict[str, Any]:
+    return {"siret": siret, "payment_days": terms.days(caller, siret)}

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from facturier.domain.lifecycle import LifecycleError
 from facturier.domain.model import InvalidCommand, InvalidInvoice, Problem
-from facturier.projections.notifications.projection import InvalidSubscription
+from facturier.domain.subscriptions import InvalidSubscription
 from facturier.services.application.actions import ActionForbidden
 from facturier.services.application.directory import DirectoryFileError
 from facturier.services.application.fields import CHARACTERS
@@ -30,8 +30,10 @@ from facturier.services.application.invoicing import (
     InvoiceNotFound,
     RoutingRefused,
 )
+from facturier.services.application.principals import NotASiret, StructureForbidden
 from facturier.services.application.receipts import NotReceived
 from facturier.services.application.submissions import NotMandated, SubmissionRefused
+from facturier.services.application.subscriptions import SubscriptionForbidden
 from facturier.services.http.input_guard import BadInput
 
 
@@ -187,6 +189,9 @@ ANSWERS: dict[type[Exception], Callable[[Any], Response]] = {
     SubmissionRefused: lambda e: refusal(e.problems),
     DuplicateInvoice: lambda e: problem(409, "DOUBLON", str(e)),
     NotReceived: lambda e: problem(409, "NOT_RECEIVED", str(e)),
+    SubscriptionForbidden: lambda e: problem(403, "FORBIDDEN", str(e)),
+    StructureForbidden: lambda e: problem(403, "FORBIDDEN", str(e)),
+    NotASiret: lambda e: problem(422, "SIRET_ERR", str(e), "siret"),
     InvalidSubscription: lambda e: problem(422, "INVALID", e.message, e.field),
     BadInput: bad_input,
     InvalidPart: lambda e: validation_problem(e.errors, prefix=e.prefix),

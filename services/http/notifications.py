@@ -17,14 +17,8 @@ from fastapi import APIRouter, Path, Response
 from pydantic import Field
 
 from facturier.domain.languages import EMAIL_DEFAULT_LANGUAGE
-from facturier.projections.notifications.projection import (
-    DEFAULT_STATUSES,
-    LANGUAGES,
-    WORDS,
-    Subscription,
-)
+from facturier.domain.subscriptions import DEFAULT_STATUSES, LANGUAGES, WORDS
 from facturier.services.application.fields import Body, Line
-from facturier.services.application.principals import ApiRole, Principal
 from facturier.services.application.subscriptions import subscription_view
 from facturier.services.http.dependencies import Caller, SubscriptionsDep
 from facturier.services.http.errors import error
@@ -46,20 +40,12 @@ class SubscriptionIn(Body):
     )
 
 
-def allowed(caller: Principal, supplier_id: str) -> None:
-    if caller.role is ApiRole.ADMIN:
-        return
-    if caller.role is not ApiRole.SUPPLIER or caller.scope != supplier_id:
-        raise error(403, "FORBIDDEN", f"only supplier {supplier_id} and admins manage its e-mails")
-
-
 @router.get("/suppliers/{supplier_id}/notifications")
 def get_notifications(
     supplier_id: SupplierPath, caller: Caller, subscriptions: SubscriptionsDep
 ) -> dict[str, Any]:
     """The supplier's e-mail subscription (defaults when it has none)."""
-    allowed(caller, supplier_id)
-    return subscription_view(supplier_id, subscriptions.get(supplier_id))
+    return subscription_view(supplier_id, subscriptions.get(caller, supplier_id))
 
 
 @router.put("/suppliers/{supplier_id}/notifications")
@@ -71,9 +57,9 @@ def put_notifications(
 ) -> dict[str, Any]:
     """Subscribe (or change): one address, the statuses, the language. Applies to the
     status changes projected from now on."""
-    allowed(caller, supplier_id)
-    subscription = Subscription.checked(supplier_id, body.email, body.statuses, body.language)
-    subscriptions.save(subscription, caller.actor)
+    subscription = subscriptions.subscribe(
+        caller, supplier_id, body.email, body.statuses, body.language
+    )
     return subscription_view(supplier_id, subscription)
 
 
@@ -82,7 +68,6 @@ def delete_notifications(
     supplier_id: SupplierPath, caller: Caller, subscriptions: SubscriptionsDep
 ) -> Response:
     """Unsubscribe: no more e-mails (those already due are still sent)."""
-    allowed(caller, supplier_id)
-    if not subscriptions.delete(supplier_id):
+    if not subscriptions.unsubscribe(caller, supplier_id):
         raise error(404, "NOT_FOUND", f"supplier {supplier_id} has no subscription")
     return Response(status_code=204)

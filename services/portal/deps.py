@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from psycopg_pool import ConnectionPool
 
 from facturier.services.application.authentication import TokenGuard
+from facturier.services.application.directory import DirectoryApp
 from facturier.services.application.flows import FlowIntake
 from facturier.services.application.submissions import Submissions
 from facturier.services.application.subscriptions import Subscriptions
@@ -18,12 +19,14 @@ from facturier.services.portal.sessions import Sessions
 class PortalDeps:
     """The portal's collaborators. `pool` reads the read models (tracking, directory,
     payment delays, sessions); `submissions` records invoices and holds the invoicing
-    application and the document store; `flows` reads flows (None: no flow intake);
-    `subscriptions` holds the suppliers' e-mail notification settings; `guard` checks the
-    token pasted at sign-in, throttling failures like the API's bearer tokens."""
+    application and the document store; `directory` searches the buyers; `flows` reads
+    flows (None: no flow intake); `subscriptions` holds the suppliers' e-mail notification
+    settings; `guard` checks the token pasted at sign-in, throttling failures like the
+    API's bearer tokens."""
 
     pool: Callable[[], ConnectionPool]
     submissions: Callable[[], Submissions]
+    directory: Callable[[], DirectoryApp]
     subscriptions: Subscriptions
     guard: TokenGuard
     sessions: Sessions

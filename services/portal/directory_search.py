@@ -33,8 +33,7 @@ def find_buyers(deps: PortalDeps, text: str) -> BuyerSearch:
     text = text.strip()[:MAX_BUYER_QUERY]
     if not text:
         return BuyerSearch()
-    with deps.pool().connection() as conn:
-        return BuyerSearch(text, directory.search(conn, text), searched=True)
+    return BuyerSearch(text, deps.directory().search(text), searched=True)
 
 
 def directory_routes(deps: PortalDeps) -> APIRouter:

@@ -11,12 +11,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from facturier.projections.notifications.projection import (
+from facturier.domain.subscriptions import (
     DEFAULT_STATUSES,
     STATUS_OF_WORD,
     WORDS,
     InvalidSubscription,
-    Subscription,
 )
 from facturier.services.application.principals import ApiRole
 from facturier.services.portal.deps import PortalDeps
@@ -43,7 +42,7 @@ def notifications_page(
     invalid: InvalidSubscription | None = None,
     done: str = "",
 ) -> HTMLResponse:
-    found = deps.subscriptions.get(session.principal.scope)
+    found = deps.subscriptions.get(session.principal, session.principal.scope)
     values = posted or {
         "email": found.email if found else "",
         "statuses": found.statuses if found else DEFAULT_STATUSES,
@@ -105,12 +104,11 @@ def notification_routes(deps: PortalDeps) -> APIRouter:
         try:
             if not statuses:  # the API allows none; on this page, that is what removing is for
                 raise InvalidSubscription("statuses", "no status chosen")
-            subscription = Subscription.checked(
-                session.principal.scope, email, statuses, language_code
+            deps.subscriptions.subscribe(
+                session.principal, session.principal.scope, email, statuses, language_code
             )
         except InvalidSubscription as invalid:
             return notifications_page(deps, request, session, 422, posted=posted, invalid=invalid)
-        deps.subscriptions.save(subscription, session.principal.actor)
         return RedirectResponse("/portal/notifications?done=saved", status_code=303)
 
     @router.post("/notifications/delete")
@@ -118,7 +116,7 @@ def notification_routes(deps: PortalDeps) -> APIRouter:
         session = subscriber(deps, request, form)
         if isinstance(session, Response):
             return session
-        deps.subscriptions.delete(session.principal.scope)
+        deps.subscriptions.unsubscribe(session.principal, session.principal.scope)
         return RedirectResponse("/portal/notifications?done=removed", status_code=303)
 
     return router

@@ -25,6 +25,7 @@ from fastapi.responses import Response
 from psycopg_pool import ConnectionPool
 
 from facturier.services.application.authentication import TokenGuard
+from facturier.services.application.directory import DirectoryApp
 from facturier.services.application.flows import FlowIntake
 from facturier.services.application.submissions import Submissions
 from facturier.services.application.subscriptions import Subscriptions
@@ -69,12 +70,13 @@ def static_routes() -> APIRouter:
 def web_routes(
     pool: Callable[[], ConnectionPool],
     submissions: Callable[[], Submissions],
+    directory: Callable[[], DirectoryApp],
     subscriptions: Subscriptions,
     guard: TokenGuard,
     flows: Callable[[], FlowIntake] | None = None,
 ) -> APIRouter:
     """The portal's routes (`PortalDeps` says what each collaborator is for)."""
-    deps = PortalDeps(pool, submissions, subscriptions, guard, Sessions(pool), flows)
+    deps = PortalDeps(pool, submissions, directory, subscriptions, guard, Sessions(pool), flows)
     router = APIRouter()
     for group in (
         login_routes,

@@ -137,7 +137,7 @@ def test_the_receipt_is_stable_and_a_new_one_follows_a_rerouting(app: InvoicingA
 
 
 def test_the_directory_routes_what_it_knows_and_refuses_the_rest() -> None:
-    directory = DirectoryApp()  # in memory too: no read side, the aggregates only
+    directory = DirectoryApp()  # in memory: the library's store, an in-memory read side
     spec = StructureSpec(
         BUYER,
         "Structure publique",

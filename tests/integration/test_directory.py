@@ -225,6 +225,28 @@ def test_the_read_side_follows_the_directory_and_catches_up_when_left_behind(
         restarted.close()
 
 
+def test_the_in_memory_read_side_answers_every_search_as_postgresql_does(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """The application's in-memory tests search an in-memory read side: the same files
+    loaded into both give the same answer to each search."""
+    files = write_csv(tmp_path)
+    stored, in_memory = DirectoryApp(settings.postgres), DirectoryApp()
+    try:
+        for directory in (stored, in_memory):
+            directory.load_csv(*files)
+            directory.load_json(write_json(tmp_path))
+            directory.deactivate_service(BUYER, "SERV-1")
+            directory.add_service(OTHER_BUYER, "SE-FACT-01", "Service facturier")
+        searches = ["ministere", "paris", "Ville  de", "serv", "sefact01", "se-fact", "hop"]
+        searches += [BUYER, BUYER[:9], "11000 2011", "facturier", "m", "mi", "zz", "%", ""]
+        for text in searches:
+            assert stored.search(text) == in_memory.search(text), text
+        assert any(stored.search(text) for text in searches)
+    finally:
+        stored.close()
+
+
 def test_submissions_are_routed_or_refused_with_their_code(
     apps: tuple[DirectoryApp, InvoicingApp],
 ) -> None:

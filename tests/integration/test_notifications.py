@@ -35,17 +35,13 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from facturier.adapters.postgres import apply_schema, connect
+from facturier.adapters.subscriptions import PostgresSubscriptions
 from facturier.config.settings import Settings
 from facturier.domain.lifecycle import STATUS_WORDS
 from facturier.domain.model import SubmissionMode
+from facturier.domain.subscriptions import DEFAULT_STATUSES, Subscription
 from facturier.events.lifecycle import event_id
-from facturier.projections.notifications.projection import (
-    DEFAULT_STATUSES,
-    Subscription,
-    purge_outbox,
-    retention,
-    save_subscription,
-)
+from facturier.projections.notifications.projection import purge_outbox, retention
 from facturier.services.application.invoicing import InvoicingApp
 from tests.integration.test_api_end_to_end import PAID_PATH
 from tests.support.data import OTHER_SUPPLIER, SUPPLIER, invoice_body, invoice_data
@@ -228,9 +224,8 @@ def settled(settings: Settings, events: int) -> Callable[[], bool]:
 
 
 def subscribe(settings: Settings, supplier: str, email: str, language: str = "fr") -> None:
-    apply_schema(settings.postgres, "notifications")
-    with connect(settings.postgres) as conn:
-        save_subscription(conn, Subscription.checked(supplier, email, None, language), "test")
+    store = PostgresSubscriptions(settings.postgres)
+    store.save(Subscription.checked(supplier, email, None, language), "test")
 
 
 def expected_mails(settings: Settings) -> set[str]:

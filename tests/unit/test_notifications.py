@@ -12,16 +12,18 @@ import pytest
 
 from facturier.domain.languages import EMAIL_DEFAULT_LANGUAGE, PORTAL_DEFAULT_LANGUAGE
 from facturier.domain.lifecycle import STATUS_AFTER_EVENT, STATUS_INFO, STATUS_WORDS
-from facturier.events.lifecycle import LifecycleEvent, event_id
-from facturier.projections.notifications.projection import (
+from facturier.domain.subscriptions import (
     DEFAULT_STATUSES,
     LANGUAGES,
     WORDS,
     InvalidSubscription,
+    Subscription,
+)
+from facturier.events.lifecycle import LifecycleEvent, event_id
+from facturier.projections.notifications.projection import (
     InvoiceFacts,
     Notification,
     NotificationRules,
-    Subscription,
 )
 from facturier.projections.notifications.sender import (
     NEXT_STEP,
