@@ -1,4 +1,5 @@
-"""The token store and the throttling of failed authentications, in PostgreSQL.
+"""The token store, in PostgreSQL (its throttling of failed authentications:
+`adapters/throttle.py`).
 
 Bearer tokens are stored by their SHA-256 only. A token is known by its *id*, the first 12
 hex digits of that SHA-256: `facturier admin list-tokens` shows it, `revoke-token` takes it,
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import re
 import secrets
 import time
@@ -26,7 +26,7 @@ from typing import Any, Protocol
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from facturier.config.settings import ApiSettings
+from facturier.adapters.throttle import Locked, MemoryThrottle, ThrottleLimits, record_failure
 
 log = logging.getLogger("facturier.auth")
 
@@ -139,55 +139,6 @@ def revoke_token(conn: psycopg.Connection[Any], id_or_token: str) -> tuple[str, 
     return sha[:ID_DIGITS], row[0], bool(row[1])
 
 
-# ---------------------------------------------------------------- throttling
-
-
-@dataclass(frozen=True)
-class ThrottleLimits:
-    max_failures: int  # failed authentications of one address within the window...
-    window_s: int
-    lockout_s: int  # ...lock it this long, doubled at each lockout of the same day
-    max_lockout_s: int = 24 * 3600
-
-    @classmethod
-    def of(cls, api: ApiSettings) -> ThrottleLimits:
-        return cls(api.auth_max_failures, api.auth_window_s, api.auth_lockout_s)
-
-
-@dataclass(frozen=True)
-class Locked:
-    """The client address is locked out: answer 429 with Retry-After."""
-
-    retry_after_s: int
-
-    @property
-    def text(self) -> str:
-        return f"too many failed authentications from this address: retry in {self.retry_after_s} s"
-
-
-@dataclass(frozen=True)
-class FailureCount:
-    """An address's throttling state after one more failure."""
-
-    failures: int  # in the current window
-    lockouts: int  # today's
-    window_restarts: bool
-    locked_for: int  # seconds; 0: not locked
-
-
-def after_failure(
-    failures_in_window: int | None, lockouts_today: int, limits: ThrottleLimits
-) -> FailureCount:
-    """The throttling policy, one failure at a time (`failures_in_window`: None when the
-    window has run out): the address that reaches `max_failures` within the window is locked
-    out `lockout_s`, doubled at each lockout of the same day, up to `max_lockout_s`."""
-    failures = (failures_in_window or 0) + 1
-    if failures < limits.max_failures:
-        return FailureCount(failures, lockouts_today, failures_in_window is None, 0)
-    locked_for = min(limits.lockout_s * 2 ** min(lockouts_today, 30), limits.max_lockout_s)
-    return FailureCount(0, lockouts_today + 1, True, locked_for)
-
-
 def find_token_unless_locked(
     conn: psycopg.Connection[Any], token: str, client: str
 ) -> TokenRecord | Locked | None:
@@ -213,45 +164,6 @@ def mark_used(conn: psycopg.Connection[Any], token: str) -> None:
     conn.execute(
         "UPDATE api_token SET last_used_at = now() WHERE token_sha256 = %s", (digest(token),)
     )
-
-
-def record_failure(conn: psycopg.Connection[Any], client: str, limits: ThrottleLimits) -> int:
-    """Count a failure of `client` (policy: `after_failure`); the seconds it is now locked
-    for, 0 if not. A day without failure forgets the address's lockouts."""
-    created = conn.execute(
-        "INSERT INTO auth_throttle (client) VALUES (%s) ON CONFLICT DO NOTHING", (client,)
-    ).rowcount
-    if created:  # a new address: the moment to forget those quiet for a day
-        conn.execute(
-            "DELETE FROM auth_throttle WHERE last_failure_at < now() - interval '1 day'"
-            " AND (locked_until IS NULL OR locked_until < now())"
-        )
-    row = conn.execute(
-        "SELECT failures, window_start > now() - make_interval(secs => %s),"
-        " lockouts, last_failure_at > now() - interval '1 day'"
-        " FROM auth_throttle WHERE client = %s FOR UPDATE",
-        (limits.window_s, client),
-    ).fetchone()
-    assert row is not None
-    count = after_failure(row[0] if row[1] else None, row[2] if row[3] else 0, limits)
-    locked_for = count.locked_for
-    conn.execute(
-        "UPDATE auth_throttle SET failures = %s, lockouts = %s,"
-        " window_start = CASE WHEN %s THEN now() ELSE window_start END,"
-        " locked_until = CASE WHEN %s > 0 THEN now() + make_interval(secs => %s)"
-        " ELSE locked_until END,"
-        " total_failures = total_failures + 1, last_failure_at = now()"
-        " WHERE client = %s",
-        (count.failures, count.lockouts, count.window_restarts, locked_for, locked_for, client),
-    )
-    if locked_for:
-        log.warning(
-            "address %s locked out for %s s after %s failed authentications",
-            client,
-            locked_for,
-            limits.max_failures,
-        )
-    return locked_for
 
 
 # ---------------------------------------------------------------- the stores authentication uses
@@ -287,15 +199,6 @@ class PostgresTokens:
 
 
 @dataclass
-class _Throttle:
-    failures: int = 0
-    window_start: float = 0.0
-    lockouts: int = 0
-    last_failure: float = 0.0
-    locked_until: float = 0.0
-
-
-@dataclass
 class _Stored:
     role: str
     scope: str
@@ -311,7 +214,7 @@ class MemoryTokens:
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
         self._tokens: dict[str, _Stored] = {}
-        self._throttle: dict[str, _Throttle] = {}
+        self.throttle = MemoryThrottle(clock)
 
     def issue(self, role: str, scope: str, label: str, days: int = 365) -> str:
         token = "fct_" + secrets.token_urlsafe(32)
@@ -323,9 +226,9 @@ class MemoryTokens:
 
     def find_unless_locked(self, token: str, client: str) -> TokenRecord | Locked | None:
         now = self.clock()
-        state = self._throttle.get(client)
-        if state is not None and state.locked_until > now:
-            return Locked(max(1, math.ceil(state.locked_until - now)))
+        locked_for = self.throttle.locked_for(client)
+        if locked_for:
+            return Locked(locked_for)
         found = self._tokens.get(digest(token))
         if found is None:
             return None
@@ -338,17 +241,4 @@ class MemoryTokens:
         self._tokens[digest(token)].last_used = self.clock()
 
     def record_failure(self, client: str, limits: ThrottleLimits) -> int:
-        now = self.clock()
-        state = self._throttle.setdefault(client, _Throttle(window_start=now))
-        in_window = state.window_start > now - limits.window_s
-        recent = state.last_failure > now - 86400
-        count = after_failure(
-            state.failures if in_window else None, state.lockouts if recent else 0, limits
-        )
-        state.failures, state.lockouts = count.failures, count.lockouts
-        if count.window_restarts:
-            state.window_start = now
-        if count.locked_for:
-            state.locked_until = now + count.locked_for
-        state.last_failure = now
-        return count.locked_for
+        return self.throttle.record_failure(client, limits)

@@ -112,6 +112,27 @@ SETTINGS: tuple[Setting, ...] = (
         " lockout until a day passes without failure, up to a day",
     ),
     Setting(
+        "FACTURIER_REQUIRE_2FA",
+        "true",
+        "accounts must sign in with a second factor (authenticator app or e-mail code)",
+    ),
+    Setting(
+        "FACTURIER_LOGIN_MAX_FAILURES",
+        "5",
+        "failed sign-ins of one login e-mail within the window that lock it out (a mail tells"
+        " the owner); the address limits above apply as well",
+    ),
+    Setting("FACTURIER_LOGIN_WINDOW_S", "900", "that window, seconds"),
+    Setting(
+        "FACTURIER_LOGIN_LOCKOUT_S",
+        "900",
+        "first lockout of a login e-mail, seconds; doubled at each new lockout of the day",
+    ),
+    Setting("FACTURIER_SESSION_HOURS", "8", "a portal session ends this long after sign-in"),
+    Setting(
+        "FACTURIER_SESSION_IDLE_MINUTES", "30", "or after this long without a request, if sooner"
+    ),
+    Setting(
         "FACTURIER_HEALTH_STUCK_S",
         "60",
         "/health: a service with work waiting that has not moved for this long is stuck (503)",
@@ -341,6 +362,16 @@ class ApiSettings:
 
 
 @dataclass(frozen=True)
+class AccountSettings:
+    require_2fa: bool = var("FACTURIER_REQUIRE_2FA")
+    login_max_failures: int = var("FACTURIER_LOGIN_MAX_FAILURES")
+    login_window_s: int = var("FACTURIER_LOGIN_WINDOW_S")
+    login_lockout_s: int = var("FACTURIER_LOGIN_LOCKOUT_S")
+    session_hours: int = var("FACTURIER_SESSION_HOURS")
+    session_idle_minutes: int = var("FACTURIER_SESSION_IDLE_MINUTES")
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole configuration, read once (`from_env`) by the composition root and handed out
     section by section."""
@@ -355,6 +386,7 @@ class Settings:
     notifications: NotificationSettings
     smtp: SmtpSettings
     api: ApiSettings
+    accounts: AccountSettings
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -400,6 +432,7 @@ _SECTIONS: dict[str, Any] = {
     "notifications": NotificationSettings,
     "smtp": SmtpSettings,
     "api": ApiSettings,
+    "accounts": AccountSettings,
 }
 
 
@@ -407,7 +440,15 @@ def _key(name: str) -> str:
     return name.removeprefix("FACTURIER_").lower()
 
 
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+
+
 def _parse(name: str, raw: object, kind: object) -> object:
+    if kind in (bool, "bool") and not isinstance(raw, bool):
+        text = str(raw).strip().lower()
+        if text not in _TRUE + _FALSE:
+            raise SettingError(f"{name}={raw!r}: true or false expected")
+        return text in _TRUE
     if kind in (int, "int") and not isinstance(raw, int):
         try:
             return int(str(raw))

@@ -3,12 +3,12 @@ mailed, in plain words (`STATUS_WORDS`; by default received, suspended, rejected
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from facturier.domain.languages import EMAIL_DEFAULT_LANGUAGE, Language
 from facturier.domain.lifecycle import STATUS_WORDS, Status, StatusWord
+from facturier.domain.text import is_email
 
 STATUS_OF_WORD: dict[str, Status] = {word: status for status, word in STATUS_WORDS.items()}
 WORDS: tuple[str, ...] = tuple(STATUS_WORDS.values())
@@ -19,9 +19,6 @@ DEFAULT_STATUSES: tuple[str, ...] = (
     StatusWord.PAID,
 )
 LANGUAGES: tuple[str, ...] = tuple(Language)
-# One plain address: no display name, list or header line (it goes into To: as is).
-_ATOM = r"[^@\s,;:<>()\[\]\"\\]+"
-EMAIL = re.compile(rf"{_ATOM}@{_ATOM}\.{_ATOM}")
 
 
 class InvalidSubscription(ValueError):
@@ -48,7 +45,7 @@ class Subscription:
     ) -> Subscription:
         """A subscription from what a user typed, or InvalidSubscription naming the field."""
         email = email.strip()
-        if len(email) > 254 or not EMAIL.fullmatch(email):
+        if not is_email(email):
             raise InvalidSubscription("email", f"{email!r} is not an e-mail address")
         words = DEFAULT_STATUSES if statuses is None else tuple(dict.fromkeys(statuses))
         unknown = [w for w in words if w not in STATUS_WORDS.values()]

@@ -84,3 +84,17 @@ def is_siret(value: str) -> bool:
     """A valid SIRET written in ASCII digits (python-stdnum also reads other scripts' digits,
     which the directory would then find under another spelling)."""
     return is_ascii_digits(value, 14) and siret.is_valid(value)
+
+
+# One plain address: no display name, list or header line (it goes into To: as is).
+_ATOM = r"[^@\s,;:<>()\[\]\"\\]+"
+_EMAIL = re.compile(rf"{_ATOM}@{_ATOM}\.{_ATOM}")
+MAX_EMAIL = 254
+
+
+def is_email(value: str) -> bool:
+    """One plain e-mail address (RFC 5321's length limit), nothing a mail header could
+    misread."""
+    return (
+        len(value) <= MAX_EMAIL and _EMAIL.fullmatch(value) is not None and not text_problem(value)
+    )

@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import logging
 import smtplib
-import ssl
 import threading
 import time
 import zlib
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from datetime import datetime
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
@@ -33,6 +32,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from facturier.adapters import metrics
+from facturier.adapters.mail import DeliveryUnknown, SmtpConfig, deliver
 from facturier.adapters.postgres import apply_schema, connect
 from facturier.config.settings import NotificationSettings, PostgresSettings, SmtpSettings
 from facturier.domain.languages import Language
@@ -51,7 +51,6 @@ SENDER_LOCK = zlib.crc32(b"facturier-email-sender")
 MAX_RETRY_DELAY_S = 3600.0
 IDLE_POLL_S = 0.5
 NOOP_AFTER_IDLE_S = 30.0  # servers drop idle sessions: check before reusing one
-TLS_MODES = ("none", "starttls", "ssl")
 
 # ---------------------------------------------------------------- the messages
 
@@ -161,77 +160,6 @@ def render(n: Notification, sender: str, portal_url: str) -> EmailMessage:
     message.set_content("\n".join(lines) + "\n")
     message["Content-Language"] = n.language  # after set_content, which resets Content-*
     return message
-
-
-# ---------------------------------------------------------------- SMTP
-
-
-@dataclass(frozen=True)
-class SmtpConfig:
-    host: str
-    port: int
-    tls: str
-    user: str
-    password: str
-    sender: str
-    timeout_s: float
-    ca_file: str = ""  # empty: the system's CAs
-
-    @classmethod
-    def of(cls, smtp: SmtpSettings) -> SmtpConfig:
-        if smtp.tls not in TLS_MODES:
-            raise ValueError(f"FACTURIER_SMTP_TLS is one of {', '.join(TLS_MODES)}")
-        return cls(
-            smtp.host,
-            smtp.port,
-            smtp.tls,
-            smtp.user,
-            smtp.password,
-            smtp.sender,
-            float(smtp.timeout_s),
-            smtp.ca_file,
-        )
-
-    def connect(self) -> smtplib.SMTP:
-        context = ssl.create_default_context(cafile=self.ca_file or None)
-        smtp: smtplib.SMTP
-        if self.tls == "ssl":
-            smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout_s, context=context)
-        else:
-            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout_s)
-        try:
-            smtp.ehlo()
-            if self.tls == "starttls":
-                smtp.starttls(context=context)
-                smtp.ehlo()
-            if self.user:
-                smtp.login(self.user, self.password)
-        except BaseException:
-            smtp.close()
-            raise
-        return smtp
-
-
-class DeliveryUnknown(Exception):
-    """The connection broke while the server had the message: it may have been accepted."""
-
-
-def deliver(smtp: smtplib.SMTP, sender: str, recipient: str, data: bytes) -> None:
-    """One SMTP transaction. Errors before DATA, and refusals the server answers, mean the
-    message was not accepted; a broken connection during DATA raises DeliveryUnknown."""
-    envelope_from = parseaddr(sender)[1] or sender
-    code, reply = smtp.mail(envelope_from)
-    if code != 250:
-        raise smtplib.SMTPSenderRefused(code, reply, envelope_from)
-    code, reply = smtp.rcpt(recipient)
-    if code not in (250, 251):
-        raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
-    try:
-        smtp.data(data)
-    except smtplib.SMTPDataError:
-        raise  # the server answered: refused, not accepted
-    except (OSError, smtplib.SMTPException) as error:
-        raise DeliveryUnknown(f"{type(error).__name__}: {error}") from error
 
 
 def smtp_code(error: Exception) -> int | None:

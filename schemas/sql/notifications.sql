@@ -1,4 +1,4 @@
--- E-mail notifications to suppliers (projections/notifications.py, services/email_sender.py).
+-- E-mail notifications to suppliers (projections/notifications/: the projection, the sender).
 -- `notification_subscription` is configuration (set by the supplier through the API), never
 -- rebuilt; `notification_invoice` is projection state, rebuilt by a replay; the outbox is the
 -- delivery record of every e-mail due, kept for audit FACTURIER_NOTIFICATIONS_RETENTION_DAYS.

@@ -11,16 +11,16 @@ from typing import Any
 import psycopg
 
 from facturier.adapters import metrics, tokens
+
+# The token store's own operations and answers, as the entry points use them.
+from facturier.adapters.throttle import Locked as Locked
+from facturier.adapters.throttle import ThrottleLimits
 from facturier.adapters.tokens import (
     ID_DIGITS,
     ThrottledTokens,
-    ThrottleLimits,
     TokenRecord,
     digest,
 )
-
-# The token store's own operations and answers, as the entry points use them.
-from facturier.adapters.tokens import Locked as Locked
 from facturier.adapters.tokens import TokenNotFound as TokenNotFound
 from facturier.adapters.tokens import TokenRow as TokenRow
 from facturier.adapters.tokens import list_tokens as list_tokens

@@ -16,7 +16,8 @@ from facturier.adapters.documents import DocumentStore
 from facturier.adapters.payment_terms import PostgresPaymentTerms
 from facturier.adapters.postgres import apply_schema, pool
 from facturier.adapters.subscriptions import PostgresSubscriptions
-from facturier.adapters.tokens import PostgresTokens, ThrottleLimits
+from facturier.adapters.throttle import ThrottleLimits
+from facturier.adapters.tokens import PostgresTokens
 from facturier.config.settings import Settings
 from facturier.domain.invoice import Invoice
 from facturier.services.application.authentication import Locked, Refusal, TokenGuard

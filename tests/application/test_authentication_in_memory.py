@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from facturier.adapters.tokens import Locked, MemoryTokens, ThrottleLimits
+from facturier.adapters.throttle import Locked, ThrottleLimits
+from facturier.adapters.tokens import MemoryTokens
 from facturier.services.application.authentication import Refusal, TokenGuard
 from facturier.services.application.principals import ApiRole, Principal
 from tests.support.data import SUPPLIER
