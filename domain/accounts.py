@@ -123,6 +123,8 @@ class Account(Aggregate):
         self.email_code: PendingLink | None = None
         self.email_code_failures = 0
         self.last_sign_in: datetime | None = None
+        # Organisations the account belongs to ("member") or asked to join ("pending").
+        self.organisations: dict[str, str] = {}
 
     @classmethod
     def register(
@@ -255,6 +257,16 @@ class Account(Aggregate):
             self.recovery_sha256 = tuple(codes)
         if method == SecondFactor.EMAIL:
             self.email_code = None
+
+    # ------------------------------------------------------------ organisations
+
+    @event("OrganisationLinked")
+    def link_organisation(self, organisation: str, state: str) -> None:
+        self.organisations[organisation] = state
+
+    @event("OrganisationUnlinked")
+    def unlink_organisation(self, organisation: str) -> None:
+        self.organisations.pop(organisation, None)
 
 
 def _check_link(link: PendingLink | None, sha256: str, at: datetime) -> None:

@@ -59,6 +59,8 @@ def api(settings: Settings) -> FastAPI:
         pool=lambda: deps.pool,
         submissions=lambda: deps.running.submissions,
         directory=lambda: deps.running.directory,
+        registration=lambda: deps.running.registration,
+        sign_in=lambda: deps.running.sign_in,
         flows=lambda: deps.running.flows,
         subscriptions=deps.subscriptions,
         guard=deps.guard,

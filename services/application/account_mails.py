@@ -1,6 +1,7 @@
 """The e-mails an account receives, in French and English: its activation link, the notice
 that an address already has an account, a password-reset link, a sign-in code, and the
-notices of a lockout and of a changed password. Links and codes appear in the text only."""
+notices of a lockout, of a changed password and of a changed second factor. Links and codes
+appear in the text only."""
 
 from __future__ import annotations
 
@@ -74,6 +75,19 @@ TEXTS: dict[str, dict[str, tuple[str, str]]] = {
             "Hello {name},\n\nAfter several failed sign-ins, signing in to your account is"
             " blocked for {minutes} minutes. If it was not you, change your password:"
             " {portal}/portal/password/forgot",
+        ),
+    },
+    "factor_changed": {
+        Language.FR: (
+            "Le second facteur de votre compte facturier a changé",
+            "Bonjour {name},\n\nUn second facteur vient d'être enregistré pour votre compte."
+            " Si ce n'était pas vous, changez votre mot de passe :"
+            " {portal}/portal/password/forgot",
+        ),
+        Language.EN: (
+            "The second factor of your facturier account has changed",
+            "Hello {name},\n\nA second factor has just been set for your account. If it was"
+            " not you, change your password: {portal}/portal/password/forgot",
         ),
     },
     "password_changed": {

@@ -15,11 +15,11 @@ sessions an account has open; changing the password.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hmac
 import io
 import secrets
-import string
 from dataclasses import dataclass
 
 import pyotp
@@ -36,6 +36,7 @@ from facturier.domain.accounts import (
     Account,
     AccountRefused,
     SecondFactor,
+    checked_email,
     normalized_email,
     password_problem,
 )
@@ -99,9 +100,16 @@ def login_key(login_email: str) -> str:
 
 
 def recovery_code() -> str:
-    alphabet = string.ascii_lowercase + string.digits
-    raw = "".join(secrets.choice(alphabet) for _ in range(10))
-    return f"{raw[:5]}-{raw[5:]}"
+    """24 characters of base 32 (120 bits: guessing one is out of reach, so a plain SHA-256
+    of it is enough to keep), in groups of four."""
+    raw = base64.b32encode(secrets.token_bytes(15)).decode().lower()
+    return "-".join(raw[i : i + 4] for i in range(0, 24, 4))
+
+
+def recovery_form(code: str) -> str:
+    """A recovery code as issued, however it was typed (case, spaces, hyphens)."""
+    raw = "".join(c for c in code.lower() if c.isalnum())
+    return "-".join(raw[i : i + 4] for i in range(0, len(raw), 4))
 
 
 def qr_svg(uri: str) -> str:
@@ -187,7 +195,7 @@ class SignIn:
             if step is not None and account.totp_step_fresh(step):
                 account.signed_in("totp", now, session.address, step=step)
                 return self._signed_in(session, account, key)
-            spent = digest(code)
+            spent = digest(recovery_form(code))
             if code and spent in account.recovery_sha256:
                 used = account.recovery_sha256.index(spent)
                 account.signed_in("recovery", now, session.address, recovery_used=used)
@@ -275,6 +283,7 @@ class SignIn:
             raise SignInRefused()
         codes = [recovery_code() for _ in range(RECOVERY_CODES)]
         account.confirm_totp(step, tuple(digest(c) for c in codes))
+        self._send("factor_changed", account, portal=self.policy.portal_url.rstrip("/"))
         if session.stage == "enrol":
             account.signed_in("totp", self.clock(), session.address, step=step)
             return codes, self._signed_in(session, account, login_key(account.login_email))
@@ -298,6 +307,7 @@ class SignIn:
             self._failed(login_key(account.login_email), session.address, account)
             raise SignInRefused()
         account.choose_email_factor()
+        self._send("factor_changed", account, portal=self.policy.portal_url.rstrip("/"))
         if session.stage == "enrol":
             account.signed_in("email", now, session.address)
             return self._signed_in(session, account, login_key(account.login_email))
@@ -324,6 +334,13 @@ class SignIn:
         self._save(account)
         self.sessions.end_all(account.id, keep=session.id_sha256)
         self._send("password_changed", account, portal=self.policy.portal_url.rstrip("/"))
+
+    def change_contact_email(self, session: AccountSession, email: str) -> None:
+        """The address notifications go to (the login address never changes)."""
+        _signed_in_only(session)
+        account = self._account(session)
+        account.change_contact_email(checked_email("contact_email", email))
+        self._save(account)
 
     def open_sessions(self, session: AccountSession) -> list[AccountSession]:
         _signed_in_only(session)

@@ -5,27 +5,32 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Annotated
+from datetime import timedelta
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from psycopg_pool import ConnectionPool
 
+from facturier.adapters.account_sessions import PostgresSessions, SessionRules
 from facturier.adapters.directory_index import PostgresDirectoryIndex
 from facturier.adapters.documents import DocumentStore
+from facturier.adapters.mail import SmtpMailer
 from facturier.adapters.payment_terms import PostgresPaymentTerms
 from facturier.adapters.postgres import apply_schema, pool
 from facturier.adapters.subscriptions import PostgresSubscriptions
-from facturier.adapters.throttle import ThrottleLimits
+from facturier.adapters.throttle import PostgresThrottle, ThrottleLimits
 from facturier.adapters.tokens import PostgresTokens
 from facturier.config.settings import Settings
 from facturier.domain.invoice import Invoice
+from facturier.services.application.accounts import AccountsApp, Passwords, Registration
 from facturier.services.application.authentication import Locked, Refusal, TokenGuard
 from facturier.services.application.directory import DirectoryApp
 from facturier.services.application.flows import FlowIntake
 from facturier.services.application.invoicing import InvoiceNotFound, InvoicingApp
 from facturier.services.application.payment_terms import PaymentTerms
 from facturier.services.application.principals import Principal
+from facturier.services.application.sign_in import SignIn, SignInPolicy
 from facturier.services.application.submissions import Submissions
 from facturier.services.application.subscriptions import Subscriptions
 from facturier.services.http.errors import error
@@ -33,7 +38,7 @@ from facturier.services.live_hub import LiveHub
 from facturier.services.web_common import client_address
 
 # The read models and tables the API reads or writes, created (if missing) at start.
-SCHEMAS = ("auth", "tracking", "accounting", "payment_delays", "web")
+SCHEMAS = ("auth", "accounts", "tracking", "accounting", "payment_delays", "web")
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,9 @@ class Running:
     documents: DocumentStore
     submissions: Submissions
     flows: FlowIntake
+    accounts: AccountsApp
+    registration: Registration
+    sign_in: SignIn
 
 
 class Dependencies:
@@ -61,6 +69,7 @@ class Dependencies:
         )
         self.payment_terms = PaymentTerms(PostgresPaymentTerms(lambda: self.pool))
         self._running: Running | None = None
+        self._mailer: SmtpMailer | None = None
 
     def start(self) -> None:
         settings = self.settings
@@ -74,6 +83,7 @@ class Dependencies:
         )
         connections = pool(settings.postgres, "api")
         documents = DocumentStore(settings.postgres, connections)
+        accounts = AccountsApp(settings.postgres)
         self._running = Running(
             directory=directory,
             invoicing=invoicing,
@@ -81,13 +91,44 @@ class Dependencies:
             documents=documents,
             submissions=Submissions(invoicing, documents, settings.intake),
             flows=FlowIntake(invoicing, documents, settings.intake),
+            accounts=accounts,
+            **self._account_use_cases(accounts),
         )
+
+    def _account_use_cases(self, accounts: AccountsApp) -> dict[str, Any]:
+        settings, passwords = self.settings, Passwords()
+        rules = SessionRules(
+            lifetime=timedelta(hours=settings.accounts.session_hours),
+            idle=timedelta(minutes=settings.accounts.session_idle_minutes),
+        )
+        sessions = PostgresSessions(lambda: self.pool, rules)
+        login_limits = ThrottleLimits(
+            settings.accounts.login_max_failures,
+            settings.accounts.login_window_s,
+            settings.accounts.login_lockout_s,
+        )
+        portal = settings.notifications.portal_url
+        policy = SignInPolicy(
+            settings.accounts.require_2fa, login_limits, ThrottleLimits.of(settings.api), portal
+        )
+        throttle = PostgresThrottle(lambda: self.pool)
+        return {
+            "registration": Registration(accounts, sessions, self.mailer, passwords, portal),
+            "sign_in": SignIn(accounts, sessions, throttle, self.mailer, passwords, policy),
+        }
+
+    @property
+    def mailer(self) -> SmtpMailer:
+        if self._mailer is None:
+            self._mailer = SmtpMailer(self.settings.smtp)
+        return self._mailer
 
     def close(self) -> None:
         if self._running is not None:
             self._running.pool.close()
             self._running.invoicing.close()
             self._running.directory.close()
+            self._running.accounts.close()
             self._running = None
 
     @property

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 
 from psycopg_pool import ConnectionPool
 
+from facturier.services.application.accounts import Registration
 from facturier.services.application.authentication import TokenGuard
 from facturier.services.application.directory import DirectoryApp
 from facturier.services.application.flows import FlowIntake
+from facturier.services.application.sign_in import SignIn
 from facturier.services.application.submissions import Submissions
 from facturier.services.application.subscriptions import Subscriptions
 from facturier.services.portal.sessions import Sessions
@@ -22,7 +24,7 @@ class PortalDeps:
     application and the document store; `directory` searches the buyers; `flows` reads
     flows (None: no flow intake); `subscriptions` holds the suppliers' e-mail notification
     settings; `guard` checks the token pasted at sign-in, throttling failures like the
-    API's bearer tokens."""
+    API's bearer tokens; `registration` and `sign_in` are the accounts' use cases."""
 
     pool: Callable[[], ConnectionPool]
     submissions: Callable[[], Submissions]
@@ -30,4 +32,6 @@ class PortalDeps:
     subscriptions: Subscriptions
     guard: TokenGuard
     sessions: Sessions
+    registration: Callable[[], Registration]
+    sign_in: Callable[[], SignIn]
     flows: Callable[[], FlowIntake] | None = None

@@ -84,6 +84,206 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Too many failed sign-ins from your address: try again in {seconds} seconds.",
         "Trop de connexions échouées depuis votre adresse : réessayez dans {seconds} secondes.",
     ),
+    "login.email": ("E-mail address", "Adresse électronique"),
+    "login.password": ("Password", "Mot de passe"),
+    "login.signup": ("Create an account", "Créer un compte"),
+    "login.forgot": ("Forgotten password", "Mot de passe oublié"),
+    "login.resend": (
+        "Activation link lost or expired",
+        "Lien d'activation perdu ou expiré",
+    ),
+    "login.with_token": (
+        "Operations: sign in with an API token",
+        "Exploitation : se connecter avec un jeton d'API",
+    ),
+    "login.submit_token": ("Sign in with the token", "Se connecter avec le jeton"),
+    "login.refused": (
+        "Wrong e-mail address or password, or an account not activated yet.",
+        "Adresse électronique ou mot de passe erroné, ou compte pas encore activé.",
+    ),
+    "login.expired_account": (
+        "The sign-in form had expired: sign in again.",
+        "Le formulaire de connexion avait expiré : connectez-vous de nouveau.",
+    ),
+    "common.optional": ("optional", "facultatif"),
+    "public.expired": (
+        "The form had expired: send it again.",
+        "Le formulaire avait expiré : envoyez-le de nouveau.",
+    ),
+    # ------------------------------------------------------------ accounts
+    "signup.title": ("Create an account", "Créer un compte"),
+    "signup.intro": (
+        "Your login e-mail identifies your account; we send it a link to activate the account"
+        " and choose your password.",
+        "Votre adresse de connexion identifie votre compte ; nous y envoyons un lien pour"
+        " l'activer et choisir votre mot de passe.",
+    ),
+    "signup.name": ("Your name", "Vos nom et prénom"),
+    "signup.login_email": ("Login e-mail", "Adresse de connexion"),
+    "signup.login_email_hint": (
+        "It cannot change; password resets are sent to it.",
+        "Elle ne peut pas changer ; les réinitialisations de mot de passe y sont envoyées.",
+    ),
+    "signup.contact_email": ("Contact e-mail", "Adresse de contact"),
+    "signup.contact_email_hint": (
+        "For notifications, if not the login e-mail; you can change it later.",
+        "Pour les notifications, si ce n'est pas l'adresse de connexion ; modifiable ensuite.",
+    ),
+    "signup.submit": ("Create the account", "Créer le compte"),
+    "signup.have_account": ("I already have an account", "J'ai déjà un compte"),
+    "signup.invalid.name": ("Type your name.", "Saisissez vos nom et prénom."),
+    "signup.invalid.login_email": (
+        "Type an e-mail address, like name@example.fr.",
+        "Saisissez une adresse électronique, comme nom@exemple.fr.",
+    ),
+    "signup.invalid.contact_email": (
+        "Type an e-mail address, like name@example.fr, or leave it empty.",
+        "Saisissez une adresse électronique, comme nom@exemple.fr, ou laissez vide.",
+    ),
+    "signup.invalid.language": ("Choose a language.", "Choisissez une langue."),
+    "signup.sent": ("Check your mailbox", "Consultez votre messagerie"),
+    "signup.sent_text": (
+        "We sent a message to {email}. Open its link within 60 minutes to activate your account."
+        " If an account already uses this address, the message says so.",
+        "Nous avons envoyé un message à {email}. Ouvrez son lien dans les 60 minutes pour"
+        " activer votre compte. Si un compte utilise déjà cette adresse, le message le dit.",
+    ),
+    "password.title.activate": ("Choose your password", "Choisissez votre mot de passe"),
+    "password.title.reset": ("Choose a new password", "Choisissez un nouveau mot de passe"),
+    "password.new": ("New password", "Nouveau mot de passe"),
+    "password.confirm": ("The same password again", "Le même mot de passe, de nouveau"),
+    "password.rule": (
+        "12 to 128 characters, any you like; a sentence is easier to remember.",
+        "12 à 128 caractères, ceux que vous voulez ; une phrase se retient mieux.",
+    ),
+    "password.mismatch": (
+        "The two passwords differ.",
+        "Les deux mots de passe diffèrent.",
+    ),
+    "password.submit": ("Save the password", "Enregistrer le mot de passe"),
+    "password.done.activate": ("Your account is active", "Votre compte est actif"),
+    "password.done_text.activate": (
+        "Sign in with your e-mail address and password; you will then add a second factor.",
+        "Connectez-vous avec votre adresse et votre mot de passe ; vous ajouterez ensuite un"
+        " second facteur.",
+    ),
+    "password.done.reset": ("Your password has changed", "Votre mot de passe a changé"),
+    "password.done_text.reset": (
+        "Every session of your account has been closed: sign in with the new password.",
+        "Toutes les sessions de votre compte ont été fermées : connectez-vous avec le nouveau"
+        " mot de passe.",
+    ),
+    "link.title.activate": ("A new activation link", "Un nouveau lien d'activation"),
+    "link.title.forgot": ("Forgotten password", "Mot de passe oublié"),
+    "link.intro.activate": (
+        "Type your login e-mail: if its account is not active yet, we send it a new link.",
+        "Saisissez votre adresse de connexion : si son compte n'est pas encore actif, nous y"
+        " envoyons un nouveau lien.",
+    ),
+    "link.intro.forgot": (
+        "Type your login e-mail: if it has an account, we send it a link to choose a new password.",
+        "Saisissez votre adresse de connexion : si elle a un compte, nous y envoyons un lien"
+        " pour choisir un nouveau mot de passe.",
+    ),
+    "link.submit": ("Send the link", "Envoyer le lien"),
+    "link.sent.activate": ("Check your mailbox", "Consultez votre messagerie"),
+    "link.sent.forgot": ("Check your mailbox", "Consultez votre messagerie"),
+    "link.sent_text": (
+        "If {email} has an account waiting for it, a message with a link valid 60 minutes is on"
+        " its way.",
+        "Si {email} correspond à un compte concerné, un message avec un lien valable 60 minutes"
+        " est en route.",
+    ),
+    "link.invalid": (
+        "This link is no longer valid (used, replaced or older than 60 minutes): ask for a"
+        " new one.",
+        "Ce lien n'est plus valable (utilisé, remplacé ou vieux de plus de 60 minutes) :"
+        " demandez-en un nouveau.",
+    ),
+    "code.title": ("Second factor", "Second facteur"),
+    "code.intro.totp": (
+        "Type the 6-digit code your authenticator app shows, or one of your recovery codes.",
+        "Saisissez le code à 6 chiffres de votre application d'authentification, ou l'un de"
+        " vos codes de secours.",
+    ),
+    "code.intro.email": (
+        "Type the 6-digit code we just sent to your login e-mail (valid 10 minutes).",
+        "Saisissez le code à 6 chiffres que nous venons d'envoyer à votre adresse de connexion"
+        " (valable 10 minutes).",
+    ),
+    "code.label": ("Code", "Code"),
+    "code.submit": ("Continue", "Continuer"),
+    "code.resend": ("Send me a new code", "M'envoyer un nouveau code"),
+    "code.sent": ("A new code is on its way.", "Un nouveau code est en route."),
+    "code.refused": (
+        "This code is wrong, already used or expired.",
+        "Ce code est erroné, déjà utilisé ou expiré.",
+    ),
+    "enrol.title": ("Add a second factor", "Ajouter un second facteur"),
+    "enrol.intro": (
+        "Each sign-in asks, after your password, for a code that only you can have: from an"
+        " authenticator app on your phone, or sent by e-mail.",
+        "Chaque connexion demande, après le mot de passe, un code que vous seul pouvez avoir :"
+        " celui d'une application d'authentification sur votre téléphone, ou reçu par"
+        " courriel.",
+    ),
+    "enrol.app": ("Use an authenticator app", "Utiliser une application d'authentification"),
+    "enrol.email": ("Receive codes at {email}", "Recevoir les codes à {email}"),
+    "enrol.scan": (
+        "Scan this QR code with your authenticator app (or type the key below).",
+        "Scannez ce QR code avec votre application d'authentification (ou saisissez la clé"
+        " ci-dessous).",
+    ),
+    "enrol.type_code": (
+        "Type the 6-digit code it then shows.",
+        "Saisissez le code à 6 chiffres qu'elle affiche alors.",
+    ),
+    "enrol.seed": ("Key:", "Clé :"),
+    "enrol.confirm": ("Confirm", "Confirmer"),
+    "enrol.email_sent": (
+        "We sent a 6-digit code to {email}: type it to confirm.",
+        "Nous avons envoyé un code à 6 chiffres à {email} : saisissez-le pour confirmer.",
+    ),
+    "recovery.title": ("Your recovery codes", "Vos codes de secours"),
+    "recovery.intro": (
+        "Keep these ten codes somewhere safe: each signs you in once if you lose your phone."
+        " They are shown only now.",
+        "Conservez ces dix codes en lieu sûr : chacun permet une connexion si vous perdez"
+        " votre téléphone. Ils ne sont montrés que maintenant.",
+    ),
+    "recovery.continue": ("Continue to my account", "Continuer vers mon compte"),
+    "account.title": ("My account", "Mon compte"),
+    "account.second_factor": ("Second factor", "Second facteur"),
+    "account.factor.totp": ("authenticator app", "application d'authentification"),
+    "account.factor.email": ("code by e-mail", "code par courriel"),
+    "account.factor.none": ("none", "aucun"),
+    "account.change_factor": ("change", "changer"),
+    "account.sessions": ("Open sessions", "Sessions ouvertes"),
+    "account.session_started": ("Signed in", "Connexion"),
+    "account.session_seen": ("Last seen", "Dernière activité"),
+    "account.session_from": ("From", "Depuis"),
+    "account.session_end": ("End", "Fermer"),
+    "account.this_session": ("this one", "celle-ci"),
+    "account.password": ("Password", "Mot de passe"),
+    "account.current_password": ("Current password", "Mot de passe actuel"),
+    "account.change_password": ("Change the password", "Changer le mot de passe"),
+    "account.wrong_password": (
+        "The current password is wrong.",
+        "Le mot de passe actuel est erroné.",
+    ),
+    "account.done.password": (
+        "Password changed; your other sessions are closed.",
+        "Mot de passe changé ; vos autres sessions sont fermées.",
+    ),
+    "account.done.session": ("Session closed.", "Session fermée."),
+    "account.done.contact": ("Contact e-mail changed.", "Adresse de contact modifiée."),
+    "account.contact_hint": (
+        "Where notifications go; your login e-mail stays the same.",
+        "Là où vont les notifications ; votre adresse de connexion ne change pas.",
+    ),
+    "account.change_contact": ("Change the contact e-mail", "Modifier l'adresse de contact"),
+    "account.done.app": ("Authenticator app added.", "Application d'authentification ajoutée."),
+    "account.done.email": ("Codes by e-mail chosen.", "Codes par courriel choisis."),
     "message.back": ("Back to the invoices", "Retour aux factures"),
     "message.forbidden": ("Not allowed", "Non autorisé"),
     "message.not_found": ("No such invoice", "Facture introuvable"),

@@ -9,6 +9,7 @@
 """
 
 import secrets
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -36,9 +37,15 @@ from facturier.services.web_common import client_address
 
 
 def login_page(
-    deps: PortalDeps, request: Request, status: int = 200, error: str = "", summary: str = ""
+    deps: PortalDeps,
+    request: Request,
+    status: int = 200,
+    error: str = "",
+    summary: str = "",
+    **more: Any,
 ) -> HTMLResponse:
-    """The login form, with the nonce of its double-submit cookie."""
+    """The sign-in forms (an account's e-mail and password; an API token), with the nonce of
+    their double-submit cookie."""
     nonce = secrets.token_urlsafe(32)
     response = render(
         deps,
@@ -49,6 +56,7 @@ def login_page(
         error=error,
         summary=summary,
         session=None,
+        **more,
     )
     response.set_cookie(
         LOGIN_COOKIE,

@@ -24,11 +24,14 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from psycopg_pool import ConnectionPool
 
+from facturier.services.application.accounts import Registration
 from facturier.services.application.authentication import TokenGuard
 from facturier.services.application.directory import DirectoryApp
 from facturier.services.application.flows import FlowIntake
+from facturier.services.application.sign_in import SignIn
 from facturier.services.application.submissions import Submissions
 from facturier.services.application.subscriptions import Subscriptions
+from facturier.services.portal.account_pages import account_routes
 from facturier.services.portal.actions import action_routes
 from facturier.services.portal.dashboard import dashboard_routes
 from facturier.services.portal.deps import PortalDeps
@@ -40,6 +43,7 @@ from facturier.services.portal.login import login_routes
 from facturier.services.portal.notifications import notification_routes
 from facturier.services.portal.rendering import page
 from facturier.services.portal.sessions import Sessions
+from facturier.services.portal.signup import signup_routes
 
 __all__ = ["page", "web_routes"]
 
@@ -73,13 +77,27 @@ def web_routes(
     directory: Callable[[], DirectoryApp],
     subscriptions: Subscriptions,
     guard: TokenGuard,
+    registration: Callable[[], Registration],
+    sign_in: Callable[[], SignIn],
     flows: Callable[[], FlowIntake] | None = None,
 ) -> APIRouter:
     """The portal's routes (`PortalDeps` says what each collaborator is for)."""
-    deps = PortalDeps(pool, submissions, directory, subscriptions, guard, Sessions(pool), flows)
+    deps = PortalDeps(
+        pool,
+        submissions,
+        directory,
+        subscriptions,
+        guard,
+        Sessions(pool),
+        registration,
+        sign_in,
+        flows,
+    )
     router = APIRouter()
     for group in (
         login_routes,
+        signup_routes,
+        account_routes,
         dashboard_routes,
         entry_routes,
         directory_routes,

@@ -14,13 +14,14 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from fastapi import Request
+from fastapi import Request, Response
 from psycopg_pool import ConnectionPool
 
 from facturier.services.application.principals import ApiRole, Principal, principal_of
 
 SESSION_COOKIE = "facturier_portal"
 LOGIN_COOKIE = "facturier_portal_login"
+ACCOUNT_COOKIE = "facturier_account"  # a session signed in with an account (account_pages.py)
 SESSION_HOURS = 8
 LOGIN_FORM_SECONDS = 3600
 SUBMITTERS = frozenset({ApiRole.SUPPLIER, ApiRole.OPERATOR, ApiRole.ADMIN})
@@ -92,3 +93,32 @@ class Sessions:
         if not session_id or len(session_id) > 128:
             return None
         return self.find(session_id)
+
+
+# ---------------------------------------------------------------- forms before signing in
+
+FORM_COOKIE = "facturier_portal_form"
+
+
+def form_nonce(request: Request) -> str:
+    """The nonce of the public forms (sign-up, links, codes): a double-submit cookie, the
+    same value in a hidden field. Reused while the cookie lives, so that two tabs agree."""
+    nonce = request.cookies.get(FORM_COOKIE, "")
+    return nonce if 30 <= len(nonce) <= 64 else secrets.token_urlsafe(32)
+
+
+def set_form_nonce(response: Response, request: Request, nonce: str) -> None:
+    response.set_cookie(
+        FORM_COOKIE,
+        nonce,
+        max_age=LOGIN_FORM_SECONDS,
+        path="/portal",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+
+
+def form_nonce_ok(request: Request, form: dict[str, str]) -> bool:
+    nonce = request.cookies.get(FORM_COOKIE, "")
+    return bool(nonce) and same(form.get("csrf", ""), nonce)

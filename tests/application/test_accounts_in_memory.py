@@ -110,7 +110,9 @@ def test_a_supplier_signs_up_activates_enrols_its_app_and_signs_in() -> None:
     assert enrolment.uri.startswith("otpauth://totp/facturier:")
     assert enrolment.qr_svg.startswith("<?xml") and "<svg" in enrolment.qr_svg
     codes, signed = p.sign_in.confirm_totp(opened.session, p.code_now(enrolment.seed))
-    assert len(set(codes)) == 10 and all(re.fullmatch(r"[a-z0-9]{5}-[a-z0-9]{5}", c) for c in codes)
+    assert len(set(codes)) == 10 and all(
+        re.fullmatch(r"([a-z2-7]{4}-){5}[a-z2-7]{4}", c) for c in codes
+    )
     assert signed is not None and signed.session.signed_in
     assert signed.secret != opened.secret  # a new session id once signed in
     assert p.sign_in.current(opened.secret) is None
@@ -294,6 +296,11 @@ def test_sessions_are_listed_ended_and_closed_by_a_password_change_or_idleness()
         p.sign_in.change_password(mine.session, "wrong current one", "new one x12")
     with pytest.raises(InvalidCommand):
         p.sign_in.change_password(mine.session, PASSWORD, "short")
+    p.sign_in.change_contact_email(mine.session, " Compta@Durand.example ")
+    changed = p.app.find(EMAIL)
+    assert changed is not None and changed.contact_email == "compta@durand.example"
+    with pytest.raises(InvalidCommand):
+        p.sign_in.change_contact_email(mine.session, "not an address")
     p.sign_in.change_password(mine.session, PASSWORD, "another long passphrase")
     assert p.sign_in.current(sessions[2].secret) is None  # the others end
     assert p.sign_in.current(mine.secret) is not None  # this one stays

@@ -52,6 +52,7 @@ def sign_in(browser: Browser, api: Api, who: str, screenshot: str | None = None)
     page.goto("/portal/login")
     if screenshot:
         shot(page, screenshot)
+    page.click("details summary")  # the token form, for operations, below the account's
     page.fill("#token", api.tokens[who])
     with page.expect_navigation():
         page.click("form[action='/portal/login'] button[type=submit]")
@@ -176,6 +177,7 @@ def new_session(browser: Browser, api: Api, who: str | None, lang: str) -> Page:
     page.on("pageerror", lambda error: print(f"[{who} page error] {error}"))
     if who is not None:
         page.goto("/portal/login")
+        page.click("details summary")
         page.fill("#token", api.tokens[who])
         with page.expect_navigation():
             page.click("form[action='/portal/login'] button[type=submit]")

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import psycopg
 
+from facturier.domain.accounts import SecondFactor
 from facturier.domain.lifecycle import STATUS_AFTER_EVENT, Action, Status, Summary
 from facturier.domain.model import ReasonCode
 from facturier.intake.canonical import to_cii
@@ -28,7 +29,7 @@ from facturier.services.application import directory
 from facturier.services.application.actions import available, body_of
 from facturier.services.application.authentication import create_token
 from facturier.services.application.principals import ApiRole, Principal
-from facturier.services.portal import entry_form, i18n, notifications
+from facturier.services.portal import account_pages, entry_form, i18n, notifications
 from facturier.services.portal.action_forms import field_specs
 from tests.integration.test_portal_form import Page, browser, login
 from tests.support.data import (
@@ -127,7 +128,7 @@ def status_of(client: Api, invoice_id: str) -> str:
 
 def test_every_string_of_the_pages_is_in_both_languages() -> None:
     keys = set()
-    for template in TEMPLATES.glob("portal_*.html"):
+    for template in TEMPLATES.glob("*.html"):
         keys |= set(re.findall(r"""\bt\(["']([a-z_]+\.[a-z_.\-]+)["']""", template.read_text()))
     for module in TEMPLATES.parent.glob("*.py"):  # the portal's routes and helpers
         source = module.read_text()
@@ -151,6 +152,14 @@ def test_every_string_of_the_pages_is_in_both_languages() -> None:
     keys |= {f"flow.outcome.{o}" for o in ("integrated", "rejected", "pending")}
     keys |= {f"notify.done.{d}" for d in notifications.NOTIFY_DONE}
     keys |= {f"notify.invalid.{f}" for f in ("email", "statuses", "language")}
+    keys |= {f"signup.invalid.{f}" for f in ("name", "login_email", "contact_email", "language")}
+    keys |= {f"password.title.{p}" for p in ("activate", "reset")}
+    keys |= {f"password.done.{p}" for p in ("activate", "reset")}
+    keys |= {f"password.done_text.{p}" for p in ("activate", "reset")}
+    keys |= {f"link.{k}.{p}" for k in ("title", "intro", "sent") for p in ("activate", "forgot")}
+    keys |= {f"code.intro.{f}" for f in SecondFactor}
+    keys |= {f"account.done.{d}" for d in account_pages.ACCOUNT_DONE}
+    keys |= {f"account.factor.{f}" for f in (*SecondFactor, "none")}
     # The timeline's words, role words, the brand per role, the placeholder of each select.
     keys |= {f"event.{e}" for e in STATUS_AFTER_EVENT}
     keys |= {f"role.{r}" for r in ApiRole} | {f"portal.name.{r}" for r in ApiRole}

@@ -56,6 +56,39 @@ PUBLIC = {
     ("GET", "/directory/structures/{siret}"): "the public directory of buyers",
     ("GET", "/portal/directory/search"): "the public directory of buyers",
 }
+# Before an account signs in (tests/integration/test_portal_accounts.py): no invoice data.
+BEFORE_SIGN_IN = (
+    "/portal/signup",
+    "/portal/activate",
+    "/portal/activate/resend",
+    "/portal/password/forgot",
+    "/portal/password/reset",
+)
+PUBLIC |= {
+    (method, path): "an account's sign-up, links and password"
+    for path in BEFORE_SIGN_IN
+    for method in ("GET", "POST")
+}
+PUBLIC[("POST", "/portal/login/account")] = "signing in with an account"
+# The signed-in account's own pages (its cookie, not a token's session): no invoice data.
+PUBLIC |= {
+    (method, path): "the account's own second factor, sessions and password"
+    for method, path in (
+        ("GET", "/portal/login/code"),
+        ("POST", "/portal/login/code"),
+        ("POST", "/portal/login/code/resend"),
+        ("GET", "/portal/account"),
+        ("GET", "/portal/account/second-factor"),
+        ("POST", "/portal/account/second-factor/app"),
+        ("POST", "/portal/account/second-factor/app/confirm"),
+        ("POST", "/portal/account/second-factor/email"),
+        ("POST", "/portal/account/second-factor/email/confirm"),
+        ("POST", "/portal/account/password"),
+        ("POST", "/portal/account/contact"),
+        ("POST", "/portal/account/sessions/end"),
+        ("POST", "/portal/account/logout"),
+    )
+}
 # Long-lived event streams: scoped per event, proven by tests/integration/test_live.py.
 STREAMS = {("GET", "/live"), ("GET", "/portal/live")}
 
