@@ -42,6 +42,7 @@ class AccountSession:
     user_agent: str
     created_at: datetime
     last_seen_at: datetime
+    organisation: UUID | None = None  # the organisation the session works for
 
     @property
     def signed_in(self) -> bool:
@@ -61,15 +62,17 @@ class SessionStore(Protocol):
     def of_account(self, account_id: UUID) -> list[AccountSession]: ...
     def end(self, account_id: UUID, id_sha256: str) -> bool: ...
     def end_all(self, account_id: UUID, keep: str = "") -> int: ...
+    def work_for(self, session: AccountSession, organisation: UUID | None) -> None: ...
 
 
 _COLUMNS = (
-    "session_sha256, account_id, stage, csrf_token, address, user_agent, created_at, last_seen_at"
+    "session_sha256, account_id, stage, csrf_token, address, user_agent, created_at,"
+    " last_seen_at, organisation"
 )
 
 
 def _session(row: tuple[Any, ...]) -> AccountSession:
-    return AccountSession(str(row[0]), row[1], str(row[2]), str(row[3]), *row[4:8])
+    return AccountSession(str(row[0]), row[1], str(row[2]), str(row[3]), *row[4:9])
 
 
 class PostgresSessions:
@@ -137,6 +140,13 @@ class PostgresSessions:
                 (account_id, id_sha256),
             )
             return ended.rowcount > 0
+
+    def work_for(self, session: AccountSession, organisation: UUID | None) -> None:
+        with self.pool().connection() as conn:
+            conn.execute(
+                "UPDATE account_session SET organisation = %s WHERE session_sha256 = %s",
+                (organisation, session.id_sha256),
+            )
 
     def end_all(self, account_id: UUID, keep: str = "") -> int:
         with self.pool().connection() as conn:
@@ -210,6 +220,12 @@ class MemorySessions:
             return False
         del self.kept[id_sha256]
         return True
+
+    def work_for(self, session: AccountSession, organisation: UUID | None) -> None:
+        kept = self.kept.get(session.id_sha256)
+        if kept is not None:
+            changed = replace(kept.session, organisation=organisation)
+            self.kept[session.id_sha256] = replace(kept, session=changed)
 
     def end_all(self, account_id: UUID, keep: str = "") -> int:
         ending = [

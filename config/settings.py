@@ -170,6 +170,11 @@ SETTINGS: tuple[Setting, ...] = (
         "http://127.0.0.1:8000",
         "public base URL of the web portal, for the links in e-mails",
     ),
+    Setting(
+        "FACTURIER_MAILBOX_PORT",
+        "2525",
+        "local stack: port of `facturier mailbox`, the mail catcher the demo starts",
+    ),
     Setting("FACTURIER_SMTP_HOST", "localhost", "SMTP server of the e-mail notifications"),
     Setting("FACTURIER_SMTP_PORT", "25", "its port (587 for STARTTLS, 465 for SSL usually)"),
     Setting("FACTURIER_SMTP_TLS", "none", "`none`, `starttls` or `ssl` (implicit TLS)"),

@@ -125,6 +125,7 @@ class Account(Aggregate):
         self.last_sign_in: datetime | None = None
         # Organisations the account belongs to ("member") or asked to join ("pending").
         self.organisations: dict[str, str] = {}
+        self.terms_sha256 = ""  # the terms of use last accepted
 
     @classmethod
     def register(
@@ -257,6 +258,14 @@ class Account(Aggregate):
             self.recovery_sha256 = tuple(codes)
         if method == SecondFactor.EMAIL:
             self.email_code = None
+
+    # ------------------------------------------------------------ consent
+
+    @event("TermsAccepted")
+    def accept_terms(
+        self, version: int, sha256: str, at: datetime, address: str, user_agent: str
+    ) -> None:
+        self.terms_sha256 = sha256
 
     # ------------------------------------------------------------ organisations
 

@@ -27,7 +27,7 @@ from stdnum.fr import siret
 
 from facturier.domain.accounts import checked_name
 from facturier.domain.model import InvalidCommand
-from facturier.domain.text import is_ascii_digits
+from facturier.domain.text import is_ascii_digits, text_problem
 
 ORGANISATION_NAMESPACE = uuid.UUID("0b6a3c5e-2f0d-4e8a-9c41-7e5d2a9b6f30")
 MAX_REQUEST_NOTE = 500
@@ -152,6 +152,7 @@ class Organisation(Aggregate):
             )
         }
         self.requests: dict[tuple[str, str], Request] = {}
+        self.mandate_sha256 = ""  # the billing mandate signed, if any
 
     @classmethod
     def create(
@@ -212,7 +213,10 @@ class Organisation(Aggregate):
             raise InvalidCommand("account", "already a member")
         if (str(account), "") in self.requests:
             return  # asked already: one request stands
-        self._join_requested(str(account), name, at, note[:MAX_REQUEST_NOTE])
+        note = note.strip()[:MAX_REQUEST_NOTE]
+        if problem := text_problem(note, multiline=True):
+            raise InvalidCommand("note", problem)
+        self._join_requested(str(account), name, at, note)
 
     @event("JoinRequested")
     def _join_requested(self, account: str, name: str, at: datetime, note: str) -> None:
@@ -334,6 +338,27 @@ class Organisation(Aggregate):
             if member.role is Role.PRINCIPAL:
                 self.members[key] = replace(member, role=Role.USER)
         self.members[to] = replace(self.members[to], role=Role.PRINCIPAL, spaces=everything)
+
+    # ------------------------------------------------------------ the billing mandate
+
+    def sign_mandate(
+        self,
+        manager: uuid.UUID,
+        version: int,
+        sha256: str,
+        at: datetime,
+        address: str,
+        user_agent: str,
+    ) -> None:
+        """The organisation authorises the platform to draw up the invoices its users type."""
+        self._must_manage(manager)
+        self._mandate_signed(str(manager), version, sha256, at, address, user_agent[:300])
+
+    @event("MandateSigned")
+    def _mandate_signed(
+        self, account: str, version: int, sha256: str, at: datetime, address: str, user_agent: str
+    ) -> None:
+        self.mandate_sha256 = sha256
 
     def leave(self, account: uuid.UUID) -> None:
         self._must_be_member(str(account))

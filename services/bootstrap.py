@@ -61,6 +61,8 @@ def api(settings: Settings) -> FastAPI:
         directory=lambda: deps.running.directory,
         registration=lambda: deps.running.registration,
         sign_in=lambda: deps.running.sign_in,
+        organisations=lambda: deps.running.organisations,
+        consents=lambda: deps.running.consents,
         flows=lambda: deps.running.flows,
         subscriptions=deps.subscriptions,
         guard=deps.guard,

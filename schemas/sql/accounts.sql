@@ -10,7 +10,9 @@ CREATE TABLE IF NOT EXISTS account_session (
     user_agent     text NOT NULL,
     created_at     timestamptz NOT NULL DEFAULT now(),
     last_seen_at   timestamptz NOT NULL DEFAULT now(),
-    expires_at     timestamptz NOT NULL   -- absolute; idle sessions end earlier
+    expires_at     timestamptz NOT NULL,  -- absolute; idle sessions end earlier
+    organisation   uuid                   -- the organisation the session works for
 );
+ALTER TABLE account_session ADD COLUMN IF NOT EXISTS organisation uuid;
 CREATE INDEX IF NOT EXISTS account_session_account ON account_session (account_id);
 CREATE INDEX IF NOT EXISTS account_session_expires ON account_session (expires_at);

@@ -87,7 +87,7 @@ class Passwords:
     def verify(self, stored: str | None, password: str) -> bool:
         try:
             return self.hasher.verify(stored or self._nobody, password) and stored is not None
-        except (VerificationError, InvalidHashError):
+        except (VerificationError, InvalidHashError, UnicodeEncodeError):  # a lone surrogate
             return False
 
 
@@ -101,7 +101,7 @@ def read_link(token: str) -> tuple[UUID, str]:
     """The account and the digest a link names; AccountRefused for one that cannot be."""
     key, _, secret = token.strip().partition(".")
     try:
-        if len(key) != 32 or not 20 <= len(secret) <= 100:
+        if len(key) != 32 or not 20 <= len(secret) <= 100 or not token.isascii():
             raise ValueError(token)
         return UUID(hex=key), digest(secret)
     except ValueError:

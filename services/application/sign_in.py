@@ -189,6 +189,8 @@ class SignIn:
         key = login_key(account.login_email)
         self._unless_locked(key, session.address)
         code = "".join(code.split()).lower()
+        if not code.isascii():  # codes are ASCII: nothing else can match, or be hashed
+            code = ""
         now = self.clock()
         if account.second_factor is SecondFactor.TOTP and account.totp_seed:
             step = self._totp_step(account.totp_seed, code)
@@ -226,7 +228,7 @@ class SignIn:
 
     def _totp_step(self, seed: str, code: str) -> int | None:
         """The time step whose code `code` is, within one step of now; None if none."""
-        if len(code) != 6 or not code.isdigit():
+        if len(code) != 6 or not code.isascii() or not code.isdigit():
             return None
         totp = pyotp.TOTP(seed)
         now_step = int(self.clock().timestamp()) // TOTP_STEP_S
@@ -300,6 +302,8 @@ class SignIn:
         account = self._account(session)
         pending, now = account.email_code, self.clock()
         code = "".join(code.split())
+        if not code.isascii():
+            code = ""
         if pending is None or now >= pending.expires_at or digest(code) != pending.sha256:
             if pending is not None:
                 account.email_code_failed()

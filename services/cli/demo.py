@@ -5,6 +5,7 @@ what is printed has gone event store -> relay -> Kafka -> projection -> PostgreS
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -22,6 +23,8 @@ from facturier.config.settings import Settings, env
 from facturier.services.application.authentication import create_token
 from facturier.services.application.principals import ApiRole
 from facturier.services.cli import demo_documents as _documents
+from facturier.services.cli import demo_onboarding as onboarding
+from facturier.services.cli import mailbox
 from facturier.services.cli.errors import api_json
 
 # Tables stay readable when the output is a file or a narrow CI log.
@@ -38,25 +41,36 @@ SUPPLIERS = {
 }
 
 
-def _start_services(settings: Settings, base: str) -> None:
+def _background(name: str, command: list[str], env_vars: dict[str, str]) -> subprocess.Popen[bytes]:
+    """A process that outlives the demo (`facturier down` stops it), its pid in run/."""
     logs = Path(env("FACTURIER_DATA_DIR")) / "logs"
     run = Path(env("FACTURIER_DATA_DIR")) / "run"
     logs.mkdir(parents=True, exist_ok=True)
     run.mkdir(parents=True, exist_ok=True)
-    with (logs / "serve.log").open("ab") as out:
+    with (logs / f"{name}.log").open("ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "facturier.services.cli.main", "serve"],
+            [sys.executable, "-m", "facturier.services.cli.main", *command],
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            env={**os.environ, **env_vars},
         )
-    (run / "serve.pid").write_text(str(process.pid))
-    console.print(f"started [bold]facturier serve[/] (pid {process.pid}, log {logs / 'serve.log'})")
+    (run / f"{name}.pid").write_text(str(process.pid))
+    console.print(f"started [bold]facturier {name}[/] (pid {process.pid}, log {logs / name}.log)")
+    return process
+
+
+def _start_services(settings: Settings, base: str) -> None:
+    """`facturier serve`, its mails sent to the local mail catcher (`facturier mailbox`)."""
+    if not onboarding.mailbox_answers():
+        _background("mailbox", ["mailbox"], {})
+    smtp = {"FACTURIER_SMTP_HOST": "127.0.0.1", "FACTURIER_SMTP_PORT": str(mailbox.port())}
+    process = _background("serve", ["serve"], smtp)
     for _ in range(120):
         if _answers(base):
             return
         if process.poll() is not None:
-            raise SystemExit(f"facturier serve exited; see {logs / 'serve.log'}")
+            raise SystemExit("facturier serve exited; see its log")
         time.sleep(0.5)
     raise SystemExit("the API did not answer within 60 s")
 
@@ -120,6 +134,7 @@ def run_demo(settings: Settings, start_services: bool = True) -> int:
         if not start_services:
             raise SystemExit(f"no API at {base}: run `facturier serve` first")
         _start_services(settings, base)
+    ids_of_suppliers = list(SUPPLIERS)
     apply_schema(settings.postgres, "auth")
     with connect(settings.postgres) as conn:
         tokens = {
@@ -130,14 +145,40 @@ def run_demo(settings: Settings, start_services: bool = True) -> int:
         auditor_token = create_token(conn, ApiRole.AUDITOR, "*", "demo auditor")
         admin_token = create_token(conn, ApiRole.ADMIN, "*", "demo platform admin")
     admin = _Client(base, admin_token)
-    console.rule("[bold]0. The platform knows its public buyers (directory)")
+    run = time.strftime("%H%M%S")
+    console.rule("[bold]0. People sign up on the portal and set up their organisations")
+    accounts: list[tuple[str, str]] = []
+    if onboarding.mailbox_answers():
+        for person in (
+            onboarding.Person(
+                "Claire Durand",
+                f"claire.{run}@papeterie-durand.example",
+                ids_of_suppliers[0],
+                SUPPLIERS[ids_of_suppliers[0]],
+                public=False,
+            ),
+            onboarding.Person(
+                "Service facturier DRFiP",
+                f"factures.{run}@drfip.example",
+                BUYER,
+                BUYER_NAMES[BUYER],
+                public=True,
+            ),
+        ):
+            accounts.append((person.email, onboarding.onboard(base, person, console)))
+        console.print(f"  (their mails: `facturier mailbox --list`, {mailbox.mail_dir()})")
+    else:
+        console.print(
+            f"  no mail catcher on 127.0.0.1:{mailbox.port()} (the running API mails elsewhere):"
+            " skipped"
+        )
+    console.rule("[bold]0b. The platform knows its public buyers (directory)")
     loaded = admin.post("/directory", json.loads(DIRECTORY.read_text("utf-8")))
     console.print(
         f"  {DIRECTORY.name}: {loaded['registered']} registered, {loaded['changed']} "
         f"changed, {loaded['unchanged']} unchanged"
     )
     buyer, other_buyer = _Client(base, buyer_token), _Client(base, other_buyer_token)
-    run = time.strftime("%H%M%S")
     durand, martin, poste = (_Client(base, tokens[s]) for s in SUPPLIERS)
     ids = list(SUPPLIERS)
 
@@ -321,6 +362,11 @@ def run_demo(settings: Settings, start_services: bool = True) -> int:
   metrics:              curl {base}/metrics | grep facturier_
   the Kafka topic:      kcat -b {kafka.bootstrap} -C -t {kafka.topic} -e -f '%k %h\\n'
   stop everything:      facturier down""")
+    for email, code in accounts:
+        console.print(
+            f"  sign in as a person:  {base}/portal/login  {email} / {onboarding.PASSWORD!r},"
+            f" then the recovery code {code}"
+        )
     return 0
 
 

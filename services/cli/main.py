@@ -75,13 +75,14 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _stop_background_serve() -> None:
-    """Stop the `facturier serve` that `facturier demo` started, if any."""
-    pid_file = Path(env("FACTURIER_DATA_DIR")) / "run" / "serve.pid"
-    if pid_file.exists():
-        with contextlib.suppress(ProcessLookupError, ValueError):
-            os.kill(int(pid_file.read_text()), signal.SIGTERM)
-            print("stopped facturier serve")
-        pid_file.unlink()
+    """Stop the `facturier serve` and `facturier mailbox` that `facturier demo` started."""
+    for name in ("serve", "mailbox"):
+        pid_file = Path(env("FACTURIER_DATA_DIR")) / "run" / f"{name}.pid"
+        if pid_file.exists():
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pid_file.read_text()), signal.SIGTERM)
+                print(f"stopped facturier {name}")
+            pid_file.unlink()
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -237,9 +238,11 @@ def _parser() -> argparse.ArgumentParser:
     _audit_commands(sub)
     _accounting_commands(sub)
 
+    from facturier.services.cli.mailbox import add_command as mailbox_command
     from facturier.services.cli.notifications import add_commands as notification_commands
 
     notification_commands(sub)
+    mailbox_command(sub)
 
     sub.add_parser("lifecycle", help="print the lifecycle transition table").set_defaults(
         func=lambda a: print(transition_table_markdown(), end="") or 0

@@ -25,9 +25,11 @@ from facturier.config.settings import Settings
 from facturier.domain.invoice import Invoice
 from facturier.services.application.accounts import AccountsApp, Passwords, Registration
 from facturier.services.application.authentication import Locked, Refusal, TokenGuard
+from facturier.services.application.consents import Consents
 from facturier.services.application.directory import DirectoryApp
 from facturier.services.application.flows import FlowIntake
 from facturier.services.application.invoicing import InvoiceNotFound, InvoicingApp
+from facturier.services.application.organisations import Organisations
 from facturier.services.application.payment_terms import PaymentTerms
 from facturier.services.application.principals import Principal
 from facturier.services.application.sign_in import SignIn, SignInPolicy
@@ -54,6 +56,8 @@ class Running:
     accounts: AccountsApp
     registration: Registration
     sign_in: SignIn
+    organisations: Organisations
+    consents: Consents
 
 
 class Dependencies:
@@ -113,6 +117,8 @@ class Dependencies:
         )
         throttle = PostgresThrottle(lambda: self.pool)
         return {
+            "organisations": Organisations(accounts, self.mailer, portal),
+            "consents": Consents(accounts),
             "registration": Registration(accounts, sessions, self.mailer, passwords, portal),
             "sign_in": SignIn(accounts, sessions, throttle, self.mailer, passwords, policy),
         }

@@ -164,7 +164,7 @@ def add_sign_in_routes(router: APIRouter, deps: PortalDeps) -> None:
             return page
         except SignInRefused:
             return mine(deps, request, found, "portal_code.html", 401, error=t("code.refused"))
-        return signed(request, opened, "/portal/account")
+        return signed(request, opened, "/portal")
 
     @router.post("/login/code/resend")
     def resend(request: Request, form: PostedForm) -> Response:

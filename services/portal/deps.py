@@ -9,8 +9,10 @@ from psycopg_pool import ConnectionPool
 
 from facturier.services.application.accounts import Registration
 from facturier.services.application.authentication import TokenGuard
+from facturier.services.application.consents import Consents
 from facturier.services.application.directory import DirectoryApp
 from facturier.services.application.flows import FlowIntake
+from facturier.services.application.organisations import Organisations
 from facturier.services.application.sign_in import SignIn
 from facturier.services.application.submissions import Submissions
 from facturier.services.application.subscriptions import Subscriptions
@@ -24,7 +26,8 @@ class PortalDeps:
     application and the document store; `directory` searches the buyers; `flows` reads
     flows (None: no flow intake); `subscriptions` holds the suppliers' e-mail notification
     settings; `guard` checks the token pasted at sign-in, throttling failures like the
-    API's bearer tokens; `registration` and `sign_in` are the accounts' use cases."""
+    API's bearer tokens; `registration`, `sign_in`, `organisations` and `consents` are the
+    accounts' use cases."""
 
     pool: Callable[[], ConnectionPool]
     submissions: Callable[[], Submissions]
@@ -34,4 +37,6 @@ class PortalDeps:
     sessions: Sessions
     registration: Callable[[], Registration]
     sign_in: Callable[[], SignIn]
+    organisations: Callable[[], Organisations]
+    consents: Callable[[], Consents]
     flows: Callable[[], FlowIntake] | None = None

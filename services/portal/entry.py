@@ -162,10 +162,30 @@ def new_state(deps: PortalDeps, principal: Principal) -> FormState:
     return FormState(fields, [blank_line()])
 
 
-def cannot_submit(deps: PortalDeps, request: Request, session: Session) -> HTMLResponse:
+def cannot_submit(deps: PortalDeps, request: Request, session: Session) -> HTMLResponse | None:
+    """The refusal of the entry form for this session, or None: it may type invoices.
+    An account's organisation must have signed the billing mandate in force."""
     t = translator(request)
-    role = t(f"role.{session.principal.role}")
-    return forbidden(deps, request, session, t("message.cannot_submit", role=role))
+    if not session.submits:
+        role = t(f"role.{session.principal.role}")
+        return forbidden(deps, request, session, t("message.cannot_submit", role=role))
+    if session.organisation is None:
+        return None  # an operations token: no organisation, no mandate
+    organisation = deps.organisations().get(session.organisation)
+    if deps.consents().mandate_signed(organisation):
+        return None
+    link = f"/portal/organisations/{organisation.id}/mandate"
+    return render(
+        deps,
+        request,
+        "portal_message.html",
+        403,
+        title=t("entry.mandate_title"),
+        text=t("entry.mandate_text", name=organisation.name),
+        link=link,
+        link_text=t("entry.mandate_link"),
+        session=session,
+    )
 
 
 def also_wrong(
@@ -235,8 +255,8 @@ def entry_routes(deps: PortalDeps) -> APIRouter:
         session = deps.sessions.current(request)
         if session is None:
             return to_login()
-        if not session.submits:
-            return cannot_submit(deps, request, session)
+        if refused := cannot_submit(deps, request, session):
+            return refused
         search = find_buyers(deps, buyer_q)
         state = new_state(deps, session.principal)
         return render_form(deps, request, session, state, search=search)
@@ -246,8 +266,8 @@ def entry_routes(deps: PortalDeps) -> APIRouter:
         session = checked(deps, request, form)
         if isinstance(session, Response):
             return session
-        if not session.submits:
-            return cannot_submit(deps, request, session)
+        if refused := cannot_submit(deps, request, session):
+            return refused
         state = FormState.posted(form)
         action = form.get("action", "compute")
         t = translator(request)

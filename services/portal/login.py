@@ -27,6 +27,7 @@ from facturier.services.portal.rendering import (
     translator,
 )
 from facturier.services.portal.sessions import (
+    ACCOUNT_COOKIE,
     LOGIN_COOKIE,
     LOGIN_FORM_SECONDS,
     SESSION_COOKIE,
@@ -133,6 +134,12 @@ def login_routes(deps: PortalDeps) -> APIRouter:
 
     @router.get("/login")
     def login_form(request: Request) -> Response:
+        account = deps.sign_in().current(request.cookies.get(ACCOUNT_COOKIE, ""))
+        if account is not None and account[0].signed_in:
+            # Signed in with an account, not (yet) working for an organisation.
+            needs_terms = deps.consents().needs_terms(account[1])
+            target = "/portal/terms" if needs_terms else "/portal/organisations"
+            return RedirectResponse(target, status_code=303)
         return login_page(deps, request)
 
     @router.post("/login")
@@ -146,13 +153,10 @@ def login_routes(deps: PortalDeps) -> APIRouter:
             return session
         deps.sessions.close(session)
         response = to_login()
-        response.delete_cookie(
-            SESSION_COOKIE,
-            path="/portal",
-            httponly=True,
-            samesite="strict",
-            secure=secure(request),
-        )
+        for cookie in (SESSION_COOKIE, ACCOUNT_COOKIE):
+            response.delete_cookie(
+                cookie, path="/portal", httponly=True, samesite="strict", secure=secure(request)
+            )
         return response
 
     return router

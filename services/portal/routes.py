@@ -26,8 +26,10 @@ from psycopg_pool import ConnectionPool
 
 from facturier.services.application.accounts import Registration
 from facturier.services.application.authentication import TokenGuard
+from facturier.services.application.consents import Consents
 from facturier.services.application.directory import DirectoryApp
 from facturier.services.application.flows import FlowIntake
+from facturier.services.application.organisations import Organisations
 from facturier.services.application.sign_in import SignIn
 from facturier.services.application.submissions import Submissions
 from facturier.services.application.subscriptions import Subscriptions
@@ -41,6 +43,7 @@ from facturier.services.portal.flows import flow_routes
 from facturier.services.portal.invoice_page import invoice_routes
 from facturier.services.portal.login import login_routes
 from facturier.services.portal.notifications import notification_routes
+from facturier.services.portal.organisation_pages import organisation_routes
 from facturier.services.portal.rendering import page
 from facturier.services.portal.sessions import Sessions
 from facturier.services.portal.signup import signup_routes
@@ -79,6 +82,8 @@ def web_routes(
     guard: TokenGuard,
     registration: Callable[[], Registration],
     sign_in: Callable[[], SignIn],
+    organisations: Callable[[], Organisations],
+    consents: Callable[[], Consents],
     flows: Callable[[], FlowIntake] | None = None,
 ) -> APIRouter:
     """The portal's routes (`PortalDeps` says what each collaborator is for)."""
@@ -88,9 +93,11 @@ def web_routes(
         directory,
         subscriptions,
         guard,
-        Sessions(pool),
+        Sessions(pool, sign_in, organisations, consents),
         registration,
         sign_in,
+        organisations,
+        consents,
         flows,
     )
     router = APIRouter()
@@ -98,6 +105,7 @@ def web_routes(
         login_routes,
         signup_routes,
         account_routes,
+        organisation_routes,
         dashboard_routes,
         entry_routes,
         directory_routes,

@@ -13,11 +13,23 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from uuid import UUID
 
 from fastapi import Request, Response
 from psycopg_pool import ConnectionPool
 
+from facturier.adapters.account_sessions import AccountSession
+from facturier.domain.accounts import Account
+from facturier.domain.organisations import Organisation
+from facturier.services.application.consents import Consents
+from facturier.services.application.organisations import (
+    MEMBER,
+    NoSuchOrganisation,
+    Organisations,
+    principal_for,
+)
 from facturier.services.application.principals import ApiRole, Principal, principal_of
+from facturier.services.application.sign_in import SignIn
 
 SESSION_COOKIE = "facturier_portal"
 LOGIN_COOKIE = "facturier_portal_login"
@@ -29,9 +41,14 @@ SUBMITTERS = frozenset({ApiRole.SUPPLIER, ApiRole.OPERATOR, ApiRole.ADMIN})
 
 @dataclass(frozen=True)
 class Session:
+    """Who is signed in: a token's session, or an account's (`account`) working for one of
+    its organisations, with the rights its spaces there give (`principal_for`)."""
+
     id_sha256: str
     principal: Principal
     csrf: str
+    account: AccountSession | None = None
+    organisation: UUID | None = None  # the organisation an account's session works for
 
     @property
     def submits(self) -> bool:
@@ -48,8 +65,17 @@ def same(given: str, expected: str) -> bool:
 
 
 class Sessions:
-    def __init__(self, pool: Callable[[], ConnectionPool]) -> None:
+    def __init__(
+        self,
+        pool: Callable[[], ConnectionPool],
+        sign_in: Callable[[], SignIn] | None = None,
+        organisations: Callable[[], Organisations] | None = None,
+        consents: Callable[[], Consents] | None = None,
+    ) -> None:
         self.pool = pool
+        self.sign_in = sign_in
+        self.organisations = organisations
+        self.consents = consents
 
     def open(self, token: str, principal: Principal) -> tuple[str, Session]:
         """A new session for a token found valid: (the cookie's value, the session)."""
@@ -82,17 +108,55 @@ class Sessions:
         return None if principal is None else Session(digest, principal, str(row[3]))
 
     def close(self, session: Session) -> None:
+        if session.account is not None and self.sign_in is not None:
+            self.sign_in().sign_out(session.account)
+            return
         with self.pool().connection() as conn:
             conn.execute(
                 "DELETE FROM portal_session WHERE session_sha256 = %s", (session.id_sha256,)
             )
 
     def current(self, request: Request) -> Session | None:
-        """The session the request's cookie names, if it is still valid."""
+        """The session the request's cookies name, if it is still valid: a token's, else
+        an account's working for an organisation."""
         session_id = request.cookies.get(SESSION_COOKIE, "")
-        if not session_id or len(session_id) > 128:
+        if session_id and len(session_id) <= 128:
+            found = self.find(session_id)
+            if found is not None:
+                return found
+        return self.of_account(request.cookies.get(ACCOUNT_COOKIE, ""))
+
+    def of_account(self, secret: str) -> Session | None:
+        if self.sign_in is None or self.organisations is None or self.consents is None:
             return None
-        return self.find(session_id)
+        found = self.sign_in().current(secret)
+        if found is None or not found[0].signed_in or self.consents().needs_terms(found[1]):
+            return None
+        session, account = found
+        organisation = working_for(self.organisations(), session, account)
+        if organisation is None:
+            return None
+        principal = principal_for(account, organisation)
+        if principal is None:
+            return None
+        csrf, key = session.csrf, organisation.id
+        return Session(session.id_sha256, principal, csrf, account=session, organisation=key)
+
+
+def working_for(
+    organisations: Organisations, session: AccountSession, account: Account
+) -> Organisation | None:
+    """The organisation the session chose, or the account's only one."""
+    chosen = session.organisation
+    if chosen is None:
+        members = [key for key, state in account.organisations.items() if state == MEMBER]
+        chosen = UUID(members[0]) if len(members) == 1 else None
+    if chosen is None or account.organisations.get(str(chosen)) != MEMBER:
+        return None
+    try:
+        return organisations.get(chosen)
+    except NoSuchOrganisation:
+        return None
 
 
 # ---------------------------------------------------------------- forms before signing in

@@ -57,6 +57,10 @@ class Platform:
         assert found, self.mails()[-1].text
         return str(found[-1])
 
+    def last_link_to(self, address: str) -> str:
+        found = re.findall(r"token=([\w.-]+)", self.mails(address)[-1].text)
+        return str(found[-1])
+
     def code_now(self, seed: str) -> str:
         return str(pyotp.TOTP(seed).at(self.clock()))
 
@@ -335,3 +339,27 @@ def test_sign_up_names_the_field_it_cannot_read() -> None:
             p.registration.sign_up(*args)
         assert invalid.value.field == field_name
     assert p.mailer.sent == [] and p.app.find(EMAIL) is None
+
+
+def test_hostile_codes_links_and_passwords_are_refused_and_never_crash() -> None:
+    p = platform(login_limits=ThrottleLimits(max_failures=50, window_s=900, lockout_s=900))
+    enrolled(p)
+    opened = p.sign_in.begin(EMAIL, PASSWORD, HERE, "test")
+    account = p.app.find(EMAIL)
+    assert account is not None and account.totp_seed is not None
+    fullwidth = "".join(chr(0xFF10 + int(d)) for d in p.code_now(account.totp_seed))
+    for code in (fullwidth, "\ud800" * 6, "\x00" * 6, "", "9" * 10_000, "1" * 6 + "\u200b"):
+        with pytest.raises(SignInRefused):
+            p.sign_in.finish(opened.session, code)
+    for token in ("\ud800" * 60, "a" * 32 + "." + "\x00" * 40, "\uff41" * 32 + "." + "b" * 40):
+        with pytest.raises(AccountRefused):
+            p.registration.activate(token, PASSWORD)
+        with pytest.raises(AccountRefused):
+            p.registration.reset_password(token, PASSWORD)
+    for password in ("\ud800" * 20, "x" * 10**6):
+        with pytest.raises(SignInRefused):
+            p.sign_in.begin(EMAIL, password, HERE, "test")
+    p.registration.sign_up("new@durand.example", "", "New", "fr")
+    for password in ("correct horse\x00 battery", "\ud800" * 20, " " * 11):
+        with pytest.raises(InvalidCommand):
+            p.registration.activate(p.last_link_to("new@durand.example"), password)

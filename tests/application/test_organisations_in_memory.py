@@ -205,3 +205,18 @@ def test_the_principal_manager_hands_on_the_role_and_support_appoints_one_when_g
         organisations.appoint_principal(admin, durand.id, str(marie.id))
     assert [m.organisation.id for m in organisations.of_account(fresh(app, marie))] == [durand.id]
     assert isinstance(durand.id, UUID)
+
+
+def test_a_note_that_cannot_be_kept_is_refused(
+    world: tuple[AccountsApp, MemoryMailer, Organisations],
+) -> None:
+    app, _, organisations = world
+    marie, paul = person(app, "Marie Durand"), person(app, "Paul Martin")
+    organisations.create(marie, "siret", SUPPLIER, "Durand SARL")
+    for note in ("a\x00b", "\ud800", "x\uffff"):
+        with pytest.raises(InvalidCommand) as invalid:
+            organisations.ask_to_join(paul, "siret", SUPPLIER, note)
+        assert invalid.value.field == "note"
+    for name in ("\x00", "", "x" * 201):
+        with pytest.raises(InvalidCommand):
+            organisations.create(paul, "private", "", name)

@@ -8,40 +8,15 @@ main page goes to artifacts/screenshots/ (kept by CI as an artefact)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from tests.support.data import ROOT, SUPPLIER, invoice_body
+from tests.support.browser import check_widths, shot
+from tests.support.data import SUPPLIER, invoice_body
 from tests.support.stack import Api, wait_until
 
 pytestmark = pytest.mark.stack
-
-CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = ROOT / "artifacts" / "screenshots"
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    # A failure, not a skip: these tests must run wherever the suite runs.
-    if not CHROMIUM.is_file():
-        pytest.fail(
-            f"Debian's chromium is missing ({CHROMIUM}): `apt-get install -y chromium`"
-            " (deploy/local/test.sh installs it)"
-        )
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-def shot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 def sign_in(browser: Browser, api: Api, who: str, screenshot: str | None = None) -> Page:
@@ -148,27 +123,11 @@ def test_a_french_page_gets_the_french_label_live(api: Api, chromium: Browser) -
 
 # ---------------------------------------------------------------- every page, 1280 and 375 px
 
-WIDTHS = (1280, 375)
 LONG_SUPPLIER = {
     "scheme": "SIRET",
     "id": SUPPLIER,
     "name": "Papeterie Durand et Fils, fournitures de bureau, reprographie et consommables",
 }
-
-# Whether the page scrolls sideways, and any control that sticks out of the window.
-OVERFLOW = """() => {
-  const width = window.innerWidth;
-  const controls = Array.from(
-    document.querySelectorAll("main a, main button, main input, main select, main textarea")
-  ).filter((el) => {
-    const box = el.getBoundingClientRect();
-    return box.width > 1 && box.height > 1 && getComputedStyle(el).visibility !== "hidden";
-  });
-  const outside = controls
-    .filter((el) => el.getBoundingClientRect().right > width + 1)
-    .map((el) => `${el.tagName.toLowerCase()}#${el.id || el.name || el.textContent.trim()}`);
-  return { scroll: document.documentElement.scrollWidth, width, outside };
-}"""
 
 
 def new_session(browser: Browser, api: Api, who: str | None, lang: str) -> Page:
@@ -183,20 +142,6 @@ def new_session(browser: Browser, api: Api, who: str | None, lang: str) -> Page:
             page.click("form[action='/portal/login'] button[type=submit]")
     page.goto(f"/portal/language/{lang}?next=/portal/login")
     return page
-
-
-def check_widths(page: Page, url: str, name: str, lang: str) -> list[str]:
-    """Open `url` at each width: no sideways scroll of the page, no control cut off."""
-    problems = []
-    for width in WIDTHS:
-        page.set_viewport_size({"width": width, "height": 900})
-        page.goto(url)
-        assert page.locator("html").get_attribute("lang") == lang
-        found = page.evaluate(OVERFLOW)
-        shot(page, f"layout-{lang}-{width}-{name}")
-        if found["scroll"] > found["width"] or found["outside"]:
-            problems.append(f"{name} ({lang}, {width} px): {found}")
-    return problems
 
 
 def test_every_page_fits_1280_and_375_pixels_in_english_and_french(
@@ -230,6 +175,8 @@ def test_every_page_fits_1280_and_375_pixels_in_english_and_french(
         buyer.close()
         signed_out = new_session(chromium, api, None, lang)
         problems += check_widths(signed_out, "/portal/login", "login", lang)
+        problems += check_widths(signed_out, "/portal/signup", "signup", lang)
+        problems += check_widths(signed_out, "/portal/password/forgot", "forgot", lang)
         signed_out.close()
     assert not problems, "\n".join(problems)
 

@@ -13,12 +13,11 @@ import pyotp
 import pytest
 
 from facturier.config.settings import Settings
+from tests.support.accounts import PASSWORD, csrf, mailed_path, password_step, sign_up
 from tests.support.smtp import Inbox
-from tests.support.stack import Api, running_api, wait_until
+from tests.support.stack import Api, running_api
 
 pytestmark = pytest.mark.stack
-
-PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(scope="module")
@@ -39,49 +38,6 @@ def portal(
     log = Path(tmp_path_factory.mktemp("accounts")) / "serve.log"
     with running_api(settings, log, "--api") as api:
         yield api
-
-
-def csrf(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, html[:2000]
-    return found[1]
-
-
-def mailed_path(inbox: Inbox, address: str, count: int) -> str:
-    """The portal path of the link in the `count`-th mail to `address`."""
-    wait_until(lambda: len(inbox.to(address)) >= count, 30, f"mail {count} to {address}")
-    link = re.findall(r"https://portal\.example(/portal/\S+)", inbox.to(address)[count - 1].text)
-    assert link, inbox.to(address)[count - 1].text
-    return str(link[-1])
-
-
-def sign_up(web: httpx.Client, inbox: Inbox, address: str, name: str) -> None:
-    page = web.get("/portal/signup")
-    assert page.status_code == 200 and 'autocomplete="email"' in page.text
-    posted = web.post(
-        "/portal/signup",
-        data={"csrf": csrf(page.text), "name": name, "login_email": address, "contact_email": ""},
-    )
-    assert posted.status_code == 200 and address in posted.text
-    form = web.get(mailed_path(inbox, address, 1))
-    assert form.status_code == 200
-    token = re.search(r'name="token" value="([^"]+)"', form.text)
-    assert token
-    data = {"csrf": csrf(form.text), "token": token[1], "password": PASSWORD}
-    mismatch = web.post("/portal/activate", data={**data, "confirm": "something else"})
-    assert mismatch.status_code == 422
-    done = web.post("/portal/activate", data={**data, "confirm": PASSWORD})
-    assert done.status_code == 200, done.text
-    again = web.post("/portal/activate", data={**data, "confirm": PASSWORD})
-    assert again.status_code == 410  # a link works once
-
-
-def password_step(web: httpx.Client, address: str, password: str = PASSWORD) -> httpx.Response:
-    page = web.get("/portal/login")
-    return web.post(
-        "/portal/login/account",
-        data={"csrf": csrf(page.text), "email": address, "password": password},
-    )
 
 
 def test_a_supplier_signs_up_enrols_its_app_and_signs_in_with_a_recovery_code(
@@ -128,7 +84,7 @@ def test_a_supplier_signs_up_enrols_its_app_and_signs_in_with_a_recovery_code(
         signed = web.post(
             "/portal/login/code", data={"csrf": csrf(code_page.text), "code": codes[0]}
         )
-        assert signed.status_code == 303 and signed.headers["location"] == "/portal/account"
+        assert signed.status_code == 303 and signed.headers["location"] == "/portal"
         assert "Marie Durand" in web.get("/portal/account").text
 
 

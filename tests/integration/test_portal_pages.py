@@ -23,13 +23,21 @@ import psycopg
 from facturier.domain.accounts import SecondFactor
 from facturier.domain.lifecycle import STATUS_AFTER_EVENT, Action, Status, Summary
 from facturier.domain.model import ReasonCode
+from facturier.domain.organisations import IdentifierKind, Role, Space
+from facturier.domain.texts import TextKind
 from facturier.intake.canonical import to_cii
 from facturier.projections.tracking import queries as views
 from facturier.services.application import directory
 from facturier.services.application.actions import available, body_of
 from facturier.services.application.authentication import create_token
 from facturier.services.application.principals import ApiRole, Principal
-from facturier.services.portal import account_pages, entry_form, i18n, notifications
+from facturier.services.portal import (
+    account_pages,
+    entry_form,
+    i18n,
+    notifications,
+    organisation_pages,
+)
 from facturier.services.portal.action_forms import field_specs
 from tests.integration.test_portal_form import Page, browser, login
 from tests.support.data import (
@@ -160,6 +168,15 @@ def test_every_string_of_the_pages_is_in_both_languages() -> None:
     keys |= {f"code.intro.{f}" for f in SecondFactor}
     keys |= {f"account.done.{d}" for d in account_pages.ACCOUNT_DONE}
     keys |= {f"account.factor.{f}" for f in (*SecondFactor, "none")}
+    keys |= {f"organisation.kind.{k}" for k in IdentifierKind} | {f"space.{s}" for s in Space}
+    keys |= {f"organisation.state.{s}" for s in ("member", "pending")}
+    keys |= {f"organisation.role.{r}" for r in Role}
+    keys |= {f"organisation.asks.{a}" for a in ("join", "space")}
+    keys |= {f"organisation.invalid.{f}" for f in ("identifier", "kind", "name", "account", "note")}
+    keys |= {f"organisations.done.{d}" for d in organisation_pages.ORGANISATIONS_DONE}
+    keys |= {f"organisation.done.{d}" for d in organisation_pages.ORGANISATION_DONE}
+    keys |= {f"text.{k}.{kind}" for k in ("title", "accept", "accepted") for kind in TextKind}
+    keys |= {f"organisation.mandate.{m}" for m in ("signed", "missing")}
     # The timeline's words, role words, the brand per role, the placeholder of each select.
     keys |= {f"event.{e}" for e in STATUS_AFTER_EVENT}
     keys |= {f"role.{r}" for r in ApiRole} | {f"portal.name.{r}" for r in ApiRole}

@@ -87,6 +87,23 @@ PUBLIC |= {
         ("POST", "/portal/account/contact"),
         ("POST", "/portal/account/sessions/end"),
         ("POST", "/portal/account/logout"),
+        ("GET", "/portal/terms"),
+        ("POST", "/portal/terms"),
+    )
+}
+# The account's organisations: their pages answer their members only (404 to anyone else,
+# tests/integration/test_portal_organisations.py); a token's session has none.
+PUBLIC |= {
+    (method, path): "the account's own organisations"
+    for method, path in (
+        ("GET", "/portal/organisations"),
+        ("POST", "/portal/organisations"),
+        ("POST", "/portal/organisations/join"),
+        ("GET", "/portal/organisations/{key}"),
+        ("GET", "/portal/organisations/{key}/mandate"),
+        ("POST", "/portal/organisations/{key}/use"),
+        ("POST", "/portal/organisations/{key}/leave"),
+        ("POST", "/portal/organisations/{key}/{what}"),
     )
 }
 # Long-lived event streams: scoped per event, proven by tests/integration/test_live.py.

@@ -1,0 +1,153 @@
+"""Organisations through the portal, on a real `facturier serve` and SMTP server: a supplier
+creates its organisation and sees its invoices without any token; a colleague asks to join,
+the principal manager approves it with the others ticked at once, and the colleague then
+sees the organisation's invoices; nobody reaches an organisation it is not a member of."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from facturier.config.settings import Settings
+from tests.support.accounts import csrf, signed_in
+from tests.support.data import OTHER_SUPPLIER, SUPPLIER, invoice_body
+from tests.support.smtp import Inbox
+from tests.support.stack import Api, running_api, wait_until
+
+pytestmark = pytest.mark.stack
+
+
+@pytest.fixture(scope="module")
+def inbox() -> Iterator[Inbox]:
+    box = Inbox()
+    box.start()
+    yield box
+    box.stop()
+
+
+@pytest.fixture(scope="module")
+def portal(
+    make_settings: Callable[[], Settings], inbox: Inbox, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Api]:
+    settings = make_settings().replaced(
+        smtp_host="127.0.0.1", smtp_port=inbox.port, portal_url="https://portal.example"
+    )
+    log = Path(tmp_path_factory.mktemp("organisations")) / "serve.log"
+    with running_api(settings, log, "--api", "--relay", "--projection") as api:
+        yield api
+
+
+def test_members_of_an_organisation_reach_its_invoices_and_nothing_else(
+    portal: Api, inbox: Inbox
+) -> None:
+    submitted = portal.call("POST", "/invoices", "supplier", invoice_body("ORG-1", SUPPLIER))
+    assert submitted.status_code == 201, submitted.text
+    other = portal.call(
+        "POST", "/invoices", "other_supplier", invoice_body("OTHER-1", OTHER_SUPPLIER)
+    )
+    assert other.status_code == 201, other.text
+    marie = httpx.Client(base_url=portal.base, timeout=60)
+    paul = httpx.Client(base_url=portal.base, timeout=60)
+    try:
+        signed_in(marie, inbox, "marie@durand.example", "Marie Durand")
+        # Signed in, in no organisation yet: the invoices lead to the organisations page.
+        assert marie.get("/portal", follow_redirects=True).url.path == "/portal/organisations"
+        page = marie.get("/portal/organisations")
+        created = marie.post(
+            "/portal/organisations",
+            data={
+                "csrf": csrf(page.text),
+                "kind": "siret",
+                "identifier": SUPPLIER,
+                "name": "Durand SARL",
+            },
+        )
+        assert created.status_code == 303 and created.headers["location"].endswith("created")
+        invalid = marie.post(
+            "/portal/organisations",
+            data={"csrf": csrf(page.text), "kind": "siret", "identifier": "123", "name": "X"},
+        )
+        assert invalid.status_code == 422
+
+        def listed(client: httpx.Client, number: str) -> bool:
+            return number in client.get("/portal").text
+
+        wait_until(lambda: listed(marie, "ORG-1"), 30, "ORG-1 in Marie's list")
+        assert not listed(marie, "OTHER-1")
+        # Typing invoices needs the organisation's billing mandate.
+        refused = marie.get("/portal/invoices/new")
+        assert refused.status_code == 403 and "/mandate" in refused.text
+        mandate_path = re.search(
+            r'href="(/portal/organisations/[0-9a-f-]{36}/mandate)"', refused.text
+        )
+        assert mandate_path
+        mandate = marie.get(mandate_path[1])
+        assert mandate.status_code == 200 and "SHA-256" in mandate.text
+        signed = marie.post(mandate_path[1], data={"csrf": csrf(mandate.text)})
+        assert signed.status_code == 303
+        assert marie.get("/portal/invoices/new").status_code == 200
+
+        signed_in(paul, inbox, "paul@durand.example", "Paul Martin")
+        page = paul.get("/portal/organisations")
+        asked = paul.post(
+            "/portal/organisations/join",
+            data={
+                "csrf": csrf(page.text),
+                "kind": "siret",
+                "identifier": SUPPLIER,
+                "note": "compta",
+            },
+        )
+        assert asked.status_code == 303
+        wait_until(
+            lambda: any("Paul Martin" in m.text for m in inbox.to("marie@durand.example")),
+            30,
+            "the request's mail to the principal manager",
+        )
+        # Same SIRET created again: a request to join, not a second organisation.
+        again = paul.post(
+            "/portal/organisations",
+            data={"csrf": csrf(page.text), "kind": "siret", "identifier": SUPPLIER, "name": "X"},
+        )
+        assert again.status_code == 303 and again.headers["location"].endswith("requested")
+        assert paul.get("/portal").headers.get("location") == "/portal/login"  # not yet
+
+        key = re.search(
+            r'href="/portal/organisations/([0-9a-f-]{36})"', marie.get("/portal/organisations").text
+        )
+        assert key
+        durand = marie.get(f"/portal/organisations/{key[1]}")
+        assert "Paul Martin" in durand.text and "compta" in durand.text
+        assert paul.get(f"/portal/organisations/{key[1]}").status_code == 404  # not a member
+        tick = re.search(r'name="(pick-[0-9a-f-]{36}-join)"', durand.text)
+        assert tick
+        decided = marie.post(
+            f"/portal/organisations/{key[1]}/decide",
+            data={"csrf": csrf(durand.text), tick[1]: "1", "decision": "approve"},
+        )
+        assert decided.status_code == 303, decided.text[:500]
+        wait_until(lambda: listed(paul, "ORG-1"), 30, "ORG-1 in Paul's list")
+        assert not listed(paul, "OTHER-1")
+
+        # Paul is a member, not a manager: deciding, granting or signing is refused.
+        durand = paul.get(f"/portal/organisations/{key[1]}")
+        assert (
+            paul.post(
+                f"/portal/organisations/{key[1]}/mandate", data={"csrf": csrf(durand.text)}
+            ).status_code
+            == 403
+        )
+        refused = paul.post(
+            f"/portal/organisations/{key[1]}/spaces",
+            data={"csrf": csrf(durand.text), "account": "x", "space": "manager", "change": "grant"},
+        )
+        assert refused.status_code == 403
+        for guessed in ("00000000-0000-0000-0000-000000000000", "not-an-id"):
+            assert paul.get(f"/portal/organisations/{guessed}").status_code == 404
+    finally:
+        marie.close()
+        paul.close()
