@@ -17,6 +17,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import ClassVar
 from uuid import UUID
 
 from argon2 import PasswordHasher
@@ -52,6 +53,10 @@ def digest(secret: str) -> str:
 
 class AccountsApp(Application[UUID]):
     name = "accounts"
+    # Every portal request reads its account (and organisation): a cache of aggregates, each
+    # brought up to date from the store on reading (fast-forward), so that a long history
+    # (a sign-in is an event) is not replayed each time. Readers get copies.
+    env: ClassVar[dict[str, str]] = {"AGGREGATE_CACHE_MAXSIZE": "10000"}
 
     def __init__(
         self, postgres: PostgresSettings | None = None, env: dict[str, str] | None = None

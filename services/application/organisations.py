@@ -31,7 +31,7 @@ from facturier.domain.organisations import (
     checked_identifier,
     organisation_id,
 )
-from facturier.services.application.accounts import AccountsApp, Clock, utc_now
+from facturier.services.application.accounts import RACE_RETRIES, AccountsApp, Clock, utc_now
 from facturier.services.application.principals import ApiRole, Principal
 
 MEMBER, PENDING = "member", "pending"
@@ -142,14 +142,21 @@ class Organisations:
     def ask_to_join(
         self, account: Account, kind: str, identifier: str, note: str = ""
     ) -> Membership:
-        account = self._fresh(account)
-        _active(account)
-        organisation = self.find(kind, identifier)
-        if organisation is None:
-            raise NoSuchOrganisation(identifier)
-        organisation.ask_to_join(account.id, account.name, self.clock(), note)
-        account.link_organisation(str(organisation.id), PENDING)
-        self._save(organisation, account)
+        for _ in range(RACE_RETRIES):  # requests racing for one organisation: each is kept
+            account = self._fresh(account)
+            _active(account)
+            organisation = self.find(kind, identifier)
+            if organisation is None:
+                raise NoSuchOrganisation(identifier)
+            organisation.ask_to_join(account.id, account.name, self.clock(), note)
+            account.link_organisation(str(organisation.id), PENDING)
+            try:
+                self.app.save(organisation, account)
+                break
+            except IntegrityError:
+                continue
+        else:
+            raise AccountRefused("CONCURRENT_CHANGE", "the organisation is busy: try again")
         for manager in self._managers(organisation):
             self._mail(manager, "asked", organisation, name=account.name)
         return Membership(organisation, PENDING)

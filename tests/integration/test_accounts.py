@@ -19,7 +19,9 @@ from facturier.adapters.throttle import PostgresThrottle, ThrottleLimits
 from facturier.config.settings import Settings
 from facturier.domain.accounts import AccountRefused, account_id
 from facturier.services.application.accounts import AccountsApp, Passwords, Registration
+from facturier.services.application.organisations import Organisations
 from facturier.services.application.sign_in import LockedOut, SignIn, SignInPolicy, SignInRefused
+from tests.support.data import SUPPLIER
 from tests.support.smtp import Inbox
 from tests.support.stack import wait_until
 
@@ -137,3 +139,39 @@ def test_failures_lock_a_login_out_across_addresses_and_mail_the_owner(stack: St
     assert 890 <= locked.value.retry_after_s <= 900
     wait_until(lambda: len(stack.inbox.to(address)) == 2, 30, "the lockout mail")
     assert "bloquées" in str(stack.inbox.to(address)[-1].message["Subject"])
+
+
+def test_racing_creations_of_one_siret_make_one_organisation_and_requests_to_join(
+    stack: Stack,
+) -> None:
+    """Eight people create the same SIRET at once: one organisation, its creator principal
+    manager, seven requests to join waiting for it."""
+    people = []
+    for n in range(8):
+        address = f"founder{n}@durand.example"
+        stack.registration.sign_up(address, "", f"Founder {n}", "fr")
+        stack.registration.activate(stack.link_for(address), PASSWORD)
+        found = stack.app.find(address)
+        assert found is not None
+        people.append(found)
+    organisations = Organisations(stack.app, stack.mailer, PORTAL)
+    start, outcomes = threading.Barrier(8), []
+    errors: list[BaseException] = []
+
+    def create(n: int) -> None:
+        start.wait()
+        try:
+            outcomes.append(organisations.create(people[n], "siret", SUPPLIER, f"Durand {n}"))
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=create, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert sorted(o.state for o in outcomes) == ["member"] + ["pending"] * 7
+    assert len({o.organisation.id for o in outcomes}) == 1
+    durand = organisations.get(outcomes[0].organisation.id)
+    assert len(durand.members) == 1 and len(durand.requests) == 7
