@@ -458,6 +458,56 @@ MESSAGES: dict[str, tuple[str, str]] = {
         " portail (les dépôts PDF et EDI restent ouverts).",
     ),
     "entry.mandate_link": ("Read and sign the mandate", "Lire et signer le mandat"),
+    "base.deposit": ("Deposit a PDF or a flow", "Déposer un PDF ou un flux"),
+    "deposit.title": ("Deposit a PDF or send a flow", "Déposer un PDF ou envoyer un flux"),
+    "deposit.closed": (
+        "This account does not submit invoices.",
+        "Ce compte ne dépose pas de factures.",
+    ),
+    "deposit.refused": ("The deposit is refused", "Le dépôt est refusé"),
+    "deposit.pdf": ("A Factur-X PDF", "Un PDF Factur-X"),
+    "deposit.pdf_intro": (
+        "A PDF that carries its invoice's data (Factur-X), signed or not: the signatures are"
+        " verified and their verdict is kept with the invoice. A plain PDF needs its data typed:"
+        " use the invoice form.",
+        "Un PDF qui porte les données de sa facture (Factur-X), signé ou non : les signatures"
+        " sont vérifiées et leur verdict est conservé avec la facture. Un PDF simple demande"
+        " ses données saisies : utilisez le formulaire de facture.",
+    ),
+    "deposit.pdf_file": ("The PDF", "Le PDF"),
+    "deposit.pdf_submit": ("Deposit the PDF", "Déposer le PDF"),
+    "deposit.edi": ("An EDI flow", "Un flux EDI"),
+    "deposit.edi_intro": (
+        "One invoice (UBL, CII, Factur-X) or many in a zip or tar.gz: received at once,"
+        " processed in the background; its processing report follows.",
+        "Une facture (UBL, CII, Factur-X) ou plusieurs dans un zip ou un tar.gz : reçu"
+        " aussitôt, traité en arrière-plan ; son compte rendu de traitement suit.",
+    ),
+    "deposit.edi_file": ("The file", "Le fichier"),
+    "deposit.edi_submit": ("Send the flow", "Envoyer le flux"),
+    "deposit.done": ("Invoice {number} deposited.", "Facture {number} déposée."),
+    "deposit.open": ("open it", "l'ouvrir"),
+    "deposit.unsigned": ("The PDF is not signed.", "Le PDF n'est pas signé."),
+    "deposit.signature_trusted": (
+        "Signature verified: intact, from a trusted signer.",
+        "Signature vérifiée : intacte, d'un signataire de confiance.",
+    ),
+    "deposit.signature_untrusted": (
+        "Signature intact, but its signer is not among the trusted ones.",
+        "Signature intacte, mais son signataire n'est pas parmi ceux de confiance.",
+    ),
+    "deposit.signature_broken": (
+        "The signature does not verify.",
+        "La signature ne se vérifie pas.",
+    ),
+    "deposit.signer": ("signed by {name}", "signé par {name}"),
+    "deposit.no_file": ("Choose a file.", "Choisissez un fichier."),
+    "deposit.no_length": ("The upload must state its length.", "L'envoi doit indiquer sa taille."),
+    "deposit.too_big": ("The file is too large.", "Le fichier est trop volumineux."),
+    "deposit.not_yours": (
+        "This invoice is not one of the suppliers this account submits for.",
+        "Cette facture n'est pas d'un fournisseur pour lequel ce compte dépose.",
+    ),
     "message.back": ("Back to the invoices", "Retour aux factures"),
     "message.forbidden": ("Not allowed", "Non autorisé"),
     "message.not_found": ("No such invoice", "Facture introuvable"),

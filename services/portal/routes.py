@@ -36,6 +36,7 @@ from facturier.services.application.subscriptions import Subscriptions
 from facturier.services.portal.account_pages import account_routes
 from facturier.services.portal.actions import action_routes
 from facturier.services.portal.dashboard import dashboard_routes
+from facturier.services.portal.deposits import deposit_routes
 from facturier.services.portal.deps import PortalDeps
 from facturier.services.portal.directory_search import directory_routes
 from facturier.services.portal.entry import entry_routes
@@ -108,6 +109,7 @@ def web_routes(
         organisation_routes,
         dashboard_routes,
         entry_routes,
+        deposit_routes,
         directory_routes,
         invoice_routes,
         action_routes,

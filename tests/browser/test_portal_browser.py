@@ -167,6 +167,7 @@ def test_every_page_fits_1280_and_375_pixels_in_english_and_french(
         problems += check_widths(supplier, "/portal", "supplier-list", lang)
         problems += check_widths(supplier, "/portal/invoices/new", "invoice-form", lang)
         problems += check_widths(supplier, "/portal/notifications", "notifications", lang)
+        problems += check_widths(supplier, "/portal/deposits/new", "deposit", lang)
         problems += check_widths(supplier, f"/portal/invoices/{ids[0]}", "invoice-supplier", lang)
         supplier.close()
         buyer = new_session(chromium, api, "buyer", lang)

@@ -4,6 +4,7 @@ untrusted, broken), each ending in the tracking view and on Kafka, or refused wi
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -163,3 +164,58 @@ def test_a_supplier_cannot_deposit_another_suppliers_invoice(api: Api) -> None:
     pdf = facturx_pdf(to_cii(invoice_data("PDF-OTHER-1", supplier=OTHER_SUPPLIER)))
     assert deposit(api, pdf).status_code == 403
     assert deposit(api, pdf, who="other_supplier").status_code == 201
+
+
+# ---------------------------------------------------------------- the portal's deposit page
+
+
+def portal(api: Api, who: str) -> httpx.Client:
+    """A portal session of `who`, signed in with its token."""
+    web = httpx.Client(base_url=api.base, timeout=60)
+    page = web.get("/portal/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert csrf
+    signed_in = web.post("/portal/login", data={"csrf": csrf[1], "token": api.tokens[who]})
+    assert signed_in.status_code == 303, signed_in.text[:300]
+    return web
+
+
+def test_the_portal_deposits_a_signed_facturx_pdf_and_sends_an_edi_flow(api: Api, pki: Pki) -> None:
+    web = portal(api, "supplier")
+    page = web.get("/portal/deposits/new")
+    assert page.status_code == 200 and 'enctype="multipart/form-data"' in page.text
+    csrf = {"csrf": re.findall(r'name="csrf" value="([^"]+)"', page.text)[-1]}
+    signed = sign(facturx_pdf(to_cii(invoice_data("PORTAL-SIG-1"))), pki.signer)
+    done = web.post(
+        "/portal/deposits", data=csrf, files={"file": ("f.pdf", signed, "application/pdf")}
+    )
+    assert done.status_code == 201, done.text[:1000]
+    assert "PORTAL-SIG-1" in done.text and "from a trusted signer" in done.text
+    invoice_id = re.search(r'href="/portal/invoices/([0-9a-f-]{36})"', done.text)
+    assert invoice_id and tracked(api, invoice_id[1])["number"] == "PORTAL-SIG-1"
+
+    plain = web.post(
+        "/portal/deposits", data=csrf, files={"file": ("p.pdf", blank_pdf(), "application/pdf")}
+    )
+    assert plain.status_code == 422 and 'class="code"' in plain.text
+    forged = web.post(
+        "/portal/deposits", data={"csrf": "x"}, files={"file": ("f.pdf", signed, "application/pdf")}
+    )
+    assert forged.status_code == 403
+    empty = web.post("/portal/deposits", data=csrf, files={"file": ("", b"", "application/pdf")})
+    assert empty.status_code == 422
+
+    xml = to_cii(invoice_data("PORTAL-EDI-1"))
+    sent = web.post("/portal/flows", data=csrf, files={"file": ("f.xml", xml, "application/xml")})
+    assert sent.status_code == 303 and sent.headers["location"].endswith("/report")
+    report = web.get(sent.headers["location"])
+    assert report.status_code == 200 and "f.xml" in report.text
+    web.close()
+
+    buyer = portal(api, "buyer")
+    assert buyer.get("/portal/deposits/new").status_code == 403
+    closed = buyer.post(
+        "/portal/deposits", data=csrf, files={"file": ("f.pdf", signed, "application/pdf")}
+    )
+    assert closed.status_code == 403
+    buyer.close()

@@ -106,6 +106,17 @@ PUBLIC |= {
         ("POST", "/portal/organisations/{key}/{what}"),
     )
 }
+# The forms of a new submission, and their posts: the caller's own, nothing of anyone else's.
+NEW_SUBMISSION_PAGES = {
+    ("GET", "/portal"),
+    ("GET", "/portal/invoices/new"),
+    ("GET", "/portal/deposits/new"),
+}
+NEW_SUBMISSIONS = {
+    ("POST", "/portal/invoices"),
+    ("POST", "/portal/deposits"),
+    ("POST", "/portal/flows"),
+}
 # Long-lived event streams: scoped per event, proven by tests/integration/test_live.py.
 STREAMS = {("GET", "/live"), ("GET", "/portal/live")}
 
@@ -352,10 +363,11 @@ def test_every_portal_page_refuses_the_resources_of_others(world: tuple[Api, Oth
             # refusal, the invoice's number never.)
             assert others.number not in answer.text, where
             assert answer.status_code >= 400 or others.invoice_id not in answer.text, where
-            if (method, path) in (("GET", "/portal"), ("GET", "/portal/invoices/new")):
+            if (method, path) in NEW_SUBMISSION_PAGES:
                 assert answer.status_code in (200, 403), where
-            elif (method, path) == ("POST", "/portal/invoices"):
-                # The entry form of a new invoice, shown again: nothing of anyone else's.
+            elif (method, path) in NEW_SUBMISSIONS:
+                # The entry form of a new invoice, shown again, or a deposit without its file:
+                # nothing of anyone else's.
                 assert answer.status_code in (200, 403, 422), where
             else:
                 assert answer.status_code in (403, 404), where
