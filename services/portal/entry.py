@@ -17,8 +17,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
-from facturier.domain.model import InvalidCommand, InvalidInvoice
+from facturier.domain.model import InvalidCommand, InvalidInvoice, InvoiceData
 from facturier.domain.payment_terms import paris_date
 from facturier.projections.tracking import queries as views
 from facturier.services.application import directory
@@ -50,9 +51,9 @@ from facturier.services.portal.entry_form import (
     validation_findings,
 )
 from facturier.services.portal.rendering import (
-    PostedForm,
     checked,
     forbidden,
+    posted_form_and_file,
     render,
     to_login,
     translator,
@@ -207,8 +208,16 @@ def also_wrong(
     return [f for f in problem_findings(problems, lines) if f.key not in refused]
 
 
-def submit(deps: PortalDeps, request: Request, session: Session, state: FormState) -> Response:
-    """The form recorded as an invoice (then its page), or given back with what is wrong."""
+def submit(
+    deps: PortalDeps,
+    request: Request,
+    session: Session,
+    state: FormState,
+    pdf: tuple[str, bytes] | None = None,
+) -> Response:
+    """The form recorded as an invoice (then its page), or given back with what is wrong.
+    With `pdf` (a plain PDF the supplier made), the PDF is the invoice's legal document and
+    the typed data its structured twin, as a PDF deposited with typed data."""
     principal = session.principal
     lines = len(state.lines)
     body = invoice_json(state)
@@ -222,13 +231,19 @@ def submit(deps: PortalDeps, request: Request, session: Session, state: FormStat
         findings = validation_findings(invalid, lines, translator(request))
         return again(findings + also_wrong(deps, body, invalid, findings, lines), 422)
     correlation_id = request.headers.get("x-correlation-id") or str(uuid.uuid4())
+
+    def allowed(data: InvoiceData) -> bool:
+        return principal.submits_for(data.supplier_id)
+
     try:
-        invoice = deps.submissions().portal(
-            typed.to_domain(),
-            principal.actor,
-            correlation_id,
-            allowed=lambda data: principal.submits_for(data.supplier_id),
-        )
+        if pdf is None:
+            invoice = deps.submissions().portal(
+                typed.to_domain(), principal.actor, correlation_id, allowed=allowed
+            )
+        else:
+            invoice = deps.submissions().pdf(
+                pdf[1], pdf[0], typed.to_domain(), principal.actor, correlation_id, allowed
+            )
     except SubmissionRefused as refused:
         return again(problem_findings(refused.problems, lines), 422)
     except RoutingRefused as refused:
@@ -262,39 +277,48 @@ def entry_routes(deps: PortalDeps) -> APIRouter:
         return render_form(deps, request, session, state, search=search)
 
     @router.post("/invoices")
-    def post_invoice(request: Request, form: PostedForm) -> Response:
-        session = checked(deps, request, form)
-        if isinstance(session, Response):
-            return session
-        if refused := cannot_submit(deps, request, session):
-            return refused
-        state = FormState.posted(form)
-        action = form.get("action", "compute")
-        t = translator(request)
-        if action.startswith("pick-buyer:"):
-            picked = picked_buyer(deps, state, action.removeprefix("pick-buyer:"), t)
-            return render_form(deps, request, session, state, search=picked)
-        # A search typed and not yet chosen from goes on showing its results (Enter in the
-        # search field presses the form's first button: "compute").
-        search = find_buyers(deps, form.get("buyer_q", "")) if action != "submit" else None
-        if action == "search-buyer":
-            return render_form(deps, request, session, state, search=search)
-        if action == "add-line":
-            if len(state.lines) >= MAX_LINES:
-                too_many = Finding("lines", t("form.error.too_many", n=MAX_LINES))
-                return render_form(deps, request, session, state, [too_many], 422, search=search)
-            state.lines.append(blank_line())
-            return render_form(deps, request, session, state, search=search)
-        if action.startswith("remove-") and action[7:].isdigit():
-            index = int(action[7:])
-            if index < len(state.lines):
-                del state.lines[index]
-            state.lines = state.lines or [blank_line()]
-            return render_form(deps, request, session, state, search=search)
-        if action != "submit":  # "compute": the totals, and what is wrong with the lines
-            found = line_findings(state, t)
-            title = t("form.not_counted")
-            return render_form(deps, request, session, state, found, title=title, search=search)
-        return submit(deps, request, session, state)
+    async def post_invoice(request: Request) -> Response:
+        limit = deps.submissions().limits.max_pdf_bytes
+        form, pdf = await posted_form_and_file(request, limit)
+        return await run_in_threadpool(entry_step, deps, request, form, pdf)
 
     return router
+
+
+def entry_step(
+    deps: PortalDeps, request: Request, form: dict[str, str], pdf: tuple[str, bytes] | None
+) -> Response:
+    """One post of the invoice form: an action on the form, or its submission."""
+    session = checked(deps, request, form)
+    if isinstance(session, Response):
+        return session
+    if refused := cannot_submit(deps, request, session):
+        return refused
+    state = FormState.posted(form)
+    action = form.get("action", "compute")
+    t = translator(request)
+    if action.startswith("pick-buyer:"):
+        picked = picked_buyer(deps, state, action.removeprefix("pick-buyer:"), t)
+        return render_form(deps, request, session, state, search=picked)
+    # A search typed and not yet chosen from goes on showing its results (Enter in the
+    # search field presses the form's first button: "compute").
+    search = find_buyers(deps, form.get("buyer_q", "")) if action != "submit" else None
+    if action == "search-buyer":
+        return render_form(deps, request, session, state, search=search)
+    if action == "add-line":
+        if len(state.lines) >= MAX_LINES:
+            too_many = Finding("lines", t("form.error.too_many", n=MAX_LINES))
+            return render_form(deps, request, session, state, [too_many], 422, search=search)
+        state.lines.append(blank_line())
+        return render_form(deps, request, session, state, search=search)
+    if action.startswith("remove-") and action[7:].isdigit():
+        index = int(action[7:])
+        if index < len(state.lines):
+            del state.lines[index]
+        state.lines = state.lines or [blank_line()]
+        return render_form(deps, request, session, state, search=search)
+    if action != "submit":  # "compute": the totals, and what is wrong with the lines
+        found = line_findings(state, t)
+        title = t("form.not_counted")
+        return render_form(deps, request, session, state, found, title=title, search=search)
+    return submit(deps, request, session, state, pdf)

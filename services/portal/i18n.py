@@ -508,6 +508,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "This invoice is not one of the suppliers this account submits for.",
         "Cette facture n'est pas d'un fournisseur pour lequel ce compte dépose.",
     ),
+    "form.pdf": ("The invoice's PDF", "Le PDF de la facture"),
+    "form.pdf_hint": (
+        "A plain PDF you made of this invoice, signed or not: it becomes the legal document,"
+        " the data typed above its structured twin. Without one, the platform draws up the"
+        " invoice from the data (billing mandate). Attach it again if the form comes back.",
+        "Un PDF simple que vous avez fait de cette facture, signé ou non : il devient le"
+        " document légal, les données saisies ci-dessus son double structuré. Sans lui, la"
+        " plateforme établit la facture à partir des données (mandat de facturation)."
+        " Rejoignez-le de nouveau si le formulaire revient.",
+    ),
     "message.back": ("Back to the invoices", "Retour aux factures"),
     "message.forbidden": ("Not allowed", "Non autorisé"),
     "message.not_found": ("No such invoice", "Facture introuvable"),

@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.datastructures import UploadFile
 
 from facturier.domain.lifecycle import Action
 from facturier.services.application import directory
@@ -170,3 +171,24 @@ async def posted_form(request: Request) -> dict[str, str]:
 
 
 PostedForm = Annotated[dict[str, str], Depends(posted_form)]
+
+
+async def posted_form_and_file(
+    request: Request, max_file_bytes: int
+) -> tuple[dict[str, str], tuple[str, bytes] | None]:
+    """A form that may carry one file (`enctype="multipart/form-data"`): its fields, as
+    `posted_form` reads them, and the file's name and bytes (None: no file chosen)."""
+    length = request.headers.get("content-length", "")
+    if not length.isdigit():
+        raise HTTPException(411, "a form post states its length")
+    if int(length) > MAX_FORM_BYTES + max_file_bytes:
+        raise HTTPException(413, f"a file is at most {max_file_bytes // 1_000_000} MB")
+    form = await request.form(max_files=1, max_fields=MAX_FORM_FIELDS)
+    fields = {key: value for key, value in form.multi_items() if isinstance(value, str)}
+    files = [v for _, v in form.multi_items() if isinstance(v, UploadFile) and v.filename]
+    if not files:
+        return fields, None
+    content = await files[0].read(max_file_bytes + 1)
+    if len(content) > max_file_bytes:
+        raise HTTPException(413, f"a file is at most {max_file_bytes // 1_000_000} MB")
+    return fields, (str(files[0].filename)[:255], content)

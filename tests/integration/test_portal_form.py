@@ -15,9 +15,11 @@ import psycopg
 import pytest
 
 from facturier.config.settings import Settings
+from facturier.intake.canonical import to_cii
 from facturier.services.application.authentication import create_token
 from facturier.services.application.principals import ApiRole
-from tests.support.data import BUYER, SUPPLIER
+from tests.support.data import BUYER, SUPPLIER, invoice_data
+from tests.support.pdfs import blank_pdf, facturx_pdf
 from tests.support.pipeline import invoice_events
 from tests.support.stack import Api, wait_until
 
@@ -431,3 +433,29 @@ def test_logout_expiry_and_revocation_end_the_session(api: Api) -> None:
                 (hashlib.sha256(token.encode()).hexdigest(),),
             )
         assert web.get("/portal/invoices/new").status_code == 303
+
+
+def test_a_typed_invoice_with_its_own_pdf_keeps_the_pdf_as_the_legal_document(
+    api: Api, supplier: httpx.Client
+) -> None:
+    fields = {**filled(new_form(supplier), "WEB-PDF-1"), "action": "submit"}
+    pdf = blank_pdf()
+    answer = supplier.post(
+        "/portal/invoices", data=fields, files={"pdf": ("web-pdf-1.pdf", pdf, "application/pdf")}
+    )
+    assert answer.status_code == 303, answer.text[:2000]
+    invoice_id = answer.headers["location"].rpartition("/")[2]
+    submitted = next(e for e in invoice_events(api.settings, invoice_id) if e.version == 1)
+    assert submitted.payload["mode"] == "pdf"
+    roles = {d["role"]: d for d in submitted.payload["documents"]}
+    assert set(roles) == {"invoice", "data"}
+    assert roles["invoice"]["media_type"] == "application/pdf"
+    assert roles["invoice"]["sha256"] == hashlib.sha256(pdf).hexdigest()
+
+    # A Factur-X PDF brings its own data: typed data beside it is refused, nothing recorded.
+    facturx = facturx_pdf(to_cii(invoice_data("WEB-PDF-2")))
+    fields = {**filled(new_form(supplier), "WEB-PDF-2"), "action": "submit"}
+    refused = supplier.post(
+        "/portal/invoices", data=fields, files={"pdf": ("fx.pdf", facturx, "application/pdf")}
+    )
+    assert refused.status_code == 422 and "error-summary" in refused.text
