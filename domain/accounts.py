@@ -36,8 +36,9 @@ RECOVERY_CODES = 10
 
 
 def normalized_email(text: str) -> str:
-    """The form of an address that identifies an account: trimmed, lower case."""
-    return text.strip().lower()
+    """The form of an address that identifies an account: trimmed, lower case; whatever
+    cannot be encoded (a lone surrogate) replaced, so that any text has an id."""
+    return text.strip().lower().encode("utf-8", "replace").decode("utf-8")
 
 
 def account_id(login_email: str) -> uuid.UUID:

@@ -13,6 +13,7 @@ import pytest
 from kafka import KafkaAdminClient
 
 from facturier.config.settings import Settings
+from tests.support.smtp import Inbox
 from tests.support.stack import (
     Api,
     Service,
@@ -103,3 +104,28 @@ def api(
     settings = make_settings()
     with running_api(settings, Path(tmp_path_factory.mktemp("api")) / "serve.log") as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+def caught_mail() -> Iterator[Inbox]:
+    """A real SMTP server keeping what it receives, for the test module."""
+    box = Inbox()
+    box.start()
+    yield box
+    box.stop()
+
+
+@pytest.fixture(scope="module")
+def mailing_api(
+    make_settings: Callable[[], Settings],
+    caught_mail: Inbox,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Api]:
+    """A running API (with the relay and the tracking projection) whose mails go to
+    `caught_mail`, its links pointing at https://portal.example."""
+    settings = make_settings().replaced(
+        smtp_host="127.0.0.1", smtp_port=caught_mail.port, portal_url="https://portal.example"
+    )
+    log = Path(tmp_path_factory.mktemp("mailing-api")) / "serve.log"
+    with running_api(settings, log, "--api", "--relay", "--projection") as api:
+        yield api

@@ -359,6 +359,11 @@ def test_hostile_codes_links_and_passwords_are_refused_and_never_crash() -> None
     for password in ("\ud800" * 20, "x" * 10**6):
         with pytest.raises(SignInRefused):
             p.sign_in.begin(EMAIL, password, HERE, "test")
+    for email in ("\ud800@durand.example", "\x00", "", "\uff4d@durand.example"):
+        with pytest.raises(SignInRefused):
+            p.sign_in.begin(email, PASSWORD, HERE, "test")
+        assert p.registration.request_reset(email) is None
+        assert p.registration.resend_activation(email) is None
     p.registration.sign_up("new@durand.example", "", "New", "fr")
     for password in ("correct horse\x00 battery", "\ud800" * 20, " " * 11):
         with pytest.raises(InvalidCommand):

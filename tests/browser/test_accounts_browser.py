@@ -8,41 +8,18 @@ to join, the principal manager approves, and the colleague sees the organisation
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pyotp
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from facturier.config.settings import Settings
 from tests.support.accounts import PASSWORD
 from tests.support.browser import check_widths, shot
 from tests.support.data import OTHER_SUPPLIER, SUPPLIER, invoice_body
 from tests.support.smtp import Inbox
-from tests.support.stack import Api, running_api, wait_until
+from tests.support.stack import Api, wait_until
 
 pytestmark = pytest.mark.stack
-
-
-@pytest.fixture(scope="module")
-def inbox() -> Iterator[Inbox]:
-    box = Inbox()
-    box.start()
-    yield box
-    box.stop()
-
-
-@pytest.fixture(scope="module")
-def portal(
-    make_settings: Callable[[], Settings], inbox: Inbox, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Api]:
-    settings = make_settings().replaced(
-        smtp_host="127.0.0.1", smtp_port=inbox.port, portal_url="https://portal.example"
-    )
-    log = Path(tmp_path_factory.mktemp("browser-accounts")) / "serve.log"
-    with running_api(settings, log, "--api", "--relay", "--projection") as api:
-        yield api
 
 
 def opened(browser: Browser, api: Api, lang: str) -> Page:
@@ -57,7 +34,7 @@ def submit(page: Page, form: str) -> None:
         page.click(f"form[action='{form}'] button[type=submit]")
 
 
-def onboard(page: Page, inbox: Inbox, email: str, name: str, lang: str) -> None:
+def onboard(page: Page, caught_mail: Inbox, email: str, name: str, lang: str) -> None:
     """Sign-up to signed in with the app enrolled and the terms accepted."""
     page.fill("#name", name)
     page.fill("#login_email", email)
@@ -65,9 +42,9 @@ def onboard(page: Page, inbox: Inbox, email: str, name: str, lang: str) -> None:
     expect(page.locator("h1")).to_have_text(
         "Check your mailbox" if lang == "en" else "Consultez votre messagerie"
     )
-    wait_until(lambda: bool(inbox.to(email)), 30, f"the activation mail to {email}")
+    wait_until(lambda: bool(caught_mail.to(email)), 30, f"the activation mail to {email}")
     link = re.findall(
-        r"https://portal\.example(/portal/activate\?token=\S+)", inbox.to(email)[0].text
+        r"https://portal\.example(/portal/activate\?token=\S+)", caught_mail.to(email)[0].text
     )
     page.goto(link[0])
     page.fill("#password", PASSWORD)
@@ -94,14 +71,16 @@ def onboard(page: Page, inbox: Inbox, email: str, name: str, lang: str) -> None:
 
 @pytest.mark.parametrize(("lang", "siret"), [("en", SUPPLIER), ("fr", OTHER_SUPPLIER)])
 def test_a_supplier_onboards_and_a_colleague_joins(
-    portal: Api, inbox: Inbox, chromium: Browser, lang: str, siret: str
+    mailing_api: Api, caught_mail: Inbox, chromium: Browser, lang: str, siret: str
 ) -> None:
     who = "supplier" if siret == SUPPLIER else "other_supplier"
     number = f"BROWSER-{lang.upper()}-1"
-    assert portal.call("POST", "/invoices", who, invoice_body(number, siret)).status_code == 201
+    assert (
+        mailing_api.call("POST", "/invoices", who, invoice_body(number, siret)).status_code == 201
+    )
 
-    principal = opened(chromium, portal, lang)
-    onboard(principal, inbox, f"manager.{lang}@durand.example", "Marie Durand", lang)
+    principal = opened(chromium, mailing_api, lang)
+    onboard(principal, caught_mail, f"manager.{lang}@durand.example", "Marie Durand", lang)
     principal.fill("#new-identifier", siret)
     principal.fill("#new-name", "Durand SARL")
     submit(principal, "/portal/organisations")
@@ -116,8 +95,8 @@ def test_a_supplier_onboards_and_a_colleague_joins(
     principal.goto("/portal/invoices/new")
     expect(principal.locator("form[action='/portal/invoices']")).to_be_visible()
 
-    colleague = opened(chromium, portal, lang)
-    onboard(colleague, inbox, f"colleague.{lang}@durand.example", "Paul Martin", lang)
+    colleague = opened(chromium, mailing_api, lang)
+    onboard(colleague, caught_mail, f"colleague.{lang}@durand.example", "Paul Martin", lang)
     colleague.select_option("#join-kind", "siret")
     colleague.fill("#join-identifier", siret)
     submit(colleague, "/portal/organisations/join")
@@ -139,7 +118,7 @@ def test_a_supplier_onboards_and_a_colleague_joins(
     for path, name in (
         ("/portal/account", "account"),
         ("/portal/organisations", "organisations"),
-        (organisation.removeprefix(portal.base), "organisation"),
+        (organisation.removeprefix(mailing_api.base), "organisation"),
         ("/portal/terms", "terms"),
     ):
         problems += check_widths(principal, path, name, lang)

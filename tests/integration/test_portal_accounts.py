@@ -5,47 +5,24 @@ page, and the refusals a hostile visitor meets."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import httpx
 import pyotp
 import pytest
 
-from facturier.config.settings import Settings
 from tests.support.accounts import PASSWORD, csrf, mailed_path, password_step, sign_up
 from tests.support.smtp import Inbox
-from tests.support.stack import Api, running_api
+from tests.support.stack import Api
 
 pytestmark = pytest.mark.stack
 
 
-@pytest.fixture(scope="module")
-def inbox() -> Iterator[Inbox]:
-    box = Inbox()
-    box.start()
-    yield box
-    box.stop()
-
-
-@pytest.fixture(scope="module")
-def portal(
-    make_settings: Callable[[], Settings], inbox: Inbox, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Api]:
-    settings = make_settings().replaced(
-        smtp_host="127.0.0.1", smtp_port=inbox.port, portal_url="https://portal.example"
-    )
-    log = Path(tmp_path_factory.mktemp("accounts")) / "serve.log"
-    with running_api(settings, log, "--api") as api:
-        yield api
-
-
 def test_a_supplier_signs_up_enrols_its_app_and_signs_in_with_a_recovery_code(
-    portal: Api, inbox: Inbox
+    mailing_api: Api, caught_mail: Inbox
 ) -> None:
     address = "marie@durand.example"
-    with httpx.Client(base_url=portal.base, timeout=60) as web:
-        sign_up(web, inbox, address, "Marie Durand")
+    with httpx.Client(base_url=mailing_api.base, timeout=60) as web:
+        sign_up(web, caught_mail, address, "Marie Durand")
         step = password_step(web, address)
         assert step.status_code == 303
         assert step.headers["location"] == "/portal/account/second-factor"
@@ -88,10 +65,12 @@ def test_a_supplier_signs_up_enrols_its_app_and_signs_in_with_a_recovery_code(
         assert "Marie Durand" in web.get("/portal/account").text
 
 
-def test_a_hostile_visitor_learns_nothing_and_forges_nothing(portal: Api, inbox: Inbox) -> None:
+def test_a_hostile_visitor_learns_nothing_and_forges_nothing(
+    mailing_api: Api, caught_mail: Inbox
+) -> None:
     address = "lou@durand.example"
-    with httpx.Client(base_url=portal.base, timeout=60) as web:
-        sign_up(web, inbox, address, "Lou Durand")
+    with httpx.Client(base_url=mailing_api.base, timeout=60) as web:
+        sign_up(web, caught_mail, address, "Lou Durand")
         unknown = password_step(web, "nobody@durand.example")
         wrong = password_step(web, address, "not the password at all")
         assert unknown.status_code == wrong.status_code == 401
@@ -104,7 +83,7 @@ def test_a_hostile_visitor_learns_nothing_and_forges_nothing(portal: Api, inbox:
             ("/portal/login/account", {"email": address, "password": PASSWORD}),
             ("/portal/password/forgot", {"email": address}),
         ):
-            with httpx.Client(base_url=portal.base, timeout=60) as bare:
+            with httpx.Client(base_url=mailing_api.base, timeout=60) as bare:
                 assert bare.post(path, data=data).status_code == 403, path
         forgot = web.get("/portal/password/forgot")
         for email in (address, "nobody@durand.example"):
@@ -112,7 +91,7 @@ def test_a_hostile_visitor_learns_nothing_and_forges_nothing(portal: Api, inbox:
                 "/portal/password/forgot", data={"csrf": csrf(forgot.text), "email": email}
             )
             assert answer.status_code == 200
-        reset = web.get(mailed_path(inbox, address, 2))
+        reset = web.get(mailed_path(caught_mail, address, 2))
         assert "password/reset" in str(reset.url) or reset.status_code == 200
         assert web.post("/portal/account/logout", data={"csrf": "x"}).status_code == 303
         for token in ("", "garbage", "0" * 32 + "." + "x" * 43):

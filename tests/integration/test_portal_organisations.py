@@ -1,4 +1,4 @@
-"""Organisations through the portal, on a real `facturier serve` and SMTP server: a supplier
+"""Organisations through the mailing_api, on a real `facturier serve` and SMTP server: a supplier
 creates its organisation and sees its invoices without any token; a colleague asks to join,
 the principal manager approves it with the others ticked at once, and the colleague then
 sees the organisation's invoices; nobody reaches an organisation it is not a member of."""
@@ -6,54 +6,31 @@ sees the organisation's invoices; nobody reaches an organisation it is not a mem
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from facturier.config.settings import Settings
 from tests.support.accounts import csrf, signed_in
 from tests.support.data import OTHER_SUPPLIER, SUPPLIER, invoice_body
 from tests.support.smtp import Inbox
-from tests.support.stack import Api, running_api, wait_until
+from tests.support.stack import Api, wait_until
 
 pytestmark = pytest.mark.stack
 
 
-@pytest.fixture(scope="module")
-def inbox() -> Iterator[Inbox]:
-    box = Inbox()
-    box.start()
-    yield box
-    box.stop()
-
-
-@pytest.fixture(scope="module")
-def portal(
-    make_settings: Callable[[], Settings], inbox: Inbox, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Api]:
-    settings = make_settings().replaced(
-        smtp_host="127.0.0.1", smtp_port=inbox.port, portal_url="https://portal.example"
-    )
-    log = Path(tmp_path_factory.mktemp("organisations")) / "serve.log"
-    with running_api(settings, log, "--api", "--relay", "--projection") as api:
-        yield api
-
-
 def test_members_of_an_organisation_reach_its_invoices_and_nothing_else(
-    portal: Api, inbox: Inbox
+    mailing_api: Api, caught_mail: Inbox
 ) -> None:
-    submitted = portal.call("POST", "/invoices", "supplier", invoice_body("ORG-1", SUPPLIER))
+    submitted = mailing_api.call("POST", "/invoices", "supplier", invoice_body("ORG-1", SUPPLIER))
     assert submitted.status_code == 201, submitted.text
-    other = portal.call(
+    other = mailing_api.call(
         "POST", "/invoices", "other_supplier", invoice_body("OTHER-1", OTHER_SUPPLIER)
     )
     assert other.status_code == 201, other.text
-    marie = httpx.Client(base_url=portal.base, timeout=60)
-    paul = httpx.Client(base_url=portal.base, timeout=60)
+    marie = httpx.Client(base_url=mailing_api.base, timeout=60)
+    paul = httpx.Client(base_url=mailing_api.base, timeout=60)
     try:
-        signed_in(marie, inbox, "marie@durand.example", "Marie Durand")
+        signed_in(marie, caught_mail, "marie@durand.example", "Marie Durand")
         # Signed in, in no organisation yet: the invoices lead to the organisations page.
         assert marie.get("/portal", follow_redirects=True).url.path == "/portal/organisations"
         page = marie.get("/portal/organisations")
@@ -91,7 +68,7 @@ def test_members_of_an_organisation_reach_its_invoices_and_nothing_else(
         assert signed.status_code == 303
         assert marie.get("/portal/invoices/new").status_code == 200
 
-        signed_in(paul, inbox, "paul@durand.example", "Paul Martin")
+        signed_in(paul, caught_mail, "paul@durand.example", "Paul Martin")
         page = paul.get("/portal/organisations")
         asked = paul.post(
             "/portal/organisations/join",
@@ -104,7 +81,7 @@ def test_members_of_an_organisation_reach_its_invoices_and_nothing_else(
         )
         assert asked.status_code == 303
         wait_until(
-            lambda: any("Paul Martin" in m.text for m in inbox.to("marie@durand.example")),
+            lambda: any("Paul Martin" in m.text for m in caught_mail.to("marie@durand.example")),
             30,
             "the request's mail to the principal manager",
         )
