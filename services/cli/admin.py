@@ -1,14 +1,21 @@
-"""`facturier admin ...`: API tokens — issue, list, revoke."""
+"""`facturier admin ...`: API tokens — issue, list, revoke; and support's one act on an
+organisation: appointing its principal manager when none is left."""
 
 from __future__ import annotations
 
 import argparse
+import uuid
+from typing import TYPE_CHECKING
 
 from facturier.config.settings import current
 from facturier.services.application.principals import ApiRole
 from facturier.services.cli import args as cli_args
 from facturier.services.cli.args import Commands
 from facturier.services.cli.errors import CliError
+
+if TYPE_CHECKING:
+    from facturier.domain.organisations import Organisation
+    from facturier.services.application.organisations import Organisations
 
 
 def add_commands(sub: Commands) -> None:
@@ -47,6 +54,14 @@ def add_commands(sub: Commands) -> None:
         help="the id list-tokens shows, or the token itself",
     )
     revoke.set_defaults(func=_revoke_token)
+    appoint = admin.add_parser(
+        "appoint-principal",
+        help="appoint the principal manager of an organisation that has none left"
+        " (the account must be a member)",
+    )
+    appoint.add_argument("organisation", help="its SIRET, or its id (a UUID)")
+    appoint.add_argument("email", help="the member's login e-mail")
+    appoint.set_defaults(func=_appoint_principal)
 
 
 def _create_token(args: argparse.Namespace) -> int:
@@ -125,3 +140,51 @@ def _revoke_token(args: argparse.Namespace) -> int:
     done = "revoked" if now else "already revoked on"
     print(f"token {token_id} {done} {at:%Y-%m-%d %H:%M:%S %Z}")
     return 0
+
+
+def _appoint_principal(args: argparse.Namespace) -> int:
+    from facturier.adapters.mail import SmtpMailer
+    from facturier.domain.model import InvalidCommand
+    from facturier.services.application.accounts import AccountsApp
+    from facturier.services.application.organisations import Organisations
+    from facturier.services.application.principals import Principal
+
+    settings = current()
+    app = AccountsApp(settings.postgres)
+    try:
+        organisations = Organisations(
+            app, SmtpMailer(settings.smtp), settings.notifications.portal_url
+        )
+        found = _organisation(organisations, args.organisation)
+        account = app.find(args.email)
+        if account is None:
+            raise CliError(f"no account {args.email}")
+        try:
+            support = Principal(ApiRole.ADMIN, "*", "cli")
+            organisations.appoint_principal(support, found.id, str(account.id))
+        except InvalidCommand as invalid:
+            raise CliError(f"{found.name}: {invalid.message}") from None
+    finally:
+        app.close()
+    print(f"{found.name}: {account.name} <{account.login_email}> is its principal manager")
+    return 0
+
+
+def _organisation(organisations: Organisations, key: str) -> Organisation:
+    """The organisation a SIRET or an id names, or CliError."""
+    from facturier.domain.model import InvalidCommand
+    from facturier.services.application.organisations import NoSuchOrganisation
+
+    try:
+        return organisations.get(uuid.UUID(key))
+    except ValueError:
+        pass
+    except NoSuchOrganisation:
+        raise CliError(f"no organisation {key}") from None
+    try:
+        found = organisations.find("siret", key)
+    except InvalidCommand:
+        raise CliError(f"{key} is neither a SIRET nor an organisation id") from None
+    if found is None:
+        raise CliError(f"no organisation {key}")
+    return found

@@ -3,7 +3,10 @@ real SMTP server receiving the mails the SMTP mailer sends from its queue."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,9 +22,9 @@ from facturier.adapters.throttle import PostgresThrottle, ThrottleLimits
 from facturier.config.settings import Settings
 from facturier.domain.accounts import AccountRefused, account_id
 from facturier.services.application.accounts import AccountsApp, Passwords, Registration
-from facturier.services.application.organisations import Organisations
+from facturier.services.application.organisations import Decision, Organisations
 from facturier.services.application.sign_in import LockedOut, SignIn, SignInPolicy, SignInRefused
-from tests.support.data import SUPPLIER
+from tests.support.data import BUYER, OTHER_SUPPLIER, SUPPLIER
 from tests.support.smtp import Inbox
 from tests.support.stack import wait_until
 
@@ -175,3 +178,47 @@ def test_racing_creations_of_one_siret_make_one_organisation_and_requests_to_joi
     assert len({o.organisation.id for o in outcomes}) == 1
     durand = organisations.get(outcomes[0].organisation.id)
     assert len(durand.members) == 1 and len(durand.requests) == 7
+
+
+def test_support_appoints_a_principal_manager_when_none_is_left(
+    stack: Stack, settings: Settings
+) -> None:
+    people = {}
+    for name in ("marie", "paul"):
+        address = f"{name}@martin.example"
+        stack.registration.sign_up(address, "", name.title(), "fr")
+        stack.registration.activate(stack.link_for(address), PASSWORD)
+        found = stack.app.find(address)
+        assert found is not None
+        people[name] = found
+    organisations = Organisations(stack.app, stack.mailer, PORTAL)
+    made = organisations.create(people["marie"], "siret", OTHER_SUPPLIER, "Martin SAS")
+    organisations.ask_to_join(people["paul"], "siret", OTHER_SUPPLIER)
+    decision = Decision(str(people["paul"].id), "", True)
+    organisations.decide(people["marie"], made.organisation.id, [decision])
+    organisations.leave(people["marie"], made.organisation.id)
+    assert organisations.get(made.organisation.id).principal is None
+
+    def admin(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "facturier.services.cli.main", "admin", *args],
+            env={**os.environ, **settings.to_env()},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    done = admin("appoint-principal", OTHER_SUPPLIER, "paul@martin.example")
+    assert done.returncode == 0, done.stderr
+    assert "Paul <paul@martin.example> is its principal manager" in done.stdout
+    fresh = Organisations(AccountsApp(settings.postgres), stack.mailer, PORTAL)
+    assert fresh.get(made.organisation.id).principal == str(people["paul"].id)
+    for args, said in (
+        ((OTHER_SUPPLIER, "paul@martin.example"), "has a principal manager"),
+        ((str(made.organisation.id), "nobody@martin.example"), "no account"),
+        (("12345", "paul@martin.example"), "neither a SIRET nor an organisation id"),
+        ((BUYER, "paul@martin.example"), "no organisation"),
+    ):
+        refused = admin("appoint-principal", *args)
+        assert refused.returncode != 0 and said in refused.stderr, refused.stderr
+        assert "Traceback" not in refused.stderr
