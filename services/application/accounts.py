@@ -23,6 +23,7 @@ from uuid import UUID
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from facturier.adapters.account_sessions import SessionStore
@@ -69,6 +70,14 @@ class AccountsApp(Application[UUID]):
     def find(self, login_email: str) -> Account | None:
         return self.find_id(account_id(login_email))
 
+    def save_once(self, *aggregates: Aggregate, refused: AccountRefused) -> None:
+        """Save; or raise `refused` when another request saved one of them meanwhile (their
+        versions collide in the store: of two racing requests, one wins)."""
+        try:
+            self.save(*aggregates)
+        except IntegrityError:
+            raise refused from None
+
     def find_id(self, key: UUID) -> Account | None:
         try:
             account: Account = self.repository.get(key)
@@ -96,6 +105,10 @@ class Passwords:
             return False
 
 
+def link_gone() -> AccountRefused:
+    return AccountRefused("LINK_INVALID", "this link is no longer valid: ask for a new one")
+
+
 def new_link(key: UUID) -> tuple[str, str]:
     """A link's token (the account's id and a secret) and the digest kept of its secret."""
     secret = secrets.token_urlsafe(32)
@@ -110,9 +123,7 @@ def read_link(token: str) -> tuple[UUID, str]:
             raise ValueError(token)
         return UUID(hex=key), digest(secret)
     except ValueError:
-        raise AccountRefused(
-            "LINK_INVALID", "this link is no longer valid: ask for a new one"
-        ) from None
+        raise link_gone() from None
 
 
 @dataclass
@@ -198,17 +209,12 @@ class Registration:
     def _account(self, key: UUID) -> Account:
         account = self.app.find_id(key)
         if account is None:
-            raise AccountRefused("LINK_INVALID", "this link is no longer valid: ask for a new one")
+            raise link_gone()
         return account
 
     def _save(self, account: Account) -> None:
         """A link is used once: of two requests racing with it, the second is refused."""
-        try:
-            self.app.save(account)
-        except IntegrityError:
-            raise AccountRefused(
-                "LINK_INVALID", "this link is no longer valid: ask for a new one"
-            ) from None
+        self.app.save_once(account, refused=link_gone())
 
     def _send(self, kind: str, account: Account, **values: str) -> None:
         self.mailer.send(mail_to(account, kind, **values))

@@ -241,12 +241,10 @@ class Organisations:
     # ------------------------------------------------------------ helpers
 
     def _save(self, *aggregates: Organisation | Account) -> None:
-        try:
-            self.app.save(*aggregates)
-        except IntegrityError:
-            raise AccountRefused(
-                "CONCURRENT_CHANGE", "the organisation changed meanwhile: try again"
-            ) from None
+        refused = AccountRefused(
+            "CONCURRENT_CHANGE", "the organisation changed meanwhile: try again"
+        )
+        self.app.save_once(*aggregates, refused=refused)
 
     def _account(self, account_id: str) -> Account:
         found = self.app.find_id(UUID(account_id))

@@ -251,12 +251,8 @@ class SignIn:
         return account
 
     def _save(self, account: Account) -> None:
-        try:
-            self.app.save(account)
-        except IntegrityError:
-            raise AccountRefused(
-                "CONCURRENT_CHANGE", "the account changed meanwhile: try again"
-            ) from None
+        refused = AccountRefused("CONCURRENT_CHANGE", "the account changed meanwhile: try again")
+        self.app.save_once(account, refused=refused)
 
     def _save_quietly(self, account: Account) -> None:
         with contextlib.suppress(IntegrityError):  # another request's count stands
