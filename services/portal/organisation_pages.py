@@ -164,29 +164,6 @@ def add_list_routes(router: APIRouter, deps: PortalDeps) -> None:
             return overview(deps, request, found, 422, errors=errors)
         return RedirectResponse("/portal/organisations?done=requested", status_code=303)
 
-    @router.post("/organisations/{key}/use")
-    def use(key: str, request: Request, form: PostedForm) -> Response:
-        found = posted(deps, request, form)
-        if isinstance(found, Response):
-            return found
-        organisation = organisation_of(deps, found, key)
-        if organisation is None:
-            return not_found(deps, request, found)
-        deps.sign_in().sessions.work_for(found[0], organisation.id)
-        return RedirectResponse("/portal", status_code=303)
-
-    @router.post("/organisations/{key}/leave")
-    def leave(key: str, request: Request, form: PostedForm) -> Response:
-        found = posted(deps, request, form)
-        if isinstance(found, Response):
-            return found
-        organisation = organisation_of(deps, found, key)
-        if organisation is None:
-            return not_found(deps, request, found)
-        deps.organisations().leave(found[1], organisation.id)
-        deps.sign_in().sessions.work_for(found[0], None)
-        return RedirectResponse("/portal/organisations?done=left", status_code=303)
-
 
 def not_found(deps: PortalDeps, request: Request, found: Found) -> HTMLResponse:
     t = translator(request)
@@ -237,13 +214,13 @@ def add_manager_routes(router: APIRouter, deps: PortalDeps) -> None:
             return not_found(deps, request, found)
         t = translator(request)
         try:
-            done = MANAGER_STEPS[what](deps, found, chosen, form)
+            target = MANAGER_STEPS[what](deps, found, chosen, form)
         except NotAllowed:
             refused = details(deps, request, found, chosen, 403, error=t("organisation.forbidden"))
             return refused
         except (InvalidCommand, AccountRefused):
             return details(deps, request, found, chosen, 422, error=t("organisation.invalid"))
-        return RedirectResponse(f"/portal/organisations/{chosen.id}?done={done}", status_code=303)
+        return RedirectResponse(target, status_code=303)
 
 
 def _decide(deps: PortalDeps, found: Found, chosen: Organisation, form: dict[str, str]) -> str:
@@ -257,7 +234,7 @@ def _decide(deps: PortalDeps, found: Found, chosen: Organisation, form: dict[str
     if not picked:
         raise InvalidCommand("pick", "tick at least one request")
     deps.organisations().decide(found[1], chosen.id, picked)
-    return "decided"
+    return done_page(chosen, "decided")
 
 
 def _spaces(deps: PortalDeps, found: Found, chosen: Organisation, form: dict[str, str]) -> str:
@@ -266,31 +243,50 @@ def _spaces(deps: PortalDeps, found: Found, chosen: Organisation, form: dict[str
         deps.organisations().grant(found[1], chosen.id, account, space)
     else:
         deps.organisations().withdraw(found[1], chosen.id, account, space)
-    return "spaces"
+    return done_page(chosen, "spaces")
 
 
 def _copy(deps: PortalDeps, found: Found, chosen: Organisation, form: dict[str, str]) -> str:
     source, target = form.get("source", ""), form.get("target", "")
     deps.organisations().copy_rights(found[1], chosen.id, source, [target])
-    return "copied"
+    return done_page(chosen, "copied")
 
 
 def _transfer(deps: PortalDeps, found: Found, chosen: Organisation, form: dict[str, str]) -> str:
     deps.organisations().transfer_principal(found[1], chosen.id, form.get("to", ""))
-    return "transferred"
+    return done_page(chosen, "transferred")
 
 
 def _ask(deps: PortalDeps, found: Found, chosen: Organisation, form: dict[str, str]) -> str:
     granted = deps.organisations().ask_for_space(found[1], chosen.id, form.get("space", ""))
-    return "granted" if granted else "asked"
+    return done_page(chosen, "granted" if granted else "asked")
+
+
+def _use(deps: PortalDeps, found: Found, chosen: Organisation, form: dict[str, str]) -> str:
+    """The session works for this organisation from now on."""
+    deps.sign_in().sessions.work_for(found[0], chosen.id)
+    return "/portal"
+
+
+def _leave(deps: PortalDeps, found: Found, chosen: Organisation, form: dict[str, str]) -> str:
+    deps.organisations().leave(found[1], chosen.id)
+    deps.sign_in().sessions.work_for(found[0], None)
+    return "/portal/organisations?done=left"
+
+
+def done_page(chosen: Organisation, done: str) -> str:
+    return f"/portal/organisations/{chosen.id}?done={done}"
 
 
 def _mandate(deps: PortalDeps, found: Found, chosen: Organisation, form: dict[str, str]) -> str:
     deps.consents().sign_mandate(found[0], chosen.id)
-    return "mandate"
+    return done_page(chosen, "mandate")
 
 
+# What a member posts to its organisation's page: each step acts, then names the page to go to.
 MANAGER_STEPS = {
+    "use": _use,
+    "leave": _leave,
     "mandate": _mandate,
     "decide": _decide,
     "spaces": _spaces,

@@ -125,6 +125,19 @@ def test_members_of_an_organisation_reach_its_invoices_and_nothing_else(
         assert refused.status_code == 403
         for guessed in ("00000000-0000-0000-0000-000000000000", "not-an-id"):
             assert paul.get(f"/portal/organisations/{guessed}").status_code == 404
+            for step in ("use", "leave"):
+                posted = paul.post(
+                    f"/portal/organisations/{guessed}/{step}", data={"csrf": csrf(durand.text)}
+                )
+                assert posted.status_code == 404
+
+        # Paul works for it, then leaves it: its invoices are out of his reach again.
+        used = paul.post(f"/portal/organisations/{key[1]}/use", data={"csrf": csrf(durand.text)})
+        assert used.status_code == 303 and used.headers["location"] == "/portal"
+        left = paul.post(f"/portal/organisations/{key[1]}/leave", data={"csrf": csrf(durand.text)})
+        assert left.status_code == 303 and left.headers["location"].endswith("done=left")
+        assert paul.get(f"/portal/organisations/{key[1]}").status_code == 404
+        assert not listed(paul, "ORG-1")
     finally:
         marie.close()
         paul.close()
