@@ -58,6 +58,18 @@ def insert_token(
     return token
 
 
+def store_client_token(
+    conn: psycopg.Connection[Any], token: str, role: str, scope: str, client_id: str, seconds: int
+) -> None:
+    """Store a token issued to a technical account (OAuth2 client credentials), valid
+    `seconds`."""
+    conn.execute(
+        "INSERT INTO api_token (token_sha256, role, scope, label, expires_at, client_id)"
+        " VALUES (%s, %s, %s, %s, now() + make_interval(secs => %s), %s)",
+        (digest(token), role, scope, f"technical account {client_id}", seconds, client_id),
+    )
+
+
 @dataclass(frozen=True)
 class TokenRecord:
     """A stored token as authentication reads it."""
@@ -68,11 +80,12 @@ class TokenRecord:
     revoked: bool
     expired: bool
     stale_use: bool  # last_used_at is more than an hour old (or never set): refresh it
+    client_id: str | None = None  # issued to a technical account (OAuth2)
 
 
 _LOOKUP = (
     "SELECT role, scope, label, revoked_at IS NOT NULL, expires_at <= now(),"
-    " last_used_at IS NULL OR last_used_at < now() - interval '1 hour'"
+    " last_used_at IS NULL OR last_used_at < now() - interval '1 hour', client_id"
     " FROM api_token WHERE token_sha256 = %s"
 )
 
@@ -148,7 +161,7 @@ def find_token_unless_locked(
         "SELECT t.role, t.scope, t.label, t.revoked_at IS NOT NULL,"
         " t.expires_at <= now(),"
         " t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 hour',"
-        " ceil(extract(epoch FROM l.locked_until - now()))::int"
+        " ceil(extract(epoch FROM l.locked_until - now()))::int, t.client_id"
         " FROM (SELECT %s::text AS client) c"
         " LEFT JOIN auth_throttle l ON l.client = c.client AND l.locked_until > now()"
         " LEFT JOIN api_token t ON t.token_sha256 = %s",
@@ -157,7 +170,10 @@ def find_token_unless_locked(
     assert row is not None  # the outer side is one row
     if row[6] is not None:
         return Locked(max(1, int(row[6])))
-    return None if row[0] is None else TokenRecord(*row[:6])
+    if row[0] is None:
+        return None
+    role, scope, label, revoked, expired, stale = row[:6]
+    return TokenRecord(role, scope, label, revoked, expired, stale, client_id=row[7])
 
 
 def mark_used(conn: psycopg.Connection[Any], token: str) -> None:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+# Long: every variable of the platform in one table with its default and meaning, and the
+# sections that read them, so that the configuration is read, documented and checked once.
 import functools
 import os
 from dataclasses import Field, dataclass, field, fields
@@ -33,6 +35,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FACTURIER_TOPIC", "invoice-lifecycle", "topic of invoice lifecycle events"),
     Setting("FACTURIER_TOPIC_PARTITIONS", "6", "partitions of that topic when created"),
     Setting("FACTURIER_FLOW_TOPIC", "invoice-flows", "topic of flow (deposit) events"),
+    Setting(
+        "FACTURIER_ACCESS_TOPIC",
+        "access",
+        "topic of account and organisation events (who may do what)",
+    ),
     Setting("FACTURIER_FLOW_GROUP", "flow-intake", "consumer group processing received flows"),
     Setting(
         "FACTURIER_INTAKE_WORKERS",
@@ -63,6 +70,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FACTURIER_TOPIC_REPLICATION", "1", "replication factor when created"),
     Setting(
         "FACTURIER_TRACKING_GROUP", "tracking-projection", "consumer group of the tracking view"
+    ),
+    Setting(
+        "FACTURIER_AUTHORISATION_GROUP",
+        "authorisation",
+        "consumer group of the authorisation projection (the access topic)",
     ),
     Setting(
         "FACTURIER_ACCOUNTING_GROUP",
@@ -97,6 +109,11 @@ SETTINGS: tuple[Setting, ...] = (
         "FACTURIER_TOKEN_DAYS",
         "365",
         "lifetime of a new API token, days (`facturier admin create-token --days` overrides)",
+    ),
+    Setting(
+        "FACTURIER_CLIENT_TOKEN_SECONDS",
+        "900",
+        "lifetime of a bearer token a technical account gets at /oauth/token, seconds",
     ),
     Setting(
         "FACTURIER_AUTH_MAX_FAILURES",
@@ -146,6 +163,16 @@ SETTINGS: tuple[Setting, ...] = (
         "FACTURIER_PAYMENT_DELAYS_METRICS_PORT", "9104", "Prometheus port of the payment delays"
     ),
     Setting("FACTURIER_FLOW_METRICS_PORT", "9105", "Prometheus port of the flow intake"),
+    Setting(
+        "FACTURIER_AUTHORISATION_METRICS_PORT",
+        "9107",
+        "Prometheus port of the authorisation projection",
+    ),
+    Setting(
+        "FACTURIER_ACCESS_RELAY_METRICS_PORT",
+        "9108",
+        "Prometheus port of the access relay (accounts' store -> access topic)",
+    ),
     Setting(
         "FACTURIER_NOTIFICATIONS_METRICS_PORT", "9106", "Prometheus port of the e-mail notifier"
     ),
@@ -270,6 +297,7 @@ class KafkaSettings:
     topic_partitions: int = var("FACTURIER_TOPIC_PARTITIONS")
     topic_replication: int = var("FACTURIER_TOPIC_REPLICATION")
     flow_topic: str = var("FACTURIER_FLOW_TOPIC")
+    access_topic: str = var("FACTURIER_ACCESS_TOPIC")
 
 
 @dataclass(frozen=True)
@@ -304,12 +332,19 @@ class RelaySettings:
     batch: int = var("FACTURIER_RELAY_BATCH")
     idle_ms: int = var("FACTURIER_RELAY_IDLE_MS")
     metrics_port: int = var("FACTURIER_RELAY_METRICS_PORT")
+    access_metrics_port: int = var("FACTURIER_ACCESS_RELAY_METRICS_PORT")
 
 
 @dataclass(frozen=True)
 class TrackingSettings:
     group: str = var("FACTURIER_TRACKING_GROUP")
     metrics_port: int = var("FACTURIER_PROJECTION_METRICS_PORT")
+
+
+@dataclass(frozen=True)
+class AuthorisationSettings:
+    group: str = var("FACTURIER_AUTHORISATION_GROUP")
+    metrics_port: int = var("FACTURIER_AUTHORISATION_METRICS_PORT")
 
 
 @dataclass(frozen=True)
@@ -356,6 +391,7 @@ class ApiSettings:
     host: str = var("FACTURIER_API_HOST")
     port: int = var("FACTURIER_API_PORT")
     token_days: int = var("FACTURIER_TOKEN_DAYS")
+    client_token_seconds: int = var("FACTURIER_CLIENT_TOKEN_SECONDS")
     auth_max_failures: int = var("FACTURIER_AUTH_MAX_FAILURES")
     auth_window_s: int = var("FACTURIER_AUTH_WINDOW_S")
     auth_lockout_s: int = var("FACTURIER_AUTH_LOCKOUT_S")
@@ -386,6 +422,7 @@ class Settings:
     intake: IntakeSettings
     relay: RelaySettings
     tracking: TrackingSettings
+    authorisation: AuthorisationSettings
     accounting: AccountingSettings
     payment_delays: PaymentDelaySettings
     notifications: NotificationSettings
@@ -432,6 +469,7 @@ _SECTIONS: dict[str, Any] = {
     "intake": IntakeSettings,
     "relay": RelaySettings,
     "tracking": TrackingSettings,
+    "authorisation": AuthorisationSettings,
     "accounting": AccountingSettings,
     "payment_delays": PaymentDelaySettings,
     "notifications": NotificationSettings,

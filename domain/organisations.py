@@ -11,40 +11,33 @@ person, a company being registered), whose people hold accounts.
   member), the invoices it receives (public organisations only; the manager grants it), and
   the manager's activities (the manager grants it). A manager can copy one member's spaces
   to another.
+- The principal manager hands the organisation's invoices to **operators** (other
+  organisations that submit on its behalf) by **mandates**: which submission modes, from which
+  day, until revoked. And creates its **technical accounts**: machine credentials whose
+  secret is shown once, stored by its SHA-256, and renewed every 424 days.
 """
 
 from __future__ import annotations
 
-import re
+# Long: one aggregate; eventsourcing declares its events on its class, each beside its
+# command, so they cannot move to modules of their own.
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from eventsourcing.domain import Aggregate, event
-from stdnum.eu import vat
-from stdnum.fr import siret
 
 from facturier.domain.accounts import checked_name
-from facturier.domain.model import InvalidCommand
-from facturier.domain.text import is_ascii_digits, text_problem
+from facturier.domain.identifiers import UNIDENTIFIED, IdentifierKind, checked_identifier
+from facturier.domain.model import InvalidCommand, SubmissionMode
+from facturier.domain.text import text_problem
 
 ORGANISATION_NAMESPACE = uuid.UUID("0b6a3c5e-2f0d-4e8a-9c41-7e5d2a9b6f30")
 MAX_REQUEST_NOTE = 500
-
-
-class IdentifierKind(StrEnum):
-    SIRET = "siret"
-    EU_VAT = "eu-vat"  # a company of another EU member state
-    NON_EU = "non-eu"  # outside the EU: its own registration number
-    RIDET = "ridet"  # New Caledonia
-    TAHITI = "tahiti"  # French Polynesia
-    PRIVATE = "private"  # a private person: no identifier
-    REGISTERING = "registering"  # a company being registered: none yet
-
-
-# Kinds without an identifier of their own: each creation is a new organisation.
-UNIDENTIFIED = frozenset({IdentifierKind.PRIVATE, IdentifierKind.REGISTERING})
+TECHNICAL_ACCOUNT_DAYS = 424  # as on Chorus Pro: a secret lives 424 days, then is renewed
+MAX_LABEL = 80
 
 
 class Space(StrEnum):
@@ -56,42 +49,6 @@ class Space(StrEnum):
 class Role(StrEnum):
     PRINCIPAL = "principal"
     USER = "user"
-
-
-def checked_identifier(kind: str, identifier: str) -> tuple[IdentifierKind, str]:
-    """The identifier in its compact form, or InvalidCommand("identifier")."""
-    try:
-        known = IdentifierKind(kind)
-    except ValueError:
-        raise InvalidCommand("kind", f"one of {', '.join(IdentifierKind)}") from None
-    compact = "".join(identifier.split()).upper()
-    if known in UNIDENTIFIED:
-        return known, ""
-    if not _valid(known, compact):
-        raise InvalidCommand("identifier", f"not a valid {known} identifier")
-    return known, compact
-
-
-PATTERNS = {
-    IdentifierKind.NON_EU: re.compile(r"[A-Z0-9][A-Z0-9./-]{1,39}"),
-    IdentifierKind.RIDET: re.compile(r"[0-9]{6,7}[0-9]{3}"),  # company (6-7) + establishment
-    IdentifierKind.TAHITI: re.compile(r"[A-Z0-9][0-9]{5}[0-9]{3}"),  # number + establishment
-}
-
-
-def _valid(kind: IdentifierKind, value: str) -> bool:
-    if kind is IdentifierKind.SIRET:
-        return is_ascii_digits(value, 14) and bool(siret.is_valid(value))
-    if kind is IdentifierKind.EU_VAT:
-        return not value.startswith("FR") and _eu_vat(value)
-    return PATTERNS[kind].fullmatch(value) is not None
-
-
-def _eu_vat(value: str) -> bool:
-    try:
-        return bool(vat.is_valid(value)) and value.isascii()
-    except Exception:  # stdnum raises on country codes it does not know
-        return False
 
 
 def organisation_id(kind: IdentifierKind, identifier: str, creator: uuid.UUID) -> uuid.UUID:
@@ -111,6 +68,46 @@ class Member:
     name: str
     role: Role
     spaces: frozenset[Space] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class OperatorMandate:
+    """What a supplier organisation lets an operator organisation do for it."""
+
+    operator: str  # the operator organisation's id
+    identifier: str  # its identifier (a SIRET...), as its tokens name it
+    modes: frozenset[SubmissionMode]
+    starts: date
+    revoked_at: datetime | None = None
+
+    def allows(self, mode: SubmissionMode, on: date) -> bool:
+        return self.revoked_at is None and mode in self.modes and on >= self.starts
+
+
+@dataclass(frozen=True)
+class TechnicalAccount:
+    """A machine's credentials: an OAuth2 client of the organisation."""
+
+    client_id: str
+    label: str
+    secret_sha256: str
+    spaces: frozenset[Space]
+    expires_at: datetime
+    revoked_at: datetime | None = None
+    reminded: bool = False  # the renewal reminder of this secret was sent
+
+    def valid(self, at: datetime) -> bool:
+        return self.revoked_at is None and at < self.expires_at
+
+
+def checked_modes(modes: Iterable[str]) -> frozenset[SubmissionMode]:
+    try:
+        chosen = frozenset(SubmissionMode(m) for m in modes)
+    except ValueError:
+        raise InvalidCommand("modes", f"among {', '.join(SubmissionMode)}") from None
+    if not chosen:
+        raise InvalidCommand("modes", f"at least one of {', '.join(SubmissionMode)}")
+    return chosen
 
 
 @dataclass(frozen=True)
@@ -153,6 +150,8 @@ class Organisation(Aggregate):
         }
         self.requests: dict[tuple[str, str], Request] = {}
         self.mandate_sha256 = ""  # the billing mandate signed, if any
+        self.operators: dict[str, OperatorMandate] = {}  # by operator organisation id
+        self.technical_accounts: dict[str, TechnicalAccount] = {}  # by client id
 
     @classmethod
     def create(
@@ -199,6 +198,10 @@ class Organisation(Aggregate):
     def _must_manage(self, account: uuid.UUID) -> None:
         if not self.manages(account):
             raise NotAllowed("only the organisation's managers")
+
+    def _must_be_principal(self, account: uuid.UUID) -> None:
+        if self.principal != str(account):
+            raise NotAllowed("only the organisation's principal manager")
 
     def _must_be_member(self, account: str) -> Member:
         found = self.members.get(account)
@@ -369,3 +372,145 @@ class Organisation(Aggregate):
         del self.members[account]
         for key in [k for k in self.requests if k[0] == account]:
             del self.requests[key]
+
+    # ------------------------------------------------------------ operators' mandates
+
+    def mandate_operator(
+        self,
+        principal: uuid.UUID,
+        operator: str,
+        operator_identifier: str,
+        modes: Iterable[str],
+        starts: date,
+        at: datetime,
+    ) -> None:
+        """Let the operator organisation submit this organisation's invoices in `modes`
+        from `starts` on (and follow them); granting again replaces the modes and the day."""
+        self._must_be_principal(principal)
+        if not self.identifier:
+            raise InvalidCommand("organisation", "an organisation without identifier issues none")
+        if operator == str(self.id):
+            raise InvalidCommand("operator", "an organisation does not mandate itself")
+        if not operator_identifier:
+            raise InvalidCommand("operator", "an operator without identifier cannot submit")
+        chosen = checked_modes(modes)
+        if starts < at.date():
+            raise InvalidCommand("starts", "today or later")
+        self._operator_mandated(
+            operator, operator_identifier, sorted(chosen), starts.isoformat(), str(principal), at
+        )
+
+    @event("OperatorMandated")
+    def _operator_mandated(
+        self, operator: str, identifier: str, modes: list[str], starts: str, by: str, at: datetime
+    ) -> None:
+        self.operators[operator] = OperatorMandate(
+            operator,
+            identifier,
+            frozenset(SubmissionMode(m) for m in modes),
+            date.fromisoformat(starts),
+        )
+
+    def revoke_operator(self, principal: uuid.UUID, operator: str, at: datetime) -> None:
+        self._must_be_principal(principal)
+        found = self.operators.get(operator)
+        if found is None or found.revoked_at is not None:
+            raise InvalidCommand("operator", "no mandate in force for this operator")
+        self._operator_revoked(operator, str(principal), at)
+
+    @event("OperatorMandateRevoked")
+    def _operator_revoked(self, operator: str, by: str, at: datetime) -> None:
+        self.operators[operator] = replace(self.operators[operator], revoked_at=at)
+
+    # ------------------------------------------------------------ technical accounts
+
+    def create_technical_account(
+        self,
+        principal: uuid.UUID,
+        client_id: str,
+        label: str,
+        secret_sha256: str,
+        spaces: Iterable[str],
+        at: datetime,
+    ) -> None:
+        self._must_be_principal(principal)
+        label = " ".join(label.split())
+        if not label or len(label) > MAX_LABEL or text_problem(label):
+            raise InvalidCommand("label", f"required, at most {MAX_LABEL} characters")
+        try:
+            chosen = frozenset(Space(s) for s in spaces)
+        except ValueError:
+            raise InvalidCommand("spaces", "unknown space") from None
+        usable = frozenset(Space) - self._closed() - {Space.MANAGER}
+        if not chosen or not chosen <= usable:
+            raise InvalidCommand("spaces", f"among {', '.join(sorted(usable))}")
+        expires = at + timedelta(days=TECHNICAL_ACCOUNT_DAYS)
+        self._technical_account_created(
+            client_id, label, secret_sha256, sorted(chosen), expires, str(principal)
+        )
+
+    @event("TechnicalAccountCreated")
+    def _technical_account_created(
+        self,
+        client_id: str,
+        label: str,
+        secret_sha256: str,
+        spaces: list[str],
+        expires_at: datetime,
+        by: str,
+    ) -> None:
+        self.technical_accounts[client_id] = TechnicalAccount(
+            client_id, label, secret_sha256, frozenset(Space(s) for s in spaces), expires_at
+        )
+
+    def _must_find_client(self, client_id: str) -> TechnicalAccount:
+        found = self.technical_accounts.get(client_id)
+        if found is None or found.revoked_at is not None:
+            raise InvalidCommand("client_id", "no such technical account")
+        return found
+
+    def renew_technical_account(
+        self, principal: uuid.UUID, client_id: str, secret_sha256: str, at: datetime
+    ) -> None:
+        """A new secret (the old one stops working), valid 424 days from now."""
+        self._must_be_principal(principal)
+        self._must_find_client(client_id)
+        expires = at + timedelta(days=TECHNICAL_ACCOUNT_DAYS)
+        self._technical_account_renewed(client_id, secret_sha256, expires, str(principal))
+
+    @event("TechnicalAccountRenewed")
+    def _technical_account_renewed(
+        self, client_id: str, secret_sha256: str, expires_at: datetime, by: str
+    ) -> None:
+        self.technical_accounts[client_id] = replace(
+            self.technical_accounts[client_id],
+            secret_sha256=secret_sha256,
+            expires_at=expires_at,
+            reminded=False,
+        )
+
+    def revoke_technical_account(self, principal: uuid.UUID, client_id: str, at: datetime) -> None:
+        self._must_be_principal(principal)
+        self._must_find_client(client_id)
+        self._technical_account_revoked(client_id, str(principal), at)
+
+    @event("TechnicalAccountRevoked")
+    def _technical_account_revoked(self, client_id: str, by: str, at: datetime) -> None:
+        self.technical_accounts[client_id] = replace(
+            self.technical_accounts[client_id], revoked_at=at
+        )
+
+    def technical_accounts_to_remind(self, at: datetime, days: int) -> list[TechnicalAccount]:
+        """The valid technical accounts expiring within `days` whose reminder is not sent."""
+        soon = at + timedelta(days=days)
+        return [
+            t
+            for t in self.technical_accounts.values()
+            if t.valid(at) and t.expires_at <= soon and not t.reminded
+        ]
+
+    @event("TechnicalAccountReminded")
+    def technical_account_reminded(self, client_id: str) -> None:
+        self.technical_accounts[client_id] = replace(
+            self.technical_accounts[client_id], reminded=True
+        )

@@ -12,7 +12,8 @@ from typing import Any
 
 from facturier.domain.flow import Flow, FlowEventType, FlowStatus
 from facturier.domain.model import Problem
-from facturier.events.lifecycle import CONTENT_TYPE, Message, event_id, registry
+from facturier.events import cloudevents
+from facturier.events.lifecycle import Message, event_id, registry
 
 SCHEMA_NAME = "flow_lifecycle"
 CE_SOURCE = "/facturier/flows"
@@ -83,19 +84,16 @@ def to_message(domain_event: Flow.Event, chain_hash: bytes | None = None) -> Mes
     record = to_record(domain_event)
     value = registry().encode(SCHEMA_NAME, record)
     schema = registry().latest(SCHEMA_NAME)
-    headers = [
-        ("ce_specversion", b"1.0"),
-        ("ce_id", record["event_id"].encode()),
-        ("ce_source", CE_SOURCE.encode()),
-        ("ce_type", (CE_TYPE_PREFIX + record["event_type"]).encode()),
-        ("ce_time", record["occurred_at"].isoformat().encode()),
-        ("ce_subject", record["flow_id"].encode()),
-        ("ce_dataschema", f"urn:avro:crc64:{schema.fingerprint.hex()}".encode()),
-        ("ce_version", str(record["version"]).encode()),
-        ("content-type", CONTENT_TYPE.encode()),
-    ]
-    if chain_hash is not None:
-        headers.append(("ce_chainhash", chain_hash.hex().encode()))
+    headers = cloudevents.headers(
+        record["event_id"],
+        CE_SOURCE,
+        CE_TYPE_PREFIX + record["event_type"],
+        record["occurred_at"],
+        record["flow_id"],
+        schema,
+        record["version"],
+        chain_hash,
+    )
     return Message(record["flow_id"].encode(), value, headers)
 
 

@@ -19,12 +19,13 @@ from functools import cache
 from typing import Any
 
 from facturier.domain.lifecycle import STATUS_AFTER_EVENT, STATUS_INFO, Status
+from facturier.events import cloudevents
 from facturier.events.avro import Schema, SchemaRegistry
 
 SCHEMA_NAME = "invoice_lifecycle"
 CE_SOURCE = "/facturier/invoices"
 CE_TYPE_PREFIX = "fr.facturier.invoice."
-CONTENT_TYPE = "application/avro"
+
 _NAMESPACE_DOT = "fr.facturier.invoice."
 
 
@@ -128,20 +129,17 @@ def to_message(domain_event: Any, chain_hash: bytes | None = None) -> Message:
     record = to_record(domain_event)
     schema = registry().latest(SCHEMA_NAME)
     value = registry().encode(SCHEMA_NAME, record)
-    headers = [
-        ("ce_specversion", b"1.0"),
-        ("ce_id", record["event_id"].encode()),
-        ("ce_source", CE_SOURCE.encode()),
-        ("ce_type", (CE_TYPE_PREFIX + record["event_type"]).encode()),
-        ("ce_time", record["occurred_at"].isoformat().encode()),
-        ("ce_subject", record["invoice_id"].encode()),
-        ("ce_dataschema", f"urn:avro:crc64:{schema.fingerprint.hex()}".encode()),
-        ("ce_version", str(record["version"]).encode()),
-        ("ce_correlationid", record["correlation_id"].encode()),
-        ("content-type", CONTENT_TYPE.encode()),
-    ]
-    if chain_hash is not None:  # see events/chain.py
-        headers.append(("ce_chainhash", chain_hash.hex().encode()))
+    headers = cloudevents.headers(
+        record["event_id"],
+        CE_SOURCE,
+        CE_TYPE_PREFIX + record["event_type"],
+        record["occurred_at"],
+        record["invoice_id"],
+        schema,
+        record["version"],
+        chain_hash,
+        correlationid=record["correlation_id"],
+    )
     return Message(record["invoice_id"].encode(), value, headers)
 
 

@@ -20,11 +20,13 @@ from fastapi import FastAPI
 from facturier.adapters.documents import DocumentStore
 from facturier.config.settings import Settings
 from facturier.projections.accounting.projection import AccountingProjection, ChartOfAccounts
+from facturier.projections.authorisation.projection import AuthorisationProjection
 from facturier.projections.notifications.projection import NotificationsProjection
 from facturier.projections.notifications.sender import EmailSender
 from facturier.projections.payment_delays.projection import PaymentDelaysProjection
 from facturier.projections.runner import Projection, ProjectionRunner
 from facturier.projections.tracking.projection import TrackingProjection
+from facturier.services.application.accounts import AccountsApp
 from facturier.services.application.directory import DirectoryApp
 from facturier.services.application.flows import FlowIntake, FlowProcessor
 from facturier.services.application.invoicing import InvoicingApp
@@ -35,7 +37,7 @@ from facturier.services.live_hub import LiveHub
 from facturier.services.portal.errors import page_for
 from facturier.services.portal.live import add_labels, portal_live_routes
 from facturier.services.portal.routes import web_routes
-from facturier.services.relay import Relay
+from facturier.services.relay import AccessRelay, Relay
 
 Run = Callable[[threading.Event], None]
 
@@ -63,6 +65,8 @@ def api(settings: Settings) -> FastAPI:
         sign_in=lambda: deps.running.sign_in,
         organisations=lambda: deps.running.organisations,
         consents=lambda: deps.running.consents,
+        authorisation=deps.authorisation,
+        technical_accounts=lambda: deps.running.technical_accounts,
         flows=lambda: deps.running.flows,
         subscriptions=deps.subscriptions,
         guard=deps.guard,
@@ -86,14 +90,46 @@ def relay(settings: Settings) -> Service:
     return Service("relay", run, settings.relay.metrics_port, Monitor.relay_probe)
 
 
+def access_relay(settings: Settings) -> Service:
+    """Accounts and organisations to the access topic."""
+
+    def run(stop: threading.Event) -> None:
+        app = AccountsApp(settings.postgres)
+        try:
+            name = settings.kafka.access_topic
+            AccessRelay(app, settings.postgres, settings.kafka, settings.relay, name).run(stop)
+        finally:
+            app.close()
+
+    port = settings.relay.access_metrics_port
+    return Service("access-relay", run, port, Monitor.access_relay_probe)
+
+
 def _projection(
-    settings: Settings, name: str, port: int, group: str, make: Callable[[], Projection]
+    settings: Settings,
+    name: str,
+    port: int,
+    group: str,
+    make: Callable[[], Projection],
+    topic: str | None = None,
 ) -> Service:
     def run(stop: threading.Event) -> None:
         ProjectionRunner(make(), settings.postgres, settings.kafka).run(stop)
 
-    topic = settings.kafka.topic
-    return Service(name, run, port, lambda monitor: monitor.group_probe(group, topic))
+    read = topic or settings.kafka.topic
+    return Service(name, run, port, lambda monitor: monitor.group_probe(group, read))
+
+
+def authorisation(settings: Settings) -> Service:
+    section, topic = settings.authorisation, settings.kafka.access_topic
+    return _projection(
+        settings,
+        "authorisation",
+        section.metrics_port,
+        section.group,
+        lambda: AuthorisationProjection(section.group, topic),
+        topic,
+    )
 
 
 def tracking(settings: Settings) -> Service:
@@ -178,6 +214,8 @@ def flow_intake(settings: Settings) -> Service:
 # explicitly.
 DEFAULT: dict[str, Callable[[Settings], Service]] = {
     "relay": relay,
+    "access_relay": access_relay,
+    "authorisation": authorisation,
     "projection": tracking,
     "accounting": accounting,
     "payment_delays": payment_delays,

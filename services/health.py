@@ -156,17 +156,25 @@ class Monitor:
     def relay_probe(self) -> Callable[[], Position]:
         """Events in the store not yet published (the notification log's end minus the
         relay's saved position)."""
+        return self._relay_probe("invoicing_events", self.kafka.topic, metrics.RELAY_LAG.set)
 
+    def access_relay_probe(self) -> Callable[[], Position]:
+        """The same for the accounts' store and the access topic."""
+        return self._relay_probe("accounts_events", self.kafka.access_topic)
+
+    def _relay_probe(
+        self, table: str, name: str, report: Callable[[int], None] = lambda lag: None
+    ) -> Callable[[], Position]:
         def probe() -> Position:
             with connect(self.postgres) as conn:
                 row = conn.execute(
-                    "SELECT (SELECT coalesce(max(notification_id), 0) FROM invoicing_events),"
+                    f"SELECT (SELECT coalesce(max(notification_id), 0) FROM {table}),"
                     " (SELECT position FROM relay_position WHERE name = %s)",
-                    (self.kafka.topic,),
+                    (name,),
                 ).fetchone()
             newest, position = (int(row[0]), int(row[1] or 0)) if row else (0, 0)
             lag = max(0, newest - position)
-            metrics.RELAY_LAG.set(lag)
+            report(lag)
             return position, lag
 
         return probe

@@ -7,6 +7,8 @@ on (invoice id, version). One relay runs at a time: a PostgreSQL advisory lock e
 so a second instance is a hot standby. The relay also extends each invoice's hash chain
 (`events/chain.py`) and publishes each link with its message. Invoice events go to the
 lifecycle topic, flow events to the flow topic (each aggregate keeps its own chain).
+`AccessRelay` does the same for the accounts' store: account and organisation events to the
+access topic, their chain heads in a table of their own.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from __future__ import annotations
 import logging
 import threading
 import zlib
-from typing import TYPE_CHECKING, Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 import psycopg
+from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 from kafka import KafkaProducer
 from kafka.errors import (
@@ -34,12 +37,10 @@ from facturier.adapters.kafka import ensure_topic, producer
 from facturier.adapters.postgres import apply_schema, connect
 from facturier.config.settings import KafkaSettings, PostgresSettings, RelaySettings
 from facturier.domain.flow import Flow
+from facturier.events import access
 from facturier.events.chain import GENESIS, link
 from facturier.events.flows import to_message as flow_message
 from facturier.events.lifecycle import Message, to_message
-
-if TYPE_CHECKING:
-    from facturier.services.application.invoicing import InvoicingApp
 
 log = logging.getLogger("facturier.relay")
 # What the broker answers about one message itself, not about the broker or the network.
@@ -52,9 +53,11 @@ _RECORD_ERRORS = (
 
 
 class Relay:
+    chain_table: ClassVar[str] = "event_chain"  # each aggregate's newest link, as relayed
+
     def __init__(
         self,
-        app: InvoicingApp,
+        app: Application[UUID],
         postgres: PostgresSettings,
         kafka: KafkaSettings,
         relay: RelaySettings,
@@ -72,14 +75,17 @@ class Relay:
 
     def prepare(self) -> None:
         apply_schema(self.postgres, "relay")
-        ensure_topic(self.kafka)
-        ensure_topic(self.kafka, self.kafka.flow_topic)
+        for topic in self.topics():
+            ensure_topic(self.kafka, topic)
         with connect(self.postgres) as conn:
             conn.execute(
                 "INSERT INTO relay_position (name, position) VALUES (%s, 0) "
                 "ON CONFLICT (name) DO NOTHING",
                 (self.name,),
             )
+
+    def topics(self) -> tuple[str, ...]:
+        return (self.kafka.topic, self.kafka.flow_topic)
 
     @property
     def producer(self) -> KafkaProducer:
@@ -138,9 +144,10 @@ class Relay:
         last = notifications[-1].id
         with conn.cursor() as cur:
             cur.executemany(
-                "INSERT INTO event_chain (invoice_id, version, chain_hash) VALUES (%s, %s, %s)"
-                " ON CONFLICT (invoice_id) DO UPDATE SET version = EXCLUDED.version,"
-                " chain_hash = EXCLUDED.chain_hash WHERE event_chain.version < EXCLUDED.version",
+                f"INSERT INTO {self.chain_table} (invoice_id, version, chain_hash)"
+                " VALUES (%s, %s, %s) ON CONFLICT (invoice_id) DO UPDATE SET"
+                " version = EXCLUDED.version, chain_hash = EXCLUDED.chain_hash"
+                f" WHERE {self.chain_table}.version < EXCLUDED.version",
                 [(i, v, h) for i, (v, h) in heads.items()],
             )
             if dead:
@@ -189,12 +196,12 @@ class Relay:
             return self.kafka.flow_topic, flow_message(domain_event, chain_hash)
         return self.kafka.topic, to_message(domain_event, chain_hash=chain_hash)
 
-    @staticmethod
     def _chain_heads(
-        conn: psycopg.Connection[Any], invoice_ids: set[UUID | str]
+        self, conn: psycopg.Connection[Any], invoice_ids: set[UUID | str]
     ) -> dict[UUID | str, tuple[int, bytes]]:
         rows = conn.execute(
-            "SELECT invoice_id, version, chain_hash FROM event_chain WHERE invoice_id = ANY(%s)",
+            f"SELECT invoice_id, version, chain_hash FROM {self.chain_table}"
+            " WHERE invoice_id = ANY(%s)",
             (list(invoice_ids),),
         ).fetchall()
         return {i: (int(v), bytes(h)) for i, v, h in rows}
@@ -221,7 +228,7 @@ class Relay:
                 log.info("another relay holds the lock; standing by")
                 stop.wait(2.0)
             listen.execute(f'LISTEN "{self.channel}"')
-            log.info("relay %s publishing to %s", self.name, self.kafka.topic)
+            log.info("relay %s publishing to %s", self.name, ", ".join(self.topics()))
             # Its lag is measured from outside, by the process's monitor (services/health.py).
             while not stop.is_set():
                 sent = self.publish_next(conn)
@@ -232,3 +239,16 @@ class Relay:
                         pass
         if self._producer is not None:
             self._producer.close()
+
+
+class AccessRelay(Relay):
+    """The accounts' store (accounts and organisations) to the access topic, which the
+    authorisation projection reads. Their chains are kept apart from the invoices'."""
+
+    chain_table = "access_chain"
+
+    def topics(self) -> tuple[str, ...]:
+        return (self.kafka.access_topic,)
+
+    def _message(self, domain_event: Any, chain_hash: bytes) -> tuple[str, Message]:
+        return self.kafka.access_topic, access.to_message(domain_event, chain_hash)

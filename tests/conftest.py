@@ -43,6 +43,8 @@ def make_settings(base_settings: Settings) -> Iterator[Callable[[], Settings]]:
             pg_db=f"facturier_test_{tag}",
             topic=f"invoice-lifecycle-test-{tag}",
             flow_topic=f"invoice-flows-test-{tag}",
+            access_topic=f"access-test-{tag}",
+            authorisation_group=f"authorisation-test-{tag}",
             # A consumer group per test: two servers alive at once never share one.
             tracking_group=f"tracking-test-{tag}",
             accounting_group=f"accounting-test-{tag}",
@@ -57,6 +59,8 @@ def make_settings(base_settings: Settings) -> Iterator[Callable[[], Settings]]:
             payment_delays_metrics_port=free_port(),
             flow_metrics_port=free_port(),
             notifications_metrics_port=free_port(),
+            authorisation_metrics_port=free_port(),
+            access_relay_metrics_port=free_port(),
         )
         with psycopg.connect(base_settings.postgres.dsn, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{settings.postgres.db}"')
@@ -70,7 +74,8 @@ def make_settings(base_settings: Settings) -> Iterator[Callable[[], Settings]]:
     admin = KafkaAdminClient(bootstrap_servers=base_settings.kafka.bootstrap)
     try:
         existing = set(admin.list_topics())
-        doomed = [t for s in created for t in (s.kafka.topic, s.kafka.flow_topic) if t in existing]
+        topics = [(s.kafka.topic, s.kafka.flow_topic, s.kafka.access_topic) for s in created]
+        doomed = [t for named in topics for t in named if t in existing]
         if doomed:
             admin.delete_topics(doomed)
     finally:
@@ -121,11 +126,12 @@ def mailing_api(
     caught_mail: Inbox,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Api]:
-    """A running API (with the relay and the tracking projection) whose mails go to
+    """A running API (with the relays, the tracking and authorisation projections) whose mails go to
     `caught_mail`, its links pointing at https://portal.example."""
     settings = make_settings().replaced(
         smtp_host="127.0.0.1", smtp_port=caught_mail.port, portal_url="https://portal.example"
     )
     log = Path(tmp_path_factory.mktemp("mailing-api")) / "serve.log"
-    with running_api(settings, log, "--api", "--relay", "--projection") as api:
+    flags = ("--api", "--relay", "--projection", "--access-relay", "--authorisation")
+    with running_api(settings, log, *flags) as api:
         yield api

@@ -21,6 +21,9 @@ UPDATE api_token SET expires_at = created_at + interval '365 days' WHERE expires
 ALTER TABLE api_token ALTER COLUMN expires_at SET NOT NULL;
 -- Refreshed at most once an hour by a successful authentication (no write per request).
 ALTER TABLE api_token ADD COLUMN IF NOT EXISTS last_used_at timestamptz;
+-- The technical account a token was issued to (OAuth2 client credentials): such a token is
+-- refused as soon as its technical account is revoked or expires, whatever its own expiry.
+ALTER TABLE api_token ADD COLUMN IF NOT EXISTS client_id text;
 
 -- Failed authentications per client address, shared by every API replica: the address that
 -- fails FACTURIER_AUTH_MAX_FAILURES times within FACTURIER_AUTH_WINDOW_S is locked out until

@@ -14,6 +14,13 @@ CREATE TABLE IF NOT EXISTS event_chain (
     chain_hash  bytea NOT NULL
 );
 
+-- The same for accounts and organisations, relayed to the access topic (AccessRelay).
+CREATE TABLE IF NOT EXISTS access_chain (
+    invoice_id  uuid PRIMARY KEY,  -- the aggregate (an account or an organisation)
+    version     bigint NOT NULL,
+    chain_hash  bytea NOT NULL
+);
+
 -- Events the relay could not publish (the contract cannot encode them, or the broker refused
 -- that one message): kept with their error, counted (facturier_relay_dead_letters_total) and
 -- passed, so one event never stops the relay. `facturier status` shows them.

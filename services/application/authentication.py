@@ -5,6 +5,7 @@ from the token store (`adapters/tokens.py`); what they mean is decided here."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
@@ -94,9 +95,16 @@ class TokenGuard:
     presents is answered 429 unread, a valid one too: else the lockout would still let a
     guesser learn that a guess was right."""
 
-    def __init__(self, store: ThrottledTokens, limits: ThrottleLimits) -> None:
+    def __init__(
+        self,
+        store: ThrottledTokens,
+        limits: ThrottleLimits,
+        complete: Callable[[Principal, str | None], Principal | None] = lambda found, _: found,
+    ) -> None:
         self.store = store
         self.limits = limits
+        # An operator's mandates; a technical account still valid (Authorisation.complete).
+        self.complete = complete
 
     def check(self, token: str, client: str, channel: str) -> Principal | Refusal | Locked:
         record = self.store.find_unless_locked(token, client)
@@ -104,18 +112,25 @@ class TokenGuard:
             metrics.AUTH_FAILURES.labels(channel, "locked").inc()
             return record
         found = verdict(record)
-        if isinstance(found, Principal):
-            if record is not None and record.stale_use:
-                self.store.mark_used(token)
-            return found
+        if isinstance(found, Principal) and record is not None:
+            completed = self.complete(found, record.client_id)
+            if completed is not None:
+                return self._accepted(token, record, completed)
+        # Otherwise refused; a valid row whose technical account is revoked or expired too.
+        refusal = found if isinstance(found, Refusal) else Refusal.REVOKED
         locked_for = self.store.record_failure(client, self.limits)
-        metrics.AUTH_FAILURES.labels(channel, found.value).inc()
+        metrics.AUTH_FAILURES.labels(channel, refusal.value).inc()
         log.warning(
             "authentication failed: address=%s channel=%s reason=%s token_id=%s%s",
             client,
             channel,
-            found.value,
+            refusal.value,
             digest(token)[:ID_DIGITS],
             f" locked_for={locked_for}s" if locked_for else "",
         )
-        return found
+        return refusal
+
+    def _accepted(self, token: str, record: TokenRecord, principal: Principal) -> Principal:
+        if record.stale_use:
+            self.store.mark_used(token)
+        return principal

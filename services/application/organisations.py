@@ -3,9 +3,8 @@ one at a time or in bulk —, spaces, and the principal manager's role; with the
 party gets. Organisations are aggregates of the accounts' application (`AccountsApp`), so an
 organisation and the accounts it changes are saved in one transaction.
 
-Which invoices an account's session reaches follows from its organisation: the invoices it
-issues (space "invoices issued", as its supplier) or receives (space "invoices received", as
-its buyer) — `principal_for`.
+Which invoices an account's session reaches is the authorisation projection's answer
+(`authorisation.py`), fed by these aggregates' events.
 """
 
 from __future__ import annotations
@@ -19,16 +18,14 @@ from eventsourcing.persistence import IntegrityError
 
 from facturier.adapters.mail import Mail, Mailer
 from facturier.domain.accounts import Account, AccountRefused
+from facturier.domain.identifiers import UNIDENTIFIED, checked_identifier
 from facturier.domain.languages import Language
 from facturier.domain.model import InvalidCommand
 from facturier.domain.organisations import (
-    UNIDENTIFIED,
-    IdentifierKind,
     NotAllowed,
     Organisation,
     Request,
     Space,
-    checked_identifier,
     organisation_id,
 )
 from facturier.services.application.accounts import RACE_RETRIES, AccountsApp, Clock, utc_now
@@ -52,20 +49,6 @@ class Membership:
 
 class NoSuchOrganisation(LookupError):
     pass
-
-
-def principal_for(account: Account, organisation: Organisation) -> Principal | None:
-    """What the account may reach of the invoices, in this organisation: its supplier's
-    (invoices issued), else its buyer's (invoices received, a public organisation), else
-    nothing."""
-    member = organisation.member(account.id)
-    if member is None:
-        return None
-    if Space.ISSUED in member.spaces and organisation.identifier:
-        return Principal(ApiRole.SUPPLIER, organisation.identifier, account.name)
-    if Space.RECEIVED in member.spaces and organisation.kind is IdentifierKind.SIRET:
-        return Principal(ApiRole.BUYER, organisation.identifier, account.name)
-    return None
 
 
 MAILS: dict[str, tuple[str, str]] = {
@@ -184,7 +167,7 @@ class Organisations:
                     requester.unlink_organisation(str(organisation.id))
                 changed[d.account_id] = requester
             told.append((d.account_id, "approved" if d.approve else "refused"))
-        self._save(organisation, *changed.values())
+        self.save(organisation, *changed.values())
         for account_id, outcome in told:
             self._mail(account_id, outcome, organisation)
         return len(told)
@@ -194,7 +177,7 @@ class Organisations:
     def ask_for_space(self, account: Account, organisation_id: UUID, space: str) -> bool:
         organisation = self.get(organisation_id)
         granted = organisation.ask_for_space(account.id, _space(space), self.clock())
-        self._save(organisation)
+        self.save(organisation)
         if not granted:
             for manager in self._managers(organisation):
                 self._mail(manager, "asked", organisation, name=account.name)
@@ -203,14 +186,14 @@ class Organisations:
     def grant(self, manager: Account, organisation_id: UUID, account_id: str, space: str) -> None:
         organisation = self.get(organisation_id)
         organisation.grant(manager.id, account_id, _space(space))
-        self._save(organisation)
+        self.save(organisation)
 
     def withdraw(
         self, manager: Account, organisation_id: UUID, account_id: str, space: str
     ) -> None:
         organisation = self.get(organisation_id)
         organisation.withdraw(manager.id, account_id, _space(space))
-        self._save(organisation)
+        self.save(organisation)
 
     def copy_rights(
         self, manager: Account, organisation_id: UUID, source: str, targets: Iterable[str]
@@ -218,29 +201,29 @@ class Organisations:
         organisation = self.get(organisation_id)
         for target in targets:
             organisation.copy_rights(manager.id, source, target)
-        self._save(organisation)
+        self.save(organisation)
 
     def transfer_principal(self, principal: Account, organisation_id: UUID, to: str) -> None:
         organisation = self.get(organisation_id)
         organisation.transfer_principal(principal.id, to)
-        self._save(organisation)
+        self.save(organisation)
 
     def appoint_principal(self, admin: Principal, organisation_id: UUID, to: str) -> None:
         if admin.role is not ApiRole.ADMIN:
             raise NotAllowed("only the platform's administrators appoint a principal manager")
         organisation = self.get(organisation_id)
         organisation.appoint_principal(admin.actor, to)
-        self._save(organisation)
+        self.save(organisation)
 
     def leave(self, account: Account, organisation_id: UUID) -> None:
         organisation, account = self.get(organisation_id), self._fresh(account)
         organisation.leave(account.id)
         account.unlink_organisation(str(organisation.id))
-        self._save(organisation, account)
+        self.save(organisation, account)
 
     # ------------------------------------------------------------ helpers
 
-    def _save(self, *aggregates: Organisation | Account) -> None:
+    def save(self, *aggregates: Organisation | Account) -> None:
         refused = AccountRefused(
             "CONCURRENT_CHANGE", "the organisation changed meanwhile: try again"
         )

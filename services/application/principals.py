@@ -1,13 +1,16 @@
 """Who calls: an API role bound to a scope, and the one rule of which invoices it sees.
 
 A token (JSON API) and a portal session both stand for a `Principal`; every route, page and
-list applies `Principal.invoices` so that single invoices and lists agree.
+list applies `Principal.invoices` so that single invoices and lists agree. An operator's
+scope names its own organisation; the suppliers it acts for are its mandates in force
+(`acting_for`, from the authorisation projection: `authorisation.py`).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from stdnum.fr import siret
@@ -18,7 +21,7 @@ from facturier.domain.text import is_siret
 class ApiRole(StrEnum):
     SUPPLIER = "supplier"  # scope: the supplier identifier (e.g. its SIRET)
     BUYER = "buyer"  # scope: the buyer structure's SIRET (its services and accounting)
-    OPERATOR = "operator"  # scope: the supplier ids it holds a mandate for, comma-separated
+    OPERATOR = "operator"  # scope: its own organisation's identifier; acts by mandates
     AUDITOR = "auditor"  # scope: '*', read-only
     ADMIN = "admin"  # scope: '*'
 
@@ -48,9 +51,9 @@ def _supplier_id(value: str, role: ApiRole) -> str:
 
 def parse_scope(role: ApiRole, scope: str) -> tuple[str, ...]:
     """The suppliers a scope names, checked against its role: one supplier id for a supplier,
-    at least one (comma-separated, distinct) for an operator, none for a buyer (its scope is
-    a SIRET) and '*' only for auditors and admins (`("*",)` for an admin, who submits for
-    everyone). Raises InvalidScope otherwise."""
+    none for an operator (its scope is its organisation's identifier; its mandates say for
+    whom it acts) or for a buyer (its scope is a SIRET), and '*' only for auditors and admins
+    (`("*",)` for an admin, who submits for everyone). Raises InvalidScope otherwise."""
     if role in (ApiRole.AUDITOR, ApiRole.ADMIN):
         if scope != "*":
             raise InvalidScope(f"an {role} token's scope is '*' (all), not {scope!r}")
@@ -59,20 +62,16 @@ def parse_scope(role: ApiRole, scope: str) -> tuple[str, ...]:
         if not _SIRET.fullmatch(scope) or not siret.is_valid(scope):
             raise InvalidScope(f"a buyer's scope is its structure's SIRET (14 digits): {scope!r}")
         return ()
-    if role is ApiRole.SUPPLIER:
-        if "," in scope:
-            raise InvalidScope("a supplier token has one supplier identifier (no comma)")
-        return (_supplier_id(scope, role),)
-    suppliers = tuple(_supplier_id(part, role) for part in scope.split(","))
-    if len(set(suppliers)) != len(suppliers):
-        raise InvalidScope("an operator's scope names a supplier twice")
-    return suppliers
+    if "," in scope:
+        raise InvalidScope(f"a {role} token has one organisation identifier (no comma)")
+    found = _supplier_id(scope, role)
+    return (found,) if role is ApiRole.SUPPLIER else ()
 
 
 def normal_scope(role: ApiRole, scope: str) -> str:
-    """The scope as stored: checked, an operator's list without blanks."""
-    suppliers = parse_scope(role, scope)
-    return ",".join(suppliers) if role is ApiRole.OPERATOR else scope.strip()
+    """The scope as stored: checked, without surrounding blanks."""
+    parse_scope(role, scope)
+    return scope.strip()
 
 
 @dataclass(frozen=True)
@@ -80,24 +79,42 @@ class Principal:
     role: ApiRole
     scope: str
     label: str
+    # An operator's mandates in force: supplier id -> the submission modes it may use.
+    mandates: Mapping[str, frozenset[str]] = field(default_factory=dict, compare=False)
     # Parsed once, when the principal is made: a scope that does not parse is refused here.
     suppliers: tuple[str, ...] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "suppliers", parse_scope(self.role, self.scope))
+        suppliers = parse_scope(self.role, self.scope)
+        if self.role is ApiRole.OPERATOR:
+            suppliers = tuple(sorted(self.mandates))
+        object.__setattr__(self, "suppliers", suppliers)
+
+    def acting_for(self, mandates: Mapping[str, frozenset[str]]) -> Principal:
+        """The same operator, with the mandates in force now."""
+        return replace(self, mandates=dict(mandates))
 
     @property
     def actor(self) -> str:
         """How the principal appears in the timeline."""
         return f"{self.role}:{self.scope}" if self.scope != "*" else f"{self.role}:{self.label}"
 
-    def submits_for(self, supplier_id: str) -> bool:
+    def submits_for(self, supplier_id: str, mode: str | None = None) -> bool:
+        """Whether it submits that supplier's invoices (in `mode`, for an operator whose
+        mandate names its modes)."""
+        if self.role is ApiRole.OPERATOR and mode is not None:
+            return mode in self.mandates.get(supplier_id, frozenset())
         return "*" in self.suppliers or supplier_id in self.suppliers
+
+    def suppliers_for(self, mode: str) -> tuple[str, ...]:
+        """The suppliers it submits for in `mode`."""
+        return tuple(s for s in self.suppliers if self.submits_for(s, mode))
 
     @property
     def invoices(self) -> InvoiceScope:
         """Which invoices the principal sees: the one rule every route and page applies, to
-        single invoices (`sees`) and to lists alike."""
+        single invoices (`sees`) and to lists alike. An operator follows the invoices of the
+        suppliers whose mandate is in force."""
         if self.role in (ApiRole.AUDITOR, ApiRole.ADMIN):
             return InvoiceScope(None, None)
         if self.role is ApiRole.BUYER:

@@ -27,7 +27,8 @@ def add_commands(sub: Commands) -> None:
     token.add_argument(
         "--scope",
         help="supplier: its identifier (a SIRET is checked); buyer: its structure's SIRET;"
-        " operator: the mandated supplier ids, comma-separated; auditor, admin: '*' (default)",
+        " operator: its own organisation's identifier (the suppliers' mandates say for whom"
+        " it acts); auditor, admin: '*' (default)",
     )
     token.add_argument("--label", required=True, help="who holds it")
     token.add_argument(

@@ -34,6 +34,8 @@ console = Console(width=None if sys.stdout.isatty() else 110)
 BUYER = "11000201100044"  # a State structure (valid SIRET)
 OTHER_BUYER = "21750001600019"  # a local authority
 BUYER_NAMES = {BUYER: "DRFiP (demo)", OTHER_BUYER: "Mairie (demo)"}
+# A dematerialisation operator: sends EDI flows for the suppliers that mandate it.
+OPERATOR = ("44306184100047", "Express Dématérialisation SAS")
 SUPPLIERS = {
     "73282932000074": "Papeterie Durand SARL",
     "54205118000066": "Nettoyage Martin SAS",
@@ -151,11 +153,19 @@ def run_demo(settings: Settings, start_services: bool = True) -> int:
     if onboarding.mailbox_answers():
         for person in (
             onboarding.Person(
+                "Olivier Lemoine",
+                f"olivier.{run}@express-dematerialisation.example",
+                OPERATOR[0],
+                OPERATOR[1],
+                public=False,
+            ),
+            onboarding.Person(
                 "Claire Durand",
                 f"claire.{run}@papeterie-durand.example",
                 ids_of_suppliers[0],
                 SUPPLIERS[ids_of_suppliers[0]],
                 public=False,
+                operator=OPERATOR[0],
             ),
             onboarding.Person(
                 "Service facturier DRFiP",
@@ -212,19 +222,21 @@ def run_demo(settings: Settings, start_services: bool = True) -> int:
     )
     console.print(f"  plain PDF     M{run}-SCAN      {plain['invoice_id']}  -> {plain['status']}")
 
-    console.rule("[bold]1c. An operator sends an EDI flow for several suppliers (zip)")
+    console.rule("[bold]1c. An operator sends an EDI flow (zip) for the suppliers that mandate it")
     with connect(settings.postgres) as conn:
-        operator_token = create_token(conn, ApiRole.OPERATOR, ",".join(ids), "demo operator")
+        # Its token names its own organisation; Papeterie Durand's mandate (chapter 0) says
+        # for whom it acts. Nettoyage Martin has mandated no one: its entry is refused.
+        operator_token = create_token(conn, ApiRole.OPERATOR, OPERATOR[0], "demo operator")
     operator = _Client(base, operator_token)
     batch = _documents.edi_batch(
         {
             f"{ids[0]}/D{run}-EDI1.xml": ("cii", _invoice(ids[0], f"D{run}-EDI1", "310.00")),
+            f"{ids[0]}/D{run}-EDI2.pdf": ("pdf", _invoice(ids[0], f"D{run}-EDI2", "1800.00")),
             f"{ids[1]}/M{run}-EDI1.xml": ("ubl", _invoice(ids[1], f"M{run}-EDI1", "95.20")),
-            f"{ids[2]}/P{run}-EDI1.pdf": ("pdf", _invoice(ids[2], f"P{run}-EDI1", "1800.00")),
             # Addressed to a SIRET the directory does not know: rejected, DEST_INC.
-            f"{ids[2]}/P{run}-EDI2.xml": (
+            f"{ids[0]}/D{run}-EDI3.xml": (
                 "cii",
-                _invoice(ids[2], f"P{run}-EDI2", "42.00", buyer="13002526500013"),
+                _invoice(ids[0], f"D{run}-EDI3", "42.00", buyer="13002526500013"),
             ),
         }
     )

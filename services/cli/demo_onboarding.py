@@ -27,6 +27,7 @@ class Person:
     siret: str
     organisation: str
     public: bool
+    operator: str = ""  # an operator's SIRET: its principal manager mandates it
 
 
 def mailbox_answers() -> bool:
@@ -115,4 +116,27 @@ def onboard(base: str, person: Person, console: Console) -> str:
             )
             if signed.status_code == 303:
                 console.print(f"    billing mandate signed for {person.organisation}")
+            if person.operator:
+                _mandate_operator(web, key[1] if key else "", person, console)
     return codes[0] if codes else ""
+
+
+def _mandate_operator(web: httpx.Client, key: str, person: Person, console: Console) -> None:
+    """The supplier's principal manager lets the operator send its invoices by EDI and PDF."""
+    page = web.get(f"/portal/organisations/{key}/operators")
+    granted = web.post(
+        f"/portal/organisations/{key}/operators",
+        data={
+            "csrf": _csrf(page.text),
+            "kind": "siret",
+            "identifier": person.operator,
+            "mode-edi": "1",
+            "mode-pdf": "1",
+        },
+    )
+    if granted.status_code == 303:
+        console.print(f"    operator {person.operator} mandated for EDI flows and PDF deposits")
+    else:
+        console.print(
+            f"    [red]operator {person.operator} not mandated ({granted.status_code})[/]"
+        )

@@ -267,11 +267,19 @@ def _status_command(sub: Commands) -> None:
 def _serve_command(sub: Commands) -> None:
     serve = sub.add_parser(
         "serve",
-        help="run API, relay, tracking projection, accounting journal, payment delays and"
-        " flow intake (default: all)",
+        help="run API, relays, authorisation and tracking projections, accounting journal,"
+        " payment delays and flow intake (default: all)",
     )
     serve.add_argument("--api", action="store_true", help="HTTP API")
     serve.add_argument("--relay", action="store_true", help="event store -> Kafka relay")
+    serve.add_argument(
+        "--access-relay", action="store_true", help="accounts' store -> access topic relay"
+    )
+    serve.add_argument(
+        "--authorisation",
+        action="store_true",
+        help="authorisation projection (who may do what), which the API and portal read",
+    )
     serve.add_argument("--projection", action="store_true", help="tracking projection")
     serve.add_argument("--accounting", action="store_true", help="accounting journal projection")
     serve.add_argument(

@@ -22,6 +22,7 @@ from facturier.services.http import (
     errors,
     invoices,
     notifications,
+    oauth,
     operations,
     submissions,
 )
@@ -60,7 +61,7 @@ def create_app(
     app.include_router(notifications.router)
     for room in rooms:
         app.include_router(room)
-    for resource in (directory, operations, actions, invoices, accounting):
+    for resource in (directory, operations, oauth, actions, invoices, accounting):
         app.include_router(resource.router)
     app.middleware("http")(_measure)
     # Outermost last: every answer, the guard's refusals included, gets the headers.

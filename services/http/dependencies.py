@@ -3,6 +3,8 @@ it stops, and handed to the routes as FastAPI dependencies (`Caller`, `Invoicing
 
 from __future__ import annotations
 
+import logging
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,8 +25,10 @@ from facturier.adapters.throttle import PostgresThrottle, ThrottleLimits
 from facturier.adapters.tokens import PostgresTokens
 from facturier.config.settings import Settings
 from facturier.domain.invoice import Invoice
+from facturier.projections.authorisation.queries import PostgresAccess
 from facturier.services.application.accounts import AccountsApp, Passwords, Registration
 from facturier.services.application.authentication import Locked, Refusal, TokenGuard
+from facturier.services.application.authorisation import Authorisation
 from facturier.services.application.consents import Consents
 from facturier.services.application.directory import DirectoryApp
 from facturier.services.application.flows import FlowIntake
@@ -35,12 +39,23 @@ from facturier.services.application.principals import Principal
 from facturier.services.application.sign_in import SignIn, SignInPolicy
 from facturier.services.application.submissions import Submissions
 from facturier.services.application.subscriptions import Subscriptions
+from facturier.services.application.technical_accounts import TechnicalAccounts
 from facturier.services.http.errors import error
 from facturier.services.live_hub import LiveHub
 from facturier.services.web_common import client_address
 
 # The read models and tables the API reads or writes, created (if missing) at start.
-SCHEMAS = ("auth", "accounts", "tracking", "accounting", "payment_delays", "web")
+log = logging.getLogger("facturier.api")
+REMIND_EVERY_S = 3600.0
+SCHEMAS = (
+    "auth",
+    "accounts",
+    "authorisation",
+    "tracking",
+    "accounting",
+    "payment_delays",
+    "web",
+)
 
 
 @dataclass(frozen=True)
@@ -58,6 +73,7 @@ class Running:
     sign_in: SignIn
     organisations: Organisations
     consents: Consents
+    technical_accounts: TechnicalAccounts
 
 
 class Dependencies:
@@ -67,13 +83,19 @@ class Dependencies:
     def __init__(self, settings: Settings, live: LiveHub) -> None:
         self.settings = settings
         self.live = live
-        self.guard = TokenGuard(PostgresTokens(lambda: self.pool), ThrottleLimits.of(settings.api))
+        self.authorisation = Authorisation(PostgresAccess(lambda: self.pool))
+        self.guard = TokenGuard(
+            PostgresTokens(lambda: self.pool),
+            ThrottleLimits.of(settings.api),
+            self.authorisation.complete,
+        )
         self.subscriptions = Subscriptions(
             PostgresSubscriptions(settings.postgres, pool=lambda: self.pool)
         )
         self.payment_terms = PaymentTerms(PostgresPaymentTerms(lambda: self.pool))
         self._running: Running | None = None
         self._mailer: SmtpMailer | None = None
+        self._reminders = threading.Event()  # set: stop reminding
 
     def start(self) -> None:
         settings = self.settings
@@ -98,6 +120,20 @@ class Dependencies:
             accounts=accounts,
             **self._account_use_cases(accounts),
         )
+        self._reminders.clear()
+        threading.Thread(target=self._remind, name="reminders", daemon=True).start()
+
+    def _remind(self) -> None:
+        """Hourly, the renewal reminders of technical accounts that end within 30 days. Each
+        replica tries; the reminder is an event saved before its mail, so only one mails."""
+        while not self._reminders.wait(REMIND_EVERY_S):
+            try:
+                sent = self.running.technical_accounts.remind()
+            except Exception:  # the next hour tries again; the log says why
+                log.exception("technical accounts' reminders failed")
+            else:
+                if sent:
+                    log.info("%s technical account renewal reminder(s) mailed", sent)
 
     def _account_use_cases(self, accounts: AccountsApp) -> dict[str, Any]:
         settings, passwords = self.settings, Passwords()
@@ -116,8 +152,10 @@ class Dependencies:
             settings.accounts.require_2fa, login_limits, ThrottleLimits.of(settings.api), portal
         )
         throttle = PostgresThrottle(lambda: self.pool)
+        organisations = Organisations(accounts, self.mailer, portal)
         return {
-            "organisations": Organisations(accounts, self.mailer, portal),
+            "organisations": organisations,
+            "technical_accounts": TechnicalAccounts(organisations, self.authorisation),
             "consents": Consents(accounts),
             "registration": Registration(accounts, sessions, self.mailer, passwords, portal),
             "sign_in": SignIn(accounts, sessions, throttle, self.mailer, passwords, policy),
@@ -130,6 +168,7 @@ class Dependencies:
         return self._mailer
 
     def close(self) -> None:
+        self._reminders.set()
         if self._running is not None:
             self._running.pool.close()
             self._running.invoicing.close()
@@ -146,6 +185,10 @@ class Dependencies:
     @property
     def pool(self) -> ConnectionPool:
         return self.running.pool
+
+    @property
+    def client_seconds(self) -> int:
+        return self.settings.api.client_token_seconds
 
 
 def dependencies(request: Request) -> Dependencies:

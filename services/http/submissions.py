@@ -20,6 +20,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import ValidationError
 
 from facturier.domain.flow import Flow, FlowStatus
+from facturier.domain.model import SubmissionMode
 from facturier.services.application.flow_reports import flow_report, flow_visible
 from facturier.services.application.flows import FlowIntake
 from facturier.services.application.invoice_input import InvoiceIn
@@ -58,7 +59,7 @@ def submit_invoice(
     """Portal entry: one typed invoice, turned into an EN 16931 CII document, validated
     like an EDI file, then recorded, routed and made available in one transaction."""
     submitter(caller)
-    if not caller.submits_for(body.supplier.id):
+    if not caller.submits_for(body.supplier.id, SubmissionMode.PORTAL):
         raise error(403, "FORBIDDEN", "this token does not submit for that supplier")
     correlation_id = correlation(request)
     invoice = submissions.portal(body.to_domain(), caller.actor, correlation_id)
@@ -94,7 +95,7 @@ async def deposit_pdf(
         typed,
         caller.actor,
         correlation_id,
-        allowed=lambda data: caller.submits_for(data.supplier_id),
+        allowed=lambda data: caller.submits_for(data.supplier_id, SubmissionMode.PDF),
     )
     signature = created.signature
     return command_result(created, correlation_id) | {
@@ -119,7 +120,7 @@ async def upload_flow(
         content,
         filename,
         caller.actor,
-        caller.suppliers,
+        caller.suppliers_for(SubmissionMode.EDI),
         correlation_id=correlation(request),
     )
     if not received.created:

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
-from facturier.domain.model import InvalidCommand, SignatureCheck
+from facturier.domain.model import InvalidCommand, SignatureCheck, SubmissionMode
 from facturier.services.application.invoicing import DuplicateInvoice, RoutingRefused
 from facturier.services.application.submissions import NotMandated, SubmissionRefused
 from facturier.services.portal.deps import PortalDeps
@@ -100,7 +100,7 @@ def deposit_routes(deps: PortalDeps) -> APIRouter:
                 filename,
                 None,
                 principal.actor,
-                allowed=lambda data: principal.submits_for(data.supplier_id),
+                allowed=lambda data: principal.submits_for(data.supplier_id, SubmissionMode.PDF),
             )
         except NotMandated:
             return deposit_page(
@@ -128,7 +128,8 @@ def deposit_routes(deps: PortalDeps) -> APIRouter:
             )
         filename, content = got
         principal = session.principal
-        received = flows.receive(content, filename, principal.actor, principal.suppliers)
+        suppliers = principal.suppliers_for(SubmissionMode.EDI)
+        received = flows.receive(content, filename, principal.actor, suppliers)
         return RedirectResponse(f"/portal/flows/{received.flow.id}/report", status_code=303)
 
     return router

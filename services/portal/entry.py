@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from facturier.domain.model import InvalidCommand, InvalidInvoice, InvoiceData
+from facturier.domain.model import InvalidCommand, InvalidInvoice, InvoiceData, SubmissionMode
 from facturier.domain.payment_terms import paris_date
 from facturier.projections.tracking import queries as views
 from facturier.services.application import directory
@@ -123,7 +123,7 @@ def render_form(
         units=[(u, t(f"form.unit.{u}")) for u in UNITS],
         blank=blank_line(),
         supplier_locked=principal.role is ApiRole.SUPPLIER,
-        mandates=[s for s in principal.suppliers if s != "*"],
+        mandates=[s for s in principal.suppliers_for(SubmissionMode.PORTAL) if s != "*"],
         max_lines=MAX_LINES,
         search=search or BuyerSearch(),
     )
@@ -153,7 +153,7 @@ def new_state(deps: PortalDeps, principal: Principal) -> FormState:
         currency="EUR",
         issue_date=paris_date(datetime.now(UTC)).isoformat(),
     )
-    mandates = [s for s in principal.suppliers if s != "*"]
+    mandates = [s for s in principal.suppliers_for(SubmissionMode.PORTAL) if s != "*"]
     if len(mandates) == 1:
         fields["supplier_id"] = mandates[0]
         with deps.pool().connection() as conn:
@@ -233,7 +233,7 @@ def submit(
     correlation_id = request.headers.get("x-correlation-id") or str(uuid.uuid4())
 
     def allowed(data: InvoiceData) -> bool:
-        return principal.submits_for(data.supplier_id)
+        return principal.submits_for(data.supplier_id, SubmissionMode.PORTAL)
 
     try:
         if pdf is None:

@@ -448,6 +448,134 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "non signé : ses utilisateurs ne peuvent pas saisir de factures sur le portail",
     ),
     "organisation.mandate_read": ("read it", "le lire"),
+    "organisation.operators": ("Operators", "Opérateurs"),
+    "organisation.operators_link": (
+        "operators' mandates: who submits for it, for whom it submits",
+        "mandats d'opérateurs : qui dépose pour elle, pour qui elle dépose",
+    ),
+    "organisation.clients": ("Technical accounts", "Comptes techniques"),
+    "organisation.clients_link": (
+        "its applications' credentials (OAuth2)",
+        "les identifiants de ses applications (OAuth2)",
+    ),
+    "clients.title": ("Technical accounts", "Comptes techniques"),
+    "clients.intro": (
+        "A technical account lets one of the organisation's applications call the API: it"
+        " trades its client id and secret at /oauth/token for a bearer token of a few minutes,"
+        " with the rights of the spaces it was given. Its secret works 424 days; the principal"
+        " manager is mailed 30 days before the end, and renews it here.",
+        "Un compte technique permet à une application de la structure d'appeler l'API : elle"
+        " échange son identifiant et son secret sur /oauth/token contre un jeton de quelques"
+        " minutes, avec les droits des espaces qui lui ont été donnés. Son secret vaut 424"
+        " jours ; le gestionnaire principal est prévenu par courriel 30 jours avant, et le"
+        " renouvelle ici.",
+    ),
+    "clients.none": ("No technical account yet.", "Aucun compte technique pour l'instant."),
+    "clients.label": ("Name", "Nom"),
+    "clients.label_hint": (
+        'What uses it, e.g. "ERP invoicing".',
+        "Ce qui l'utilise, par exemple « ERP facturation ».",
+    ),
+    "clients.client_id": ("Client id", "Identifiant client"),
+    "clients.secret": ("Secret", "Secret"),
+    "clients.spaces": ("Spaces", "Espaces"),
+    "clients.expires": ("Works until", "Valable jusqu'au"),
+    "clients.state": ("State", "État"),
+    "clients.in_force": ("in force", "en vigueur"),
+    "clients.revoked": ("revoked", "révoqué le"),
+    "clients.renew": ("New secret", "Nouveau secret"),
+    "clients.revoke": ("Revoke", "Révoquer"),
+    "clients.create": ("Create a technical account", "Créer un compte technique"),
+    "clients.create_submit": ("Create", "Créer"),
+    "clients.shown_title": ("Copy the secret now", "Copiez le secret maintenant"),
+    "clients.shown_text": (
+        "It is shown this once and kept only as a hash: nobody can show it again. Lost, it"
+        " is replaced by a new one.",
+        "Il n'est montré que cette fois et n'est gardé que sous forme d'empreinte : personne"
+        " ne pourra le remontrer. Perdu, il se remplace par un nouveau.",
+    ),
+    "clients.how": ("Tokens:", "Jetons :"),
+    "clients.done.revoked": (
+        "Technical account revoked: its tokens no longer work.",
+        "Compte technique révoqué : ses jetons ne fonctionnent plus.",
+    ),
+    "clients.forbidden": (
+        "Only the organisation's principal manager manages its technical accounts.",
+        "Seul le gestionnaire principal gère les comptes techniques de la structure.",
+    ),
+    "clients.unknown": (
+        "No such technical account in force.",
+        "Aucun compte technique en vigueur de ce nom.",
+    ),
+    "clients.invalid.label": (
+        "Give it a name, at most 80 characters.",
+        "Donnez-lui un nom, 80 caractères au plus.",
+    ),
+    "clients.invalid.spaces": (
+        "Tick at least one space it may use.",
+        "Cochez au moins un espace qu'il peut utiliser.",
+    ),
+    "operators.title": ("Operators' mandates", "Mandats d'opérateurs"),
+    "operators.intro": (
+        "An operator is another organisation (a dematerialisation provider, an accountant)"
+        " that submits this organisation's invoices for it, in the modes its mandate names,"
+        " from its first day until the principal manager revokes it. It then follows those"
+        " invoices as long as a mandate stands.",
+        "Un opérateur est une autre structure (opérateur de dématérialisation, cabinet"
+        " comptable) qui dépose les factures de cette structure pour elle, selon les modes que"
+        " son mandat nomme, à partir de son premier jour et jusqu'à ce que le gestionnaire"
+        " principal le révoque. Il suit ces factures tant qu'un mandat est en vigueur.",
+    ),
+    "operators.granted": ("Operators submitting for it", "Opérateurs qui déposent pour elle"),
+    "operators.none": ("No operator holds a mandate.", "Aucun opérateur n'a de mandat."),
+    "operators.operator": ("Operator", "Opérateur"),
+    "operators.modes": ("Modes", "Modes"),
+    "operators.mode.portal": ("typed invoices (portal, API)", "saisie (portail, API)"),
+    "operators.mode.pdf": ("PDF deposit", "dépôt de PDF"),
+    "operators.mode.edi": ("EDI flows", "flux EDI"),
+    "operators.starts": ("From", "À partir du"),
+    "operators.state": ("State", "État"),
+    "operators.in_force": ("in force", "en vigueur"),
+    "operators.revoked": ("revoked", "révoqué le"),
+    "operators.revoke": ("Revoke", "Révoquer"),
+    "operators.grant": ("Mandate an operator", "Mandater un opérateur"),
+    "operators.identifier": ("The operator's identifier", "Identifiant de l'opérateur"),
+    "operators.identifier_hint": (
+        "The operator must have its organisation on the platform.",
+        "L'opérateur doit avoir sa structure sur la plateforme.",
+    ),
+    "operators.grant_submit": ("Grant the mandate", "Accorder le mandat"),
+    "operators.acting_for": (
+        "Suppliers it submits for, as an operator",
+        "Fournisseurs pour lesquels elle dépose, comme opérateur",
+    ),
+    "operators.acting_for_none": (
+        "No supplier has mandated this organisation.",
+        "Aucun fournisseur n'a mandaté cette structure.",
+    ),
+    "operators.done.granted": ("Mandate granted.", "Mandat accordé."),
+    "operators.done.revoked": ("Mandate revoked.", "Mandat révoqué."),
+    "operators.forbidden": (
+        "Only the organisation's principal manager grants and revokes mandates.",
+        "Seul le gestionnaire principal de la structure accorde et révoque les mandats.",
+    ),
+    "operators.unknown": (
+        "No organisation has this identifier on the platform.",
+        "Aucune structure n'a cet identifiant sur la plateforme.",
+    ),
+    "operators.no_mandate": (
+        "This operator holds no mandate in force.",
+        "Cet opérateur n'a pas de mandat en vigueur.",
+    ),
+    "operators.invalid.identifier": (
+        "Type a valid identifier of another organisation, one that has an identifier.",
+        "Saisissez un identifiant valide d'une autre structure, qui en a un.",
+    ),
+    "operators.invalid.modes": ("Tick at least one mode.", "Cochez au moins un mode."),
+    "operators.invalid.starts": (
+        "Give a day, today or later (YYYY-MM-DD).",
+        "Indiquez un jour, aujourd'hui ou plus tard (AAAA-MM-JJ).",
+    ),
     "organisation.done.mandate": ("Mandate signed.", "Mandat signé."),
     "entry.mandate_title": ("Billing mandate needed", "Mandat de facturation nécessaire"),
     "entry.mandate_text": (

@@ -14,8 +14,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from facturier.domain.accounts import AccountRefused
+from facturier.domain.identifiers import IdentifierKind
 from facturier.domain.model import InvalidCommand
-from facturier.domain.organisations import IdentifierKind, NotAllowed, Organisation, Space
+from facturier.domain.organisations import NotAllowed, Organisation, Space
 from facturier.domain.texts import TextKind
 from facturier.services.application.organisations import Decision, NoSuchOrganisation
 from facturier.services.portal.account_pages import Found, mine, person, posted, signed_out

@@ -26,6 +26,7 @@ from psycopg_pool import ConnectionPool
 
 from facturier.services.application.accounts import Registration
 from facturier.services.application.authentication import TokenGuard
+from facturier.services.application.authorisation import Authorisation
 from facturier.services.application.consents import Consents
 from facturier.services.application.directory import DirectoryApp
 from facturier.services.application.flows import FlowIntake
@@ -33,6 +34,7 @@ from facturier.services.application.organisations import Organisations
 from facturier.services.application.sign_in import SignIn
 from facturier.services.application.submissions import Submissions
 from facturier.services.application.subscriptions import Subscriptions
+from facturier.services.application.technical_accounts import TechnicalAccounts
 from facturier.services.portal.account_pages import account_routes
 from facturier.services.portal.actions import action_routes
 from facturier.services.portal.dashboard import dashboard_routes
@@ -44,10 +46,12 @@ from facturier.services.portal.flows import flow_routes
 from facturier.services.portal.invoice_page import invoice_routes
 from facturier.services.portal.login import login_routes
 from facturier.services.portal.notifications import notification_routes
+from facturier.services.portal.operator_pages import operator_routes
 from facturier.services.portal.organisation_pages import organisation_routes
 from facturier.services.portal.rendering import page
 from facturier.services.portal.sessions import Sessions
 from facturier.services.portal.signup import signup_routes
+from facturier.services.portal.technical_account_pages import technical_account_routes
 
 __all__ = ["page", "web_routes"]
 
@@ -85,6 +89,8 @@ def web_routes(
     sign_in: Callable[[], SignIn],
     organisations: Callable[[], Organisations],
     consents: Callable[[], Consents],
+    authorisation: Authorisation,
+    technical_accounts: Callable[[], TechnicalAccounts],
     flows: Callable[[], FlowIntake] | None = None,
 ) -> APIRouter:
     """The portal's routes (`PortalDeps` says what each collaborator is for)."""
@@ -94,11 +100,13 @@ def web_routes(
         directory,
         subscriptions,
         guard,
-        Sessions(pool, sign_in, organisations, consents),
+        Sessions(pool, sign_in, organisations, consents, authorisation),
         registration,
         sign_in,
         organisations,
         consents,
+        authorisation,
+        technical_accounts,
         flows,
     )
     router = APIRouter()
@@ -106,6 +114,9 @@ def web_routes(
         login_routes,
         signup_routes,
         account_routes,
+        # Before organisation_routes' POST /organisations/{key}/{what}:
+        operator_routes,
+        technical_account_routes,
         organisation_routes,
         dashboard_routes,
         entry_routes,

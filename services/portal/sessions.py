@@ -21,13 +21,9 @@ from psycopg_pool import ConnectionPool
 from facturier.adapters.account_sessions import AccountSession
 from facturier.domain.accounts import Account
 from facturier.domain.organisations import Organisation
+from facturier.services.application.authorisation import Authorisation
 from facturier.services.application.consents import Consents
-from facturier.services.application.organisations import (
-    MEMBER,
-    NoSuchOrganisation,
-    Organisations,
-    principal_for,
-)
+from facturier.services.application.organisations import MEMBER, NoSuchOrganisation, Organisations
 from facturier.services.application.principals import ApiRole, Principal, principal_of
 from facturier.services.application.sign_in import SignIn
 
@@ -42,7 +38,7 @@ SUBMITTERS = frozenset({ApiRole.SUPPLIER, ApiRole.OPERATOR, ApiRole.ADMIN})
 @dataclass(frozen=True)
 class Session:
     """Who is signed in: a token's session, or an account's (`account`) working for one of
-    its organisations, with the rights its spaces there give (`principal_for`)."""
+    its organisations, with the rights its spaces there give (`Authorisation.member`)."""
 
     id_sha256: str
     principal: Principal
@@ -71,11 +67,13 @@ class Sessions:
         sign_in: Callable[[], SignIn] | None = None,
         organisations: Callable[[], Organisations] | None = None,
         consents: Callable[[], Consents] | None = None,
+        authorisation: Authorisation | None = None,
     ) -> None:
         self.pool = pool
         self.sign_in = sign_in
         self.organisations = organisations
         self.consents = consents
+        self.authorisation = authorisation
 
     def open(self, token: str, principal: Principal) -> tuple[str, Session]:
         """A new session for a token found valid: (the cookie's value, the session)."""
@@ -96,7 +94,7 @@ class Sessions:
         digest = _sha256(session_id)
         with self.pool().connection() as conn:
             row = conn.execute(
-                "SELECT t.role, t.scope, t.label, s.csrf_token FROM portal_session s"
+                "SELECT t.role, t.scope, t.label, s.csrf_token, t.client_id FROM portal_session s"
                 " JOIN api_token t ON t.token_sha256 = s.token_sha256"
                 " WHERE s.session_sha256 = %s AND s.expires_at > now()"
                 " AND t.revoked_at IS NULL AND t.expires_at > now()",
@@ -105,6 +103,10 @@ class Sessions:
         if row is None:
             return None
         principal = principal_of(row[0], row[1], row[2])
+        if principal is None:
+            return None
+        if self.authorisation is not None:
+            principal = self.authorisation.complete(principal, row[4])
         return None if principal is None else Session(digest, principal, str(row[3]))
 
     def close(self, session: Session) -> None:
@@ -127,7 +129,12 @@ class Sessions:
         return self.of_account(request.cookies.get(ACCOUNT_COOKIE, ""))
 
     def of_account(self, secret: str) -> Session | None:
-        if self.sign_in is None or self.organisations is None or self.consents is None:
+        if (
+            self.sign_in is None
+            or self.organisations is None
+            or self.consents is None
+            or self.authorisation is None
+        ):
             return None
         found = self.sign_in().current(secret)
         if found is None or not found[0].signed_in or self.consents().needs_terms(found[1]):
@@ -136,7 +143,11 @@ class Sessions:
         organisation = working_for(self.organisations(), session, account)
         if organisation is None:
             return None
-        principal = principal_for(account, organisation)
+        # The rights as of the organisation's version now, at the latest: after a change,
+        # the projection is waited for rather than read stale.
+        principal = self.authorisation.member(
+            account.id, organisation.id, account.name, at_least=organisation.version
+        )
         if principal is None:
             return None
         csrf, key = session.csrf, organisation.id

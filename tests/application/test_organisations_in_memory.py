@@ -12,15 +12,15 @@ import pytest
 from facturier.adapters.mail import MemoryMailer
 from facturier.domain.accounts import Account, AccountRefused
 from facturier.domain.model import InvalidCommand
-from facturier.domain.organisations import NotAllowed, Role, Space
+from facturier.domain.organisations import NotAllowed, Organisation, Role, Space
 from facturier.services.application.accounts import AccountsApp
+from facturier.services.application.authorisation import in_memory
 from facturier.services.application.organisations import (
     MEMBER,
     PENDING,
     Decision,
     NoSuchOrganisation,
     Organisations,
-    principal_for,
 )
 from facturier.services.application.principals import ApiRole, Principal
 from tests.support.data import BUYER, SUPPLIER
@@ -162,6 +162,11 @@ def test_sessions_reach_the_invoices_their_spaces_allow(
     world: tuple[AccountsApp, MemoryMailer, Organisations],
 ) -> None:
     app, _, organisations = world
+    authorisation = in_memory(app)
+
+    def principal_for(account: Account, organisation: Organisation) -> Principal | None:
+        return authorisation.member(account.id, organisation.id, account.name)
+
     marie, paul = person(app, "Marie Durand"), person(app, "Paul Martin")
     durand = organisations.create(marie, "siret", SUPPLIER, "Durand SARL").organisation
     city = organisations.create(paul, "siret", BUYER, "Ville", public=True).organisation

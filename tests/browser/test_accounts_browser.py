@@ -114,11 +114,21 @@ def test_a_supplier_onboards_and_a_colleague_joins(
 
     wait_until(sees_the_invoice, 30, f"{number} in the colleague's list")
     shot(colleague, f"accounts-{lang}-colleague-list")
+    # A technical account: its secret shown once, on the page that answers its creation.
+    own = organisation.removeprefix(mailing_api.base)
+    principal.goto(f"{own}/technical-accounts")
+    principal.fill("#label", "ERP")
+    principal.locator("input[name='space-invoices-issued']").check()
+    submit(principal, f"{own}/technical-accounts")
+    expect(principal.locator("code.client-secret")).to_be_visible()
+    shot(principal, f"accounts-{lang}-technical-account")
     problems = []
     for path, name in (
         ("/portal/account", "account"),
         ("/portal/organisations", "organisations"),
-        (organisation.removeprefix(mailing_api.base), "organisation"),
+        (own, "organisation"),
+        (f"{own}/operators", "operators"),
+        (f"{own}/technical-accounts", "technical-accounts"),
         ("/portal/terms", "terms"),
     ):
         problems += check_widths(principal, path, name, lang)

@@ -34,8 +34,10 @@ def test_the_demo_runs_end_to_end(
     finally:
         catcher.stop()
     out = capsys.readouterr().out
-    assert out.count("activated by its mailed link, app enrolled, terms of use accepted") == 2
+    assert out.count("activated by its mailed link, app enrolled, terms of use accepted") == 3
     assert "billing mandate signed" in out and "principal manager" in out
+    assert "operator 44306184100047 mandated for EDI flows and PDF deposits" in out
+    assert "FLOW-MANDATE" in out  # Nettoyage Martin mandated no one: its entry is refused
     subjects = [str(m["Subject"]) for m in kept("papeterie-durand", tmp_path / "mail")]
     assert "Activate your facturier account" in subjects
     assert "Factur-X PDF" in out and "plain PDF" in out

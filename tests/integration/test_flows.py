@@ -30,7 +30,8 @@ from facturier.intake.schematron import FOREIGN_GUIDELINE_RULE
 from facturier.services.application.authentication import create_token
 from facturier.services.application.invoicing import InvoicingApp
 from facturier.services.application.principals import ApiRole
-from tests.support.data import OTHER_SUPPLIER, SUPPLIER, invoice_data
+from tests.support.data import OPERATOR, OTHER_SUPPLIER, SUPPLIER, invoice_data
+from tests.support.mandates import mandate
 from tests.support.stack import Api, Service, running_api, wait_until
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples"
@@ -241,8 +242,11 @@ def test_buyers_and_auditors_cannot_upload(api: Api) -> None:
 
 
 def test_operator_submits_for_its_mandates_only(api: Api) -> None:
+    """Its mandates in force, in the EDI mode: a mandate for typed invoices only, or a
+    revoked one, lets no flow entry in."""
+    mandate(api.settings, OPERATOR, {SUPPLIER: ["edi"], OTHER_SUPPLIER: ["edi", "pdf"]})
     with psycopg.connect(api.settings.postgres.dsn, autocommit=True) as conn:
-        token = create_token(conn, ApiRole.OPERATOR, f"{SUPPLIER},{OTHER_SUPPLIER}", "op")
+        token = create_token(conn, ApiRole.OPERATOR, OPERATOR, "op")
     api.tokens["operator"] = token
     content = zipped(
         {
@@ -255,6 +259,24 @@ def test_operator_submits_for_its_mandates_only(api: Api) -> None:
     report = final_report(api, "operator", flow_id)
     outcomes = {i["entry"]: i["outcome"] for i in report["invoices"]}
     assert outcomes == {"a.xml": "integrated", "b.xml": "integrated", "c.xml": "rejected"}
+
+    mandate(api.settings, OPERATOR, {OTHER_SUPPLIER: ["portal"]})  # no longer by EDI
+    mandate(api.settings, OPERATOR, {SUPPLIER: ["edi"]}, revoke=True)
+    again = zipped(
+        {
+            "d.xml": to_cii(invoice_data("OP-3")),
+            "e.xml": to_cii(invoice_data("OP-4", supplier=OTHER_SUPPLIER)),
+        }
+    )
+    flow_id = upload(api, "operator", "op2.zip", again).json()["flow_id"]
+    report = final_report(api, "operator", flow_id)
+    assert {i["entry"]: i["outcome"] for i in report["invoices"]} == {
+        "d.xml": "rejected",
+        "e.xml": "rejected",
+    }
+    # What it submitted while mandated stays its to follow only while a mandate stands.
+    listed = api.call("GET", "/invoices", "operator").json()["invoices"]
+    assert listed and {i["supplier_id"] for i in listed} == {OTHER_SUPPLIER}
 
 
 def test_cli_submits_waits_and_prints_the_report_as_json(api: Api, tmp_path: Path) -> None:

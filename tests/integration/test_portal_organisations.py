@@ -8,10 +8,13 @@ from __future__ import annotations
 import re
 
 import httpx
+import psycopg
 import pytest
 
+from facturier.services.application.authentication import create_token
+from facturier.services.application.principals import ApiRole
 from tests.support.accounts import csrf, signed_in
-from tests.support.data import OTHER_SUPPLIER, SUPPLIER, invoice_body
+from tests.support.data import BUYER, OPERATOR, OTHER_SUPPLIER, SUPPLIER, invoice_body
 from tests.support.smtp import Inbox
 from tests.support.stack import Api, wait_until
 
@@ -141,3 +144,87 @@ def test_members_of_an_organisation_reach_its_invoices_and_nothing_else(
     finally:
         marie.close()
         paul.close()
+
+
+def _create(client: httpx.Client, identifier: str, name: str) -> str:
+    """The new organisation's id (the account is its principal manager)."""
+    page = client.get("/portal/organisations")
+    created = client.post(
+        "/portal/organisations",
+        data={"csrf": csrf(page.text), "kind": "siret", "identifier": identifier, "name": name},
+    )
+    assert created.status_code == 303 and created.headers["location"].endswith("created")
+    key = re.search(
+        rf'href="/portal/organisations/([0-9a-f-]{{36}})">{name}<',
+        client.get("/portal/organisations").text,
+    )
+    assert key
+    return key[1]
+
+
+def test_a_supplier_mandates_an_operator_on_its_page_and_revokes_it(
+    mailing_api: Api, caught_mail: Inbox
+) -> None:
+    """Only the supplier's principal manager grants and revokes; the operator's token acts
+    in the modes granted, follows the supplier's invoices while the mandate stands, and
+    nothing after its revocation."""
+    claire = httpx.Client(base_url=mailing_api.base, timeout=60)
+    olivier = httpx.Client(base_url=mailing_api.base, timeout=60)
+    try:
+        signed_in(olivier, caught_mail, "olivier@express.example", "Olivier Lemoine")
+        express = _create(olivier, OPERATOR, "Express")
+        signed_in(claire, caught_mail, "claire@martin.example", "Claire Martin")
+        martin = _create(claire, OTHER_SUPPLIER, "Martin")
+        path = f"/portal/organisations/{martin}/operators"
+        page = claire.get(path)
+        assert page.status_code == 200 and "Mandate an operator" in page.text
+        assert olivier.get(path).status_code == 404  # not a member of Martin
+        form = {"csrf": csrf(page.text), "kind": "siret", "identifier": OPERATOR}
+        assert (
+            claire.post(path, data={**form, "csrf": "forged", "mode-edi": "1"}).status_code == 403
+        )
+        no_mode = claire.post(path, data=form)
+        assert no_mode.status_code == 422 and "Tick at least one mode" in no_mode.text
+        unknown = claire.post(path, data={**form, "identifier": BUYER, "mode-edi": "1"})
+        assert unknown.status_code == 422 and "No organisation has this identifier" in unknown.text
+        past = claire.post(path, data={**form, "mode-edi": "1", "starts": "2020-01-01"})
+        assert past.status_code == 422
+        granted = claire.post(path, data={**form, "mode-edi": "1", "mode-pdf": "1"})
+        assert granted.status_code == 303, granted.text[:500]
+        listed = claire.get(path).text
+        assert "Express" in listed and "EDI flows" in listed and "in force" in listed
+        wait_until(
+            lambda: (
+                OTHER_SUPPLIER in olivier.get(f"/portal/organisations/{express}/operators").text
+            ),
+            30,
+            "Martin among the suppliers Express acts for",
+        )
+
+        submitted = mailing_api.call(
+            "POST", "/invoices", "other_supplier", invoice_body("MANDATED-1", OTHER_SUPPLIER)
+        )
+        assert submitted.status_code == 201, submitted.text
+        with psycopg.connect(mailing_api.settings.postgres.dsn, autocommit=True) as conn:
+            mailing_api.tokens["express"] = create_token(conn, ApiRole.OPERATOR, OPERATOR, "t")
+        typed = mailing_api.call(
+            "POST", "/invoices", "express", invoice_body("TYPED-1", OTHER_SUPPLIER)
+        )
+        assert typed.status_code == 403  # typing was not among the modes granted
+
+        def follows() -> bool:
+            found = mailing_api.call("GET", "/invoices", "express").json()["invoices"]
+            return "MANDATED-1" in {i["number"] for i in found}
+
+        wait_until(follows, 30, "the operator following Martin's invoice")
+        revoke = re.search(r'action="(/portal/organisations/[^"]+/operators/[^"]+/revoke)"', listed)
+        assert revoke
+        revoked = claire.post(revoke[1], data={"csrf": csrf(listed)})
+        assert revoked.status_code == 303
+        assert "revoked" in claire.get(path).text
+        wait_until(lambda: not follows(), 30, "the operator losing Martin's invoices")
+        again = claire.post(revoke[1], data={"csrf": csrf(listed)})
+        assert again.status_code == 404
+    finally:
+        claire.close()
+        olivier.close()

@@ -21,9 +21,10 @@ import httpx
 import psycopg
 
 from facturier.domain.accounts import SecondFactor
+from facturier.domain.identifiers import IdentifierKind
 from facturier.domain.lifecycle import STATUS_AFTER_EVENT, Action, Status, Summary
-from facturier.domain.model import ReasonCode
-from facturier.domain.organisations import IdentifierKind, Role, Space
+from facturier.domain.model import ReasonCode, SubmissionMode
+from facturier.domain.organisations import Role, Space
 from facturier.domain.texts import TextKind
 from facturier.intake.canonical import to_cii
 from facturier.projections.tracking import queries as views
@@ -36,7 +37,9 @@ from facturier.services.portal import (
     entry_form,
     i18n,
     notifications,
+    operator_pages,
     organisation_pages,
+    technical_account_pages,
 )
 from facturier.services.portal.action_forms import field_specs
 from tests.integration.test_portal_form import Page, browser, login
@@ -177,6 +180,11 @@ def test_every_string_of_the_pages_is_in_both_languages() -> None:
     keys |= {f"organisation.done.{d}" for d in organisation_pages.ORGANISATION_DONE}
     keys |= {f"text.{k}.{kind}" for k in ("title", "accept", "accepted") for kind in TextKind}
     keys |= {f"organisation.mandate.{m}" for m in ("signed", "missing")}
+    keys |= {f"operators.mode.{m}" for m in SubmissionMode}
+    keys |= {f"operators.done.{d}" for d in operator_pages.DONE}
+    keys |= {f"operators.invalid.{f}" for f in ("identifier", "modes", "starts")}
+    keys |= {f"clients.done.{d}" for d in technical_account_pages.DONE}
+    keys |= {f"clients.invalid.{f}" for f in ("label", "spaces")}
     # The timeline's words, role words, the brand per role, the placeholder of each select.
     keys |= {f"event.{e}" for e in STATUS_AFTER_EVENT}
     keys |= {f"role.{r}" for r in ApiRole} | {f"portal.name.{r}" for r in ApiRole}

@@ -28,12 +28,14 @@ from tests.integration.test_flows import final_report, upload
 from tests.integration.test_portal_form import Page, browser, login
 from tests.support.data import (
     BUYER,
+    OPERATOR,
     OTHER_BUYER,
     OTHER_SUPPLIER,
     SUPPLIER,
     invoice_body,
     invoice_data,
 )
+from tests.support.mandates import mandate
 from tests.support.pdfs import blank_pdf
 from tests.support.stack import Api, running_api, wait_until
 
@@ -70,6 +72,8 @@ PUBLIC |= {
     for method in ("GET", "POST")
 }
 PUBLIC[("POST", "/portal/login/account")] = "signing in with an account"
+# A technical account's credentials, not a bearer token (tests/integration/test_oauth.py).
+PUBLIC[("POST", "/oauth/token")] = "a technical account's tokens"
 # The signed-in account's own pages (its cookie, not a token's session): no invoice data.
 PUBLIC |= {
     (method, path): "the account's own second factor, sessions and password"
@@ -104,6 +108,12 @@ PUBLIC |= {
         ("POST", "/portal/organisations/{key}/use"),
         ("POST", "/portal/organisations/{key}/leave"),
         ("POST", "/portal/organisations/{key}/{what}"),
+        ("GET", "/portal/organisations/{key}/operators"),
+        ("POST", "/portal/organisations/{key}/operators"),
+        ("POST", "/portal/organisations/{key}/operators/{operator}/revoke"),
+        ("GET", "/portal/organisations/{key}/technical-accounts"),
+        ("POST", "/portal/organisations/{key}/technical-accounts"),
+        ("POST", "/portal/organisations/{key}/technical-accounts/{client_id}/{what}"),
     )
 }
 # The forms of a new submission, and their posts: the caller's own, nothing of anyone else's.
@@ -158,7 +168,7 @@ def world(
     settings = make_settings().replaced(auth_max_failures=1_000_000)
     with running_api(settings, Path(tmp_path_factory.mktemp("scopes")) / "serve.log") as api:
         with psycopg.connect(settings.postgres.dsn, autocommit=True) as conn:
-            api.tokens["operator"] = create_token(conn, ApiRole.OPERATOR, SUPPLIER, "op")
+            api.tokens["operator"] = create_token(conn, ApiRole.OPERATOR, OPERATOR, "op")
             # A scope no command creates any more (tokens of older versions): "*" is no mandate.
             api.tokens["sneaky_operator"] = "fct_sneaky-operator-token"
             conn.execute(
@@ -171,6 +181,7 @@ def world(
                     "old",
                 ),
             )
+        mandate(settings, OPERATOR, {SUPPLIER: ["portal", "pdf", "edi"]})
         body = invoice_body("OTHERS-1", supplier=OTHER_SUPPLIER)
         body.update(recipient_siret=OTHER_BUYER, service_code="", order_reference="")
         created = httpx.post(

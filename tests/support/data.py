@@ -33,6 +33,9 @@ BUYER = "11000201100044"
 OTHER_BUYER = "21750001600019"
 
 
+OPERATOR = "44306184100047"  # an operator organisation: submits for suppliers by mandate
+
+
 def fullwidth(text: str) -> str:
     """`text` with its ASCII letters and digits in their fullwidth look-alikes."""
     return "".join(chr(ord(c) + 0xFEE0) if c.isascii() and c.isalnum() else c for c in text)

@@ -79,3 +79,19 @@ def test_an_editable_install_prints_no_warning(tmp_path: Path) -> None:
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-4000:]
     assert "warning" not in output.lower(), output[-4000:]
+
+
+def test_every_code_folder_is_an_installed_package() -> None:
+    """pyproject.toml lists the packages one by one: a new folder left out of the list would
+    work from the checkout and be missing from an installation."""
+    import tomllib
+
+    listed = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    folders = {
+        "facturier." + ".".join(init.parent.relative_to(ROOT).parts)
+        for folder in SOURCES
+        for init in (ROOT / folder).rglob("__init__.py")
+    }
+    assert folders - listed == set()

@@ -12,6 +12,7 @@ from facturier.services.live_hub import END, LiveHub
 from facturier.services.portal.live import add_labels
 
 SUPPLIER, OTHER_SUPPLIER = "73282932000074", "54205118000066"
+OPERATOR = "44306184100047"
 BUYER, OTHER_BUYER = "11000201100044", "21750001600019"
 
 
@@ -57,7 +58,12 @@ def test_each_change_reaches_exactly_those_who_may_see_the_invoice() -> None:
             "supplier": hub.subscribe(Principal(ApiRole.SUPPLIER, SUPPLIER, "s")),
             "other_supplier": hub.subscribe(Principal(ApiRole.SUPPLIER, OTHER_SUPPLIER, "o")),
             "operator": hub.subscribe(
-                Principal(ApiRole.OPERATOR, f"{OTHER_SUPPLIER}, {SUPPLIER}", "op")
+                Principal(
+                    ApiRole.OPERATOR,
+                    OPERATOR,
+                    "op",
+                    {OTHER_SUPPLIER: frozenset({"edi"}), SUPPLIER: frozenset({"portal"})},
+                )
             ),
             "buyer": hub.subscribe(Principal(ApiRole.BUYER, BUYER, "b")),
             "other_buyer": hub.subscribe(Principal(ApiRole.BUYER, OTHER_BUYER, "ob")),

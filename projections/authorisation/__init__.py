@@ -1,0 +1,1 @@
+"""Who may do what: the access topic folded into the rights every request checks."""
