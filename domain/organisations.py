@@ -363,6 +363,18 @@ class Organisation(Aggregate):
     ) -> None:
         self.mandate_sha256 = sha256
 
+    def revoke_mandate(self, manager: uuid.UUID, at: datetime) -> None:
+        """The organisation withdraws the billing mandate: typing invoices stops until a
+        manager signs it again."""
+        self._must_manage(manager)
+        if not self.mandate_sha256:
+            raise InvalidCommand("mandate", "no billing mandate is signed")
+        self._mandate_revoked(str(manager), at)
+
+    @event("MandateRevoked")
+    def _mandate_revoked(self, account: str, at: datetime) -> None:
+        self.mandate_sha256 = ""
+
     def leave(self, account: uuid.UUID) -> None:
         self._must_be_member(str(account))
         self._left(str(account))

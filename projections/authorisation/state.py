@@ -101,6 +101,8 @@ def apply(state: OrganisationAccess, event: AccessEvent) -> bool:
         state.members.pop(account, None)
     elif kind == "MandateSigned":
         state.mandate_sha256 = r["text_sha256"]
+    elif kind == "MandateRevoked":
+        state.mandate_sha256 = ""
     elif kind == "OperatorMandated":
         grant = OperatorGrant(r["identifier"], sorted(r["modes"]), r["starts_on"])
         state.operators[r["operator_id"]] = grant

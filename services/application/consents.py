@@ -79,3 +79,12 @@ class Consents:
             session.user_agent,
         )
         self.app.save(organisation)
+
+    def revoke_mandate(self, session: AccountSession, organisation_id: UUID) -> None:
+        """NotAllowed unless the account manages the organisation; InvalidCommand when no
+        mandate is signed."""
+        if not session.signed_in:
+            raise AccountRefused("SIGN_IN_FIRST", "sign in first")
+        organisation: Organisation = self.app.repository.get(organisation_id)
+        organisation.revoke_mandate(session.account_id, self.clock())
+        self.app.save(organisation)

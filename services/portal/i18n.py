@@ -577,6 +577,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Indiquez un jour, aujourd'hui ou plus tard (AAAA-MM-JJ).",
     ),
     "organisation.done.mandate": ("Mandate signed.", "Mandat signé."),
+    "organisation.done.mandate-revoked": (
+        "Billing mandate revoked: invoices can no longer be typed until it is signed again.",
+        "Mandat de facturation révoqué : plus de saisie de factures avant une nouvelle signature.",
+    ),
+    "text.revoke.mandate": ("Revoke the mandate", "Révoquer le mandat"),
+    "text.revoke_hint": (
+        "Revoked, the platform no longer draws up the invoices your users type.",
+        "Révoqué, la plateforme ne rédige plus les factures que vos utilisateurs saisissent.",
+    ),
     "entry.mandate_title": ("Billing mandate needed", "Mandat de facturation nécessaire"),
     "entry.mandate_text": (
         "{name} has not signed the billing mandate in force: until one of its managers signs"

@@ -24,7 +24,16 @@ from facturier.services.portal.deps import PortalDeps
 from facturier.services.portal.rendering import PostedForm, translator
 
 ORGANISATIONS_DONE = ("created", "requested", "left")
-ORGANISATION_DONE = ("decided", "spaces", "copied", "transferred", "asked", "granted", "mandate")
+ORGANISATION_DONE = (
+    "decided",
+    "spaces",
+    "copied",
+    "transferred",
+    "asked",
+    "granted",
+    "mandate",
+    "mandate-revoked",
+)
 
 
 def organisation_of(deps: PortalDeps, found: Found, key: str) -> Organisation | None:
@@ -284,11 +293,19 @@ def _mandate(deps: PortalDeps, found: Found, chosen: Organisation, form: dict[st
     return done_page(chosen, "mandate")
 
 
+def _revoke_mandate(
+    deps: PortalDeps, found: Found, chosen: Organisation, form: dict[str, str]
+) -> str:
+    deps.consents().revoke_mandate(found[0], chosen.id)
+    return done_page(chosen, "mandate-revoked")
+
+
 # What a member posts to its organisation's page: each step acts, then names the page to go to.
 MANAGER_STEPS = {
     "use": _use,
     "leave": _leave,
     "mandate": _mandate,
+    "revoke-mandate": _revoke_mandate,
     "decide": _decide,
     "spaces": _spaces,
     "copy": _copy,

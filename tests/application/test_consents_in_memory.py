@@ -10,9 +10,11 @@ import pytest
 from facturier.adapters.account_sessions import MemorySessions, SessionRules
 from facturier.adapters.mail import MemoryMailer
 from facturier.domain.accounts import Account, AccountRefused
+from facturier.domain.model import InvalidCommand
 from facturier.domain.organisations import NotAllowed
 from facturier.domain.texts import Text, TextKind
 from facturier.services.application.accounts import AccountsApp
+from facturier.services.application.authorisation import in_memory
 from facturier.services.application.consents import Consents, shipped_texts
 from facturier.services.application.organisations import Decision, Organisations
 from tests.support.data import SUPPLIER
@@ -67,5 +69,19 @@ def test_the_mandate_is_signed_by_a_manager_of_the_organisation() -> None:
     with pytest.raises(NotAllowed):
         consents.sign_mandate(paul_session, durand.id)
     _, marie_session = sessions.open(marie.id, "signed-in", "192.0.2.1", "browser")
+    consents.sign_mandate(marie_session, durand.id)
+    assert consents.mandate_signed(organisations.get(durand.id))
+    # Revoked by a manager (not by a user): typing stops, the projection says so too.
+    authorisation = in_memory(app, lambda: NOW)
+    grant = authorisation.grant(marie.id, durand.id)
+    assert grant is not None and grant.mandate_signed
+    with pytest.raises(NotAllowed):
+        consents.revoke_mandate(paul_session, durand.id)
+    consents.revoke_mandate(marie_session, durand.id)
+    assert not consents.mandate_signed(organisations.get(durand.id))
+    grant = authorisation.grant(marie.id, durand.id)
+    assert grant is not None and not grant.mandate_signed
+    with pytest.raises(InvalidCommand):  # nothing left to revoke
+        consents.revoke_mandate(marie_session, durand.id)
     consents.sign_mandate(marie_session, durand.id)
     assert consents.mandate_signed(organisations.get(durand.id))

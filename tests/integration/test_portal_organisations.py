@@ -70,6 +70,18 @@ def test_members_of_an_organisation_reach_its_invoices_and_nothing_else(
         signed = marie.post(mandate_path[1], data={"csrf": csrf(mandate.text)})
         assert signed.status_code == 303
         assert marie.get("/portal/invoices/new").status_code == 200
+        # Revoked: typing is refused again (the projection says it too), until signed anew.
+        mandate = marie.get(mandate_path[1])
+        revoke = mandate_path[1].replace("/mandate", "/revoke-mandate")
+        assert f'action="{revoke}"' in mandate.text
+        revoked = marie.post(revoke, data={"csrf": csrf(mandate.text)})
+        assert revoked.status_code == 303 and revoked.headers["location"].endswith("revoked")
+        assert marie.get("/portal/invoices/new").status_code == 403
+        again = marie.post(revoke, data={"csrf": csrf(mandate.text)})
+        assert again.status_code == 422  # nothing left to revoke
+        signed = marie.post(mandate_path[1], data={"csrf": csrf(mandate.text)})
+        assert signed.status_code == 303
+        assert marie.get("/portal/invoices/new").status_code == 200
 
         signed_in(paul, caught_mail, "paul@durand.example", "Paul Martin")
         page = paul.get("/portal/organisations")

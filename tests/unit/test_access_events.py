@@ -56,6 +56,8 @@ def events() -> list[Any]:
     durand.transfer_principal(marie.id, str(paul.id))
     durand.transfer_principal(paul.id, str(marie.id))
     durand.sign_mandate(marie.id, 1, "9" * 64, NOW, s["address"], s["agent"])
+    durand.revoke_mandate(marie.id, NOW)
+    durand.sign_mandate(marie.id, 1, "9" * 64, NOW, s["address"], s["agent"])
     durand.mandate_operator(marie.id, str(uuid.uuid4()), OPERATOR, ["edi"], date(2026, 12, 6), NOW)
     durand.create_technical_account(
         marie.id, "fcc_1", "ERP", s["client secret"], ["invoices-issued"], NOW
